@@ -1,0 +1,37 @@
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+export PGHOST ?= 127.0.0.1
+export PGPORT ?= 5432
+export PGUSER ?= postgres
+
+.PHONY: help install test test-sql test-py lint clean
+
+help: ## Show this help
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install -q --upgrade pip
+	$(PYTHON) -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed ## Create .venv with pgrun and its dev tools; make sure PostgreSQL and pgTAP are there
+	@scripts/ensure_postgres.sh
+
+test: install test-sql test-py ## Run every test (pgTAP, then pytest)
+
+test-sql: install ## Run the pgTAP suite in a fresh database
+	PYTHON=$(PYTHON) scripts/test_sql.sh
+
+test-py: install ## Run the pytest suite (real PostgreSQL, real worker processes)
+	$(PYTHON) -m pytest
+
+lint: install ## Check style with ruff
+	$(VENV)/bin/ruff check runner tests
+
+clean: ## Remove the virtualenv and caches
+	rm -rf $(VENV) build dist *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,111 @@
+-- Enqueue many jobs in one statement (Graphile Worker's add_jobs). Keyed
+-- specs follow the 'replace' rules of add_job ('preserve_run_at' when
+-- job_key_preserve_run_at is true). Returns one row per spec.
+create or replace function @schema@.add_jobs(
+  specs @schema@.job_spec[],
+  job_key_preserve_run_at boolean default false
+) returns setof @schema@._private_jobs
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_mode text := case when add_jobs.job_key_preserve_run_at then 'preserve_run_at' else 'replace' end;
+  v_spec record;
+  v_rows @schema@._private_jobs[];
+begin
+  -- Validate set-wise; only a bad spec pays for the per-spec check.
+  for v_spec in
+    select s.ord, s.identifier, s.queue_name, s.max_attempts, s.job_key, s.priority
+    from unnest(add_jobs.specs) with ordinality
+      as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, ord)
+    where s.identifier is null or length(s.identifier) not between 1 and 128
+       or length(s.queue_name) > 128
+       or length(s.job_key) not between 1 and 512
+       or s.max_attempts < 1
+    limit 1
+  loop
+    perform @schema@._check_job_spec(format('specs[%s]: ', v_spec.ord), v_spec.identifier,
+      v_spec.queue_name, v_spec.max_attempts, v_spec.job_key, v_spec.priority);
+  end loop;
+
+  -- The same key twice: each spec must see what the one before it left, as
+  -- separate add_job calls would.
+  if exists (
+    select from unnest(add_jobs.specs) as s
+    where s.job_key is not null group by s.job_key having count(*) > 1
+  ) then
+    for v_spec in select s.* from unnest(add_jobs.specs) with ordinality
+        as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, ord)
+      order by s.ord
+    loop
+      return next @schema@.add_job(v_spec.identifier, v_spec.payload, v_spec.queue_name,
+        v_spec.run_at, v_spec.max_attempts, v_spec.job_key, v_spec.priority, v_spec.flags, v_mode);
+    end loop;
+    return;
+  end if;
+
+  insert into @schema@._private_job_queues (queue_name)
+  select distinct s.queue_name from unnest(add_jobs.specs) as s where s.queue_name is not null
+  on conflict do nothing;
+
+  -- Running or exhausted keyed jobs give up their key (see add_job).
+  update @schema@._private_jobs as j
+  set key = null, attempts = greatest(j.attempts, j.max_attempts), updated_at = now()
+  from unnest(add_jobs.specs) as s
+  where s.job_key is not null and j.key = s.job_key
+    and (j.locked_at is not null or j.attempts >= j.max_attempts);
+
+  with written as (
+    insert into @schema@._private_jobs
+      (queue_name, task_identifier, payload, run_at, max_attempts, key, priority, flags)
+    select s.queue_name, s.identifier, coalesce(s.payload, '{}'::json),
+           coalesce(s.run_at, now()), coalesce(s.max_attempts, 25), s.job_key,
+           coalesce(s.priority, 0),
+           (select jsonb_object_agg(f, true) from unnest(s.flags) as f)
+    from unnest(add_jobs.specs) as s
+    on conflict (key) do update set
+      queue_name = excluded.queue_name,
+      task_identifier = excluded.task_identifier,
+      payload = case
+        when json_typeof(_private_jobs.payload) = 'array' and json_typeof(excluded.payload) = 'array'
+          then (_private_jobs.payload::jsonb || excluded.payload::jsonb)::json
+        else excluded.payload
+      end,
+      run_at = case
+        when add_jobs.job_key_preserve_run_at and _private_jobs.attempts = 0 then _private_jobs.run_at
+        else excluded.run_at
+      end,
+      max_attempts = excluded.max_attempts,
+      priority = excluded.priority,
+      flags = excluded.flags,
+      attempts = 0,
+      last_error = null,
+      errors = null,
+      revision = _private_jobs.revision + 1,
+      updated_at = now()
+    where _private_jobs.locked_at is null
+      and _private_jobs.attempts < _private_jobs.max_attempts
+    returning *
+  )
+  select array_agg(written) into v_rows from written;
+
+  return query select * from unnest(v_rows);
+
+  -- A keyed job claimed by a worker between the detach and the upsert was
+  -- skipped above; add_job settles those one by one, so no spec goes missing.
+  for v_spec in
+    select s.* from unnest(add_jobs.specs) with ordinality
+      as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, ord)
+    where s.job_key is not null
+      and s.job_key not in (select r.key from unnest(v_rows) as r where r.key is not null)
+    order by s.ord
+  loop
+    return next @schema@.add_job(v_spec.identifier, v_spec.payload, v_spec.queue_name,
+      v_spec.run_at, v_spec.max_attempts, v_spec.job_key, v_spec.priority, v_spec.flags, v_mode);
+  end loop;
+
+  perform pg_notify('@schema_text@:jobs', '');
+end;
+$$;
+
+revoke execute on function @schema@.add_jobs(@schema@.job_spec[], boolean) from public;

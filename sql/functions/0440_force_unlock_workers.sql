@@ -1,0 +1,17 @@
+-- Admin: release every job and queue held by these workers (they are known to
+-- be gone). Attempts already counted stay counted.
+create or replace function @schema@.force_unlock_workers(
+  worker_ids text[]
+) returns void
+language sql volatile
+as $$
+  update @schema@._private_jobs as j
+  set locked_at = null, locked_by = null
+  where j.locked_at is not null and j.locked_by = any(force_unlock_workers.worker_ids);
+
+  update @schema@._private_job_queues as q
+  set locked_at = null, locked_by = null
+  where q.locked_by = any(force_unlock_workers.worker_ids);
+
+  select pg_notify('@schema_text@:jobs', '');
+$$;

@@ -1,0 +1,111 @@
+"""The installer: idempotent, concurrency-safe, any schema, refuses newer schemas."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+import pytest
+
+from pgrun import sql_files
+from pgrun.errors import ConfigurationError, SchemaTooNew
+from pgrun.migrate import migrate, migration_script
+
+
+def latest_version() -> int:
+    return sql_files.load_migrations()[-1].number
+
+
+def test_migrating_twice_changes_nothing(empty_dsn):
+    with psycopg.connect(empty_dsn, autocommit=True) as conn:
+        first = migrate(conn, "pgrun")
+        second = migrate(conn, "pgrun")
+    assert (first.previous_version, first.version, first.functions_replaced) == (0, latest_version(), True)
+    assert (second.previous_version, second.version, second.functions_replaced) == (
+        latest_version(), latest_version(), False)
+
+
+def test_ten_concurrent_installers_end_with_one_schema(empty_dsn):
+    def install(_):
+        with psycopg.connect(empty_dsn, autocommit=True) as conn:
+            return migrate(conn, "pgrun")
+
+    with ThreadPoolExecutor(10) as pool:
+        results = list(pool.map(install, range(10)))
+
+    assert sum(1 for r in results if r.previous_version == 0) == 1
+    with psycopg.connect(empty_dsn, autocommit=True) as conn:
+        rows = conn.execute("select id from pgrun._private_migrations order by id").fetchall()
+        assert [r[0] for r in rows] == list(range(1, latest_version() + 1))
+        assert conn.execute("select count(*) from pg_namespace where nspname = 'pgrun'").fetchone()[0] == 1
+
+
+def test_ten_concurrent_cli_installers_all_succeed(empty_dsn):
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "pgrun.cli", "migrate", "--connection", empty_dsn],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(10)
+    ]
+    outputs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 10, outputs
+    assert sum("migrated from version 0" in out for out, _ in outputs) == 1
+
+
+def test_schema_newer_than_code_is_refused(empty_dsn):
+    with psycopg.connect(empty_dsn, autocommit=True) as conn:
+        migrate(conn, "pgrun")
+        conn.execute("insert into pgrun._private_migrations (id, name) values (9999, '9999_future')")
+        with pytest.raises(SchemaTooNew, match="version 9999"):
+            migrate(conn, "pgrun")
+
+
+def test_cli_exits_57_on_a_newer_schema(empty_dsn):
+    with psycopg.connect(empty_dsn, autocommit=True) as conn:
+        migrate(conn, "pgrun")
+        conn.execute("insert into pgrun._private_migrations (id, name) values (9999, '9999_future')")
+    proc = subprocess.run([sys.executable, "-m", "pgrun.cli", "migrate", "--connection", empty_dsn],
+                          capture_output=True, text=True)
+    assert proc.returncode == 57
+    assert "upgrade pgrun" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_any_schema_name_works_whatever_the_callers_search_path(empty_dsn):
+    with psycopg.connect(empty_dsn, autocommit=True) as conn:
+        migrate(conn, "graphile_worker")
+        conn.execute("create schema decoy")
+        conn.execute("create table decoy._private_jobs (id int)")
+        conn.execute("set search_path = decoy")
+        job = conn.execute("select id, task_identifier from graphile_worker.add_job('hello')").fetchone()
+        claimed = conn.execute(
+            "select id from graphile_worker.get_job('worker-0000001')").fetchone()
+        assert claimed[0] == job[0]
+        conn.execute("select graphile_worker.complete_job('worker-0000001', %s)", (job[0],))
+        assert conn.execute("select count(*) from graphile_worker.jobs").fetchone()[0] == 0
+        assert conn.execute("select count(*) from decoy._private_jobs").fetchone()[0] == 0
+
+
+def test_bad_schema_name_is_refused(empty_dsn):
+    with psycopg.connect(empty_dsn, autocommit=True) as conn:
+        with pytest.raises(ConfigurationError, match="schema name"):
+            migrate(conn, 'bad"name')
+
+
+def test_unreachable_database_gives_one_clear_line():
+    proc = subprocess.run(
+        [sys.executable, "-m", "pgrun.cli", "migrate", "--connection",
+         "postgresql://postgres@127.0.0.1:1/nowhere?connect_timeout=2"],
+        capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("pgrun: cannot connect to nowhere on 127.0.0.1:1")
+    assert "Traceback" not in proc.stderr
+
+
+def test_printed_script_installs_a_fresh_database(empty_dsn):
+    with psycopg.connect(empty_dsn, autocommit=True) as conn:
+        conn.execute(migration_script("printed"))
+        assert conn.execute("select max(id) from printed._private_migrations").fetchone()[0] == latest_version()
+        # The runner's installer finds it complete.
+        assert migrate(conn, "printed").functions_replaced is False
