@@ -19,6 +19,10 @@ begin
     raise exception '%task identifier is % characters long; the limit is 128', label, length(_check_job_spec.identifier)
       using errcode = '22023';
   end if;
+  if length(_check_job_spec.queue_name) = 0 then
+    raise exception '%queue name must not be empty (use null for no queue)', label
+      using errcode = '22023';
+  end if;
   if length(_check_job_spec.queue_name) > 128 then
     raise exception '%queue name is % characters long; the limit is 128', label, length(_check_job_spec.queue_name)
       using errcode = '22023';

@@ -16,7 +16,7 @@ set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_mode text := coalesce(add_job.job_key_mode, 'replace');
-  v_flags jsonb := (select jsonb_object_agg(f, true) from unnest(add_job.flags) as f);
+  v_flags jsonb := (select jsonb_object_agg(f, true) from unnest(add_job.flags) as f where f is not null);
   v_job @schema@._private_jobs;
 begin
   if v_mode not in ('replace', 'preserve_run_at', 'unsafe_dedupe') then
@@ -93,10 +93,10 @@ begin
       -- The keyed job is running or has used its attempts. It has already
       -- seen the old state of the world, so it gives up its key and will not
       -- retry; a fresh job takes the key.
-      update @schema@._private_jobs
-      set key = null, attempts = greatest(attempts, max_attempts), updated_at = now()
-      where key = add_job.job_key
-        and (locked_at is not null or attempts >= max_attempts);
+      update @schema@._private_jobs as j
+      set key = null, attempts = greatest(j.attempts, j.max_attempts), updated_at = now()
+      where j.key = add_job.job_key
+        and (j.locked_at is not null or j.attempts >= j.max_attempts);
 
       insert into @schema@._private_jobs
         (queue_name, task_identifier, payload, run_at, max_attempts, key, priority, flags)

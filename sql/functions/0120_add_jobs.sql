@@ -19,9 +19,10 @@ begin
     from unnest(add_jobs.specs) with ordinality
       as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, ord)
     where s.identifier is null or length(s.identifier) not between 1 and 128
-       or length(s.queue_name) > 128
+       or length(s.queue_name) not between 1 and 128
        or length(s.job_key) not between 1 and 512
        or s.max_attempts < 1
+    order by s.ord
     limit 1
   loop
     perform @schema@._check_job_spec(format('specs[%s]: ', v_spec.ord), v_spec.identifier,
@@ -61,7 +62,7 @@ begin
     select s.queue_name, s.identifier, coalesce(s.payload, '{}'::json),
            coalesce(s.run_at, now()), coalesce(s.max_attempts, 25), s.job_key,
            coalesce(s.priority, 0),
-           (select jsonb_object_agg(f, true) from unnest(s.flags) as f)
+           (select jsonb_object_agg(f, true) from unnest(s.flags) as f where f is not null)
     from unnest(add_jobs.specs) as s
     on conflict (key) do update set
       queue_name = excluded.queue_name,

@@ -21,18 +21,31 @@ as $$
   select d.id from done as d;
 $$;
 
--- Graphile Worker's complete_job; refuses a job the worker does not hold.
+-- Graphile Worker's complete_job: returns the deleted job; refuses a job the
+-- worker does not hold.
 create or replace function @schema@.complete_job(
   worker_id text,
   job_id bigint
-) returns void
+) returns @schema@._private_jobs
 language plpgsql volatile
 as $$
+declare
+  v_job @schema@._private_jobs;
 begin
-  perform from @schema@.complete_held_jobs(complete_job.worker_id, array[complete_job.job_id]);
+  delete from @schema@._private_jobs as j
+  where j.id = complete_job.job_id
+    and j.locked_at is not null
+    and j.locked_by = complete_job.worker_id
+  returning * into v_job;
   if not found then
     raise exception 'job % is not held by worker %', complete_job.job_id, quote_nullable(complete_job.worker_id)
       using errcode = '55000';
   end if;
+  if v_job.queue_name is not null then
+    update @schema@._private_job_queues as q
+    set locked_at = null, locked_by = null
+    where q.queue_name = v_job.queue_name and q.locked_by = complete_job.worker_id;
+  end if;
+  return v_job;
 end;
 $$;

@@ -17,7 +17,8 @@ begin
   insert into @schema@._private_workers as w (worker_id, started_at, last_heartbeat_at, info)
   values (record_heartbeat.worker_id, record_heartbeat.now, record_heartbeat.now,
           coalesce(record_heartbeat.info, '{}'::jsonb))
-  on conflict (worker_id) do update
+  -- By constraint: a bare (worker_id) would clash with the parameter of that name.
+  on conflict on constraint _private_workers_pkey do update
   set last_heartbeat_at = excluded.last_heartbeat_at,
       info = coalesce(record_heartbeat.info, w.info);
 end;
