@@ -28,3 +28,27 @@ class ConnectionFailed(PgrunError):
 
 class TaskModuleError(PgrunError):
     """The task module could not be loaded."""
+
+
+class CrontabError(PgrunError):
+    """The crontab is not valid."""
+
+    def __init__(self, message: str | None = None,
+                 problems: tuple[tuple[str, int | None, str], ...] = ()) -> None:
+        # problems: (source, line number or None, what is wrong), one per bad line
+        self.problems = tuple(problems)
+        if message is None and self.problems:
+            lines = [_locate(*problem) for problem in self.problems]
+            if len(lines) == 1:
+                message = lines[0]
+            else:
+                message = f"{len(lines)} problems in the crontab:\n  " + "\n  ".join(lines)
+        super().__init__(message)
+
+
+def _locate(source: str, line: int | None, reason: str) -> str:
+    return f"{source}:{line}: {reason}" if line is not None else f"{source}: {reason}"
+
+
+class JobInterrupted(PgrunError):
+    """worker shutting down; job interrupted"""
