@@ -49,21 +49,33 @@ begin
   select distinct s.queue_name from unnest(add_jobs.specs) as s where s.queue_name is not null
   on conflict do nothing;
 
-  -- Running or exhausted keyed jobs give up their key (see add_job).
+  -- Running or exhausted keyed jobs give up their key (see add_job). Rows are
+  -- locked in id order, as every batch function here does, so that two
+  -- sessions touching the same jobs cannot deadlock.
   update @schema@._private_jobs as j
   set key = null, attempts = greatest(j.attempts, j.max_attempts), updated_at = now()
-  from unnest(add_jobs.specs) as s
-  where s.job_key is not null and j.key = s.job_key
-    and (j.locked_at is not null or j.attempts >= j.max_attempts);
+  where j.id in (
+    select d.id from @schema@._private_jobs as d
+    where d.key in (select s.job_key from unnest(add_jobs.specs) as s where s.job_key is not null)
+      and (d.locked_at is not null or d.attempts >= d.max_attempts)
+    order by d.id
+    for update);
 
-  with written as (
-    insert into @schema@._private_jobs
-      (queue_name, task_identifier, payload, run_at, max_attempts, key, priority, flags)
-    select s.queue_name, s.identifier, coalesce(s.payload, '{}'::json),
-           coalesce(s.run_at, now()), coalesce(s.max_attempts, 25), s.job_key,
-           coalesce(s.priority, 0),
-           (select jsonb_object_agg(f, true) from unnest(s.flags) as f where f is not null)
+  with numbered as (
+    -- Ids follow the order of the specs (ties in claim order go by id)...
+    select s.*, nextval(pg_get_serial_sequence('@schema@._private_jobs', 'id')) as new_id
     from unnest(add_jobs.specs) as s
+  ), written as (
+    insert into @schema@._private_jobs
+      (id, queue_name, task_identifier, payload, run_at, max_attempts, key, priority, flags)
+    select n.new_id, n.queue_name, n.identifier, coalesce(n.payload, '{}'::json),
+           coalesce(n.run_at, now()), coalesce(n.max_attempts, 25), n.job_key,
+           coalesce(n.priority, 0),
+           (select jsonb_object_agg(f, true) from unnest(n.flags) as f where f is not null)
+    from numbered as n
+    -- ...but rows are written in key order, so two callers with the same keys
+    -- lock (or wait on) them in the same order and cannot deadlock.
+    order by n.job_key, n.new_id
     on conflict (key) do update set
       queue_name = excluded.queue_name,
       task_identifier = excluded.task_identifier,
@@ -90,7 +102,7 @@ begin
   )
   select array_agg(written) into v_rows from written;
 
-  return query select * from unnest(v_rows);
+  return query select * from unnest(v_rows) as r order by r.id;
 
   -- A keyed job claimed by a worker between the detach and the upsert was
   -- skipped above; add_job settles those one by one, so no spec goes missing.

@@ -93,12 +93,17 @@ begin
       and (q.locked_at is null or q.locked_at < v_expired_before)
     for update skip locked
   ),
+  -- The pick came from the statement's snapshot; FOR UPDATE re-checks these
+  -- conditions against the row's latest version, so all of them are repeated.
   locked_heads as (
     select j.id, j.queue_name
     from @schema@._private_jobs as j
     where j.id in (select p.id from picked as p where p.queue_name is not null)
       and j.queue_name in (select lq.queue_name from locked_queues as lq)
-      and j.locked_at is null
+      and j.locked_at is null and j.attempts < j.max_attempts
+      and j.run_at <= get_jobs.now
+      and (get_jobs.task_identifiers is null or j.task_identifier = any(get_jobs.task_identifiers))
+      and (get_jobs.forbidden_flags is null or j.flags is null or not (j.flags ?| get_jobs.forbidden_flags))
     for update skip locked
   ),
   queue_claims as (

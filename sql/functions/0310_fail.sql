@@ -24,8 +24,14 @@ as $$
         updated_at = now()
     from reported as r
     where j.id = r.id
-      and j.locked_at is not null
-      and j.locked_by = fail_held_jobs.worker_id
+      and j.id in (
+        -- id order, so sessions touching the same jobs cannot deadlock
+        select h.id from @schema@._private_jobs as h
+        where h.id = any(fail_held_jobs.job_ids)
+          and h.locked_at is not null
+          and h.locked_by = fail_held_jobs.worker_id
+        order by h.id
+        for update)
     returning j.*
   ), freed_queues as (
     update @schema@._private_job_queues as q

@@ -11,9 +11,14 @@ begin
   with returned as (
     update @schema@._private_jobs as j
     set attempts = greatest(j.attempts - 1, 0), locked_at = null, locked_by = null
-    where j.id = any(return_held_jobs.job_ids)
-      and j.locked_at is not null
-      and j.locked_by = return_held_jobs.worker_id
+    where j.id in (
+      -- id order, so sessions touching the same jobs cannot deadlock
+      select h.id from @schema@._private_jobs as h
+      where h.id = any(return_held_jobs.job_ids)
+        and h.locked_at is not null
+        and h.locked_by = return_held_jobs.worker_id
+      order by h.id
+      for update)
     returning j.id, j.queue_name
   ), freed_queues as (
     update @schema@._private_job_queues as q

@@ -7,7 +7,12 @@ language sql volatile
 as $$
   update @schema@._private_jobs as j
   set locked_at = null, locked_by = null
-  where j.locked_at is not null and j.locked_by = any(force_unlock_workers.worker_ids);
+  where j.id in (
+    -- id order, so sessions touching the same jobs cannot deadlock
+    select h.id from @schema@._private_jobs as h
+    where h.locked_at is not null and h.locked_by = any(force_unlock_workers.worker_ids)
+    order by h.id
+    for update);
 
   update @schema@._private_job_queues as q
   set locked_at = null, locked_by = null

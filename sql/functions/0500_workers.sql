@@ -53,7 +53,13 @@ begin
           'error', format('worker %s stopped sending heartbeats', d.worker_id))),
         updated_at = release_dead_workers.now
     from dead as d
-    where j.locked_at is not null and j.locked_by = d.worker_id
+    where j.locked_by = d.worker_id
+      and j.id in (
+        -- id order, so sessions touching the same jobs cannot deadlock
+        select h.id from @schema@._private_jobs as h
+        where h.locked_at is not null and h.locked_by in (select d2.worker_id from dead as d2)
+        order by h.id
+        for update)
     returning j.id, d.worker_id
   ), freed_queues as (
     update @schema@._private_job_queues as q
