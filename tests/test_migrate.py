@@ -106,6 +106,7 @@ def test_unreachable_database_gives_one_clear_line():
 def test_printed_script_installs_a_fresh_database(empty_dsn):
     with psycopg.connect(empty_dsn, autocommit=True) as conn:
         conn.execute(migration_script("printed"))
-        assert conn.execute("select max(id) from printed._private_migrations").fetchone()[0] == latest_version()
+        version = conn.execute("select max(id) from printed._private_migrations").fetchone()[0]
+        assert version == latest_version()
         # The runner's installer finds it complete.
         assert migrate(conn, "printed").functions_replaced is False

@@ -1,17 +1,27 @@
-"""The `pgrun` command."""
+"""The `pgrun` command: `pgrun --tasks mymodule` runs a worker; `pgrun migrate` installs."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
+import signal
 import sys
 
 import click
 
-from . import db
+from . import __version__, db
+from .errors import PgrunError, SchemaTooNew
+from .logs import LEVELS, setup_logging
 from .migrate import migrate as apply_migrations
 from .migrate import migration_script
-from .errors import PgrunError, SchemaTooNew
 
 EXIT_SCHEMA_TOO_NEW = 57
+EXIT_USAGE = 2
+
+log = logging.getLogger("pgrun.cli")
+
+CONNECTION_HELP = "PostgreSQL URL or conninfo; else DATABASE_URL, else libpq's PG* variables."
 
 
 def _fail(error: PgrunError) -> None:
@@ -19,15 +29,117 @@ def _fail(error: PgrunError) -> None:
     sys.exit(EXIT_SCHEMA_TOO_NEW if isinstance(error, SchemaTooNew) else 1)
 
 
-@click.group(context_settings={"auto_envvar_prefix": "PGRUN", "show_default": True})
-def main() -> None:
-    """pgrun: a PostgreSQL job queue for Python."""
+@click.group(invoke_without_command=True,
+             context_settings={"auto_envvar_prefix": "PGRUN", "show_default": True,
+                               "help_option_names": ["-h", "--help"]})
+@click.option("--tasks", "-t", "tasks_module", envvar="PGRUN_TASKS", show_envvar=True, metavar="MODULE",
+              help="The module with your tasks (an import name, or a path to a .py file); "
+                   "imported from the current directory or PYTHONPATH.")
+@click.option("--connection", "-c", envvar=["PGRUN_CONNECTION", "DATABASE_URL"], show_envvar=True,
+              help=CONNECTION_HELP)
+@click.option("--schema", "-s", default="pgrun", envvar="PGRUN_SCHEMA", show_envvar=True,
+              help="Schema pgrun is installed in (the worker installs or upgrades it on start).")
+@click.option("--concurrency", "-j", type=click.IntRange(min=1), default=10, envvar="PGRUN_CONCURRENCY",
+              show_envvar=True, help="Jobs run at the same time.")
+@click.option("--poll-interval", type=click.FloatRange(min=0, min_open=True), default=2.0,
+              envvar="PGRUN_POLL_INTERVAL", show_envvar=True, metavar="SECONDS",
+              help="How often to look for jobs when no notification comes (jobs whose run_at "
+                   "arrives, a lost LISTEN connection).")
+@click.option("--once", is_flag=True, envvar="PGRUN_ONCE", show_envvar=True,
+              help="Run until no job is runnable, then exit.")
+@click.option("--crontab", type=click.Path(dir_okay=False), envvar="PGRUN_CRONTAB", show_envvar=True,
+              metavar="FILE", help="Also enqueue the recurring jobs of this crontab.")
+@click.option("--no-prepared-statements", is_flag=True, envvar="PGRUN_NO_PREPARED_STATEMENTS",
+              show_envvar=True, help="Do not prepare statements (for PgBouncer in transaction mode).")
+@click.option("--log-level", type=click.Choice(LEVELS, case_sensitive=False), default="info",
+              envvar="PGRUN_LOG_LEVEL", show_envvar=True, help="Least severe log lines to show.")
+@click.option("--shutdown-timeout", type=click.FloatRange(min=0), default=10.0,
+              envvar="PGRUN_SHUTDOWN_TIMEOUT", show_envvar=True, metavar="SECONDS",
+              help="On SIGINT/SIGTERM, how long running jobs may take to finish before they are "
+                   "failed as interrupted. A second signal stops at once.")
+@click.option("--prefetch", type=click.IntRange(min=0), default=None, envvar="PGRUN_PREFETCH",
+              show_envvar=True,
+              help="Jobs claimed ahead of free slots and buffered, while jobs are short (under 0.2 s "
+                   "on average) [default: the concurrency, at least 30].")
+@click.version_option(__version__, "--version", prog_name="pgrun")
+@click.pass_context
+def main(ctx: click.Context, tasks_module: str | None, connection: str | None, schema: str,
+         concurrency: int, poll_interval: float, once: bool, crontab: str | None,
+         no_prepared_statements: bool, log_level: str, shutdown_timeout: float,
+         prefetch: int | None) -> None:
+    """pgrun: a PostgreSQL job queue for Python.
+
+    Run a worker with `pgrun --tasks myapp.tasks`; install or upgrade the
+    schema alone with `pgrun migrate`.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if not tasks_module:
+        click.echo("pgrun: say which tasks to run: pgrun --tasks MODULE (or PGRUN_TASKS); "
+                   "see pgrun --help", err=True)
+        sys.exit(EXIT_USAGE)
+    setup_logging(log_level.lower())
+    sys.exit(run_worker(
+        tasks_module, connection=connection, schema=schema, concurrency=concurrency,
+        poll_interval=poll_interval, once=once, crontab=crontab,
+        prepared_statements=not no_prepared_statements, shutdown_timeout=shutdown_timeout,
+        prefetch=prefetch,
+    ))
+
+
+def run_worker(tasks_module: str, **options) -> int:
+    """Runs a worker until it stops; returns the exit code. User errors end in one line."""
+    from .api import make_worker
+
+    try:
+        worker = make_worker(tasks_module, **options)
+        code = asyncio.run(_serve(worker))
+    except PgrunError as error:
+        _fail(error)
+    except db.DatabaseError as error:
+        click.echo(f"pgrun: database error: {' '.join(str(error).split())}", err=True)
+        sys.exit(1)
+    if worker.threads_busy:
+        # A plain handler ignored the interrupt; its thread would hold the process open.
+        logging.shutdown()
+        os._exit(code)
+    return code
+
+
+async def _serve(worker) -> int:
+    loop = asyncio.get_running_loop()
+    received = 0
+
+    def on_signal(name: str) -> None:
+        nonlocal received
+        received += 1
+        if received == 1:
+            log.info("received %s; shutting down gracefully", name)
+            worker.request_stop()
+        elif received == 2:
+            log.warning("received %s again; stopping at once", name)
+            worker.request_stop(force=True)
+        else:
+            os._exit(130)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal, sig.name)
+    await worker.start()
+    try:
+        await worker.wait()
+    except PgrunError:
+        raise
+    except Exception as error:
+        click.echo(f"pgrun: worker stopped on an error: {type(error).__name__}: {error}", err=True)
+        return 1
+    return 1 if worker.forced else 0
 
 
 @main.command()
-@click.option("--connection", "-c", envvar="DATABASE_URL", show_envvar=True,
-              help="PostgreSQL URL; else DATABASE_URL, else libpq's PG* variables.")
-@click.option("--schema", "-s", default="pgrun", show_envvar=True, help="Schema to install into.")
+@click.option("--connection", "-c", envvar=["PGRUN_CONNECTION", "DATABASE_URL"], show_envvar=True,
+              help=CONNECTION_HELP)
+@click.option("--schema", "-s", default="pgrun", envvar="PGRUN_SCHEMA", show_envvar=True,
+              help="Schema to install into.")
 @click.option("--print", "print_sql", is_flag=True,
               help="Print the SQL of a fresh install instead of applying it.")
 def migrate(connection: str | None, schema: str, print_sql: bool) -> None:
@@ -46,6 +158,15 @@ def migrate(connection: str | None, schema: str, print_sql: bool) -> None:
         click.echo(f"schema {schema} is up to date (version {result.version})")
     else:
         click.echo(f"schema {schema} migrated from version {result.previous_version} to {result.version}")
+
+
+try:  # the cron commands (pgrun cron list), when pgrun.cron is there
+    from .cron.cli import cron as _cron_commands
+except ModuleNotFoundError as missing:  # pragma: no cover - a build without cron
+    if missing.name != f"{__package__}.cron":
+        raise
+else:
+    main.add_command(_cron_commands)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,20 @@ from __future__ import annotations
 import os
 
 import psycopg
+from psycopg.types.json import Json, Jsonb
+from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
 from .errors import ConnectionFailed
+
+# The driver's names the rest of pgrun uses, so that this module is the one importing psycopg.
+Connection = psycopg.Connection
+AsyncConnection = psycopg.AsyncConnection
+DatabaseError = psycopg.Error
+__all__ = ["AsyncConnection", "AsyncConnectionPool", "Connection", "ConnectionPool", "DatabaseError",
+           "Json", "Jsonb"]
+
+# What a lost or refused connection raises; the runner retries these.
+CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
 
 
 def resolve_conninfo(connection: str | None = None) -> str:
@@ -26,9 +38,58 @@ def describe(conninfo: str) -> str:
     return f"{dbname} on {host}:{port}"
 
 
+def _failed(conninfo: str, error: Exception) -> ConnectionFailed:
+    text = str(error).strip()
+    reason = text.splitlines()[-1] if text else "no reason given"
+    return ConnectionFailed(f"cannot connect to {describe(conninfo)}: {reason}")
+
+
 def connect(conninfo: str, **kwargs) -> psycopg.Connection:
     try:
         return psycopg.connect(conninfo, autocommit=True, **kwargs)
     except psycopg.OperationalError as error:
-        reason = str(error).strip().splitlines()[-1] if str(error).strip() else "no reason given"
-        raise ConnectionFailed(f"cannot connect to {describe(conninfo)}: {reason}") from error
+        raise _failed(conninfo, error) from error
+
+
+async def connect_async(conninfo: str, **kwargs) -> psycopg.AsyncConnection:
+    try:
+        return await psycopg.AsyncConnection.connect(conninfo, autocommit=True, **kwargs)
+    except psycopg.OperationalError as error:
+        raise _failed(conninfo, error) from error
+
+
+def connection_kwargs(prepared_statements: bool = True) -> dict:
+    """Settings of every runner connection. Without prepared statements the runner works
+    behind poolers in transaction mode (PgBouncer)."""
+    return {"autocommit": True, "prepare_threshold": 5 if prepared_statements else None}
+
+
+async def open_pool(conninfo: str, *, max_size: int, prepared_statements: bool = True,
+                    name: str = "pgrun", timeout: float = 10.0) -> AsyncConnectionPool:
+    pool = AsyncConnectionPool(
+        conninfo, min_size=min(2, max_size), max_size=max_size, open=False, name=name,
+        kwargs=connection_kwargs(prepared_statements),
+        check=AsyncConnectionPool.check_connection,
+        reconnect_timeout=float("inf"),
+    )
+    try:
+        await pool.open(wait=True, timeout=timeout)
+    except PoolTimeout as error:
+        await pool.close()
+        # The pool hides the reason; one direct attempt tells it.
+        try:
+            conn = await connect_async(conninfo, connect_timeout=5)
+        except ConnectionFailed as failed:
+            raise failed from error
+        await conn.close()
+        raise ConnectionFailed(f"cannot connect to {describe(conninfo)}: pool timed out") from error
+    return pool
+
+
+def open_sync_pool(conninfo: str, *, max_size: int, prepared_statements: bool = True,
+                   name: str = "pgrun-sync") -> ConnectionPool:
+    """A blocking pool that connects on demand (plain handlers' own queries)."""
+    return ConnectionPool(
+        conninfo, min_size=0, max_size=max_size, open=True, name=name,
+        kwargs=connection_kwargs(prepared_statements), check=ConnectionPool.check_connection,
+    )

@@ -1,0 +1,146 @@
+"""What a handler gets besides its payload: `handler(payload, helpers)`.
+
+An `async` handler gets `Helpers` (await its methods); a plain handler runs in a
+thread and gets `SyncHelpers`, whose methods block instead.
+
+    helpers.job             the Job row (id, attempts, max_attempts, run_at, ...)
+    helpers.logger          a logger whose lines start with "job 42 (emails.send): "
+    helpers.add_job(...)    add a job (all the options of pgrun.add_job)
+    helpers.add_jobs(...)   add many
+    helpers.connection()    a pooled connection for the task's own queries (autocommit)
+    helpers.shutdown        an Event set when the worker starts shutting down
+    helpers.shutting_down   the same, as a bool
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from . import utils
+from .job import Job, JobKeyMode, JobSpec
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from .worker import Worker
+
+_task_log = logging.getLogger("pgrun.task")
+
+
+class JobLogger(logging.LoggerAdapter):
+    """Prefixes every line with the job and adds job_id/task to the record."""
+
+    def process(self, msg, kwargs):
+        extra = self.extra
+        if "extra" in kwargs:
+            kwargs["extra"] = {**extra, **kwargs["extra"]}
+        else:
+            kwargs["extra"] = extra
+        return f"job {extra['job_id']} ({extra['task']}): {msg}", kwargs
+
+
+class _BaseHelpers:
+    __slots__ = ("job", "_worker", "_logger")
+
+    def __init__(self, job: Job, worker: Worker) -> None:
+        self.job = job
+        self._worker = worker
+        self._logger: JobLogger | None = None
+
+    @property
+    def logger(self) -> JobLogger:
+        if self._logger is None:
+            self._logger = JobLogger(_task_log, {"job_id": self.job.id, "task": self.job.task_identifier})
+        return self._logger
+
+    @property
+    def worker_id(self) -> str:
+        return self._worker.worker_id
+
+    @property
+    def schema(self) -> str:
+        return self._worker.schema
+
+    @property
+    def shutting_down(self) -> bool:
+        return self._worker.shutting_down
+
+
+class Helpers(_BaseHelpers):
+    """Helpers for an async handler."""
+
+    __slots__ = ()
+
+    @property
+    def shutdown(self) -> asyncio.Event:
+        """Set when shutdown begins: `await helpers.shutdown.wait()` or check `.is_set()`."""
+        return self._worker.shutdown_event
+
+    def connection(self) -> AbstractAsyncContextManager[psycopg.AsyncConnection]:
+        """`async with helpers.connection() as conn:` a pooled autocommit connection."""
+        return self._worker.pool.connection()
+
+    async def add_job(self, identifier: str, payload: Any = None, *, queue_name: str | None = None,
+                      run_at: datetime | None = None, max_attempts: int | None = None,
+                      job_key: str | None = None, priority: int | None = None,
+                      flags: Sequence[str] | None = None, job_key_mode: JobKeyMode = "replace",
+                      connection: psycopg.AsyncConnection | None = None) -> Job:
+        """Adds a job; pass `connection` to add it inside your own transaction."""
+        options = dict(queue_name=queue_name, run_at=run_at, max_attempts=max_attempts, job_key=job_key,
+                       priority=priority, flags=flags, job_key_mode=job_key_mode, schema=self.schema)
+        if connection is not None:
+            return await utils.add_job_async(connection, identifier, payload, **options)
+        async with self._worker.pool.connection() as conn:
+            return await utils.add_job_async(conn, identifier, payload, **options)
+
+    async def add_jobs(self, specs: Iterable[JobSpec], *, job_key_preserve_run_at: bool = False,
+                       connection: psycopg.AsyncConnection | None = None) -> list[Job]:
+        if connection is not None:
+            return await utils.add_jobs_async(connection, specs, schema=self.schema,
+                                              job_key_preserve_run_at=job_key_preserve_run_at)
+        async with self._worker.pool.connection() as conn:
+            return await utils.add_jobs_async(conn, specs, schema=self.schema,
+                                              job_key_preserve_run_at=job_key_preserve_run_at)
+
+
+class SyncHelpers(_BaseHelpers):
+    """Helpers for a plain handler (it runs in a thread, so these block)."""
+
+    __slots__ = ()
+
+    @property
+    def shutdown(self) -> threading.Event:
+        """Set when shutdown begins: `helpers.shutdown.wait(timeout)` or check `.is_set()`."""
+        return self._worker.shutdown_thread_event
+
+    def connection(self) -> AbstractContextManager[psycopg.Connection]:
+        """`with helpers.connection() as conn:` a pooled autocommit connection."""
+        return self._worker.sync_pool().connection()
+
+    def add_job(self, identifier: str, payload: Any = None, *, queue_name: str | None = None,
+                run_at: datetime | None = None, max_attempts: int | None = None,
+                job_key: str | None = None, priority: int | None = None,
+                flags: Sequence[str] | None = None, job_key_mode: JobKeyMode = "replace",
+                connection: psycopg.Connection | None = None) -> Job:
+        """Adds a job; pass `connection` to add it inside your own transaction."""
+        options = dict(queue_name=queue_name, run_at=run_at, max_attempts=max_attempts, job_key=job_key,
+                       priority=priority, flags=flags, job_key_mode=job_key_mode, schema=self.schema)
+        if connection is not None:
+            return utils.add_job(connection, identifier, payload, **options)
+        with self._worker.sync_pool().connection() as conn:
+            return utils.add_job(conn, identifier, payload, **options)
+
+    def add_jobs(self, specs: Iterable[JobSpec], *, job_key_preserve_run_at: bool = False,
+                 connection: psycopg.Connection | None = None) -> list[Job]:
+        if connection is not None:
+            return utils.add_jobs(connection, specs, schema=self.schema,
+                                  job_key_preserve_run_at=job_key_preserve_run_at)
+        with self._worker.sync_pool().connection() as conn:
+            return utils.add_jobs(conn, specs, schema=self.schema,
+                                  job_key_preserve_run_at=job_key_preserve_run_at)

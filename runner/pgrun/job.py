@@ -1,0 +1,56 @@
+"""What a job is, seen from Python: a row of the jobs table, and the spec to add one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+JobKeyMode = Literal["replace", "preserve_run_at", "unsafe_dedupe"]
+
+# The columns every query that returns jobs selects, in Job's field order.
+JOB_COLUMNS = (
+    "id", "queue_name", "task_identifier", "payload", "priority", "run_at", "attempts",
+    "max_attempts", "last_error", "created_at", "updated_at", "key", "locked_at", "locked_by",
+    "revision", "flags",
+)
+
+
+@dataclass(slots=True)
+class Job:
+    """One job as the database holds it. `attempts` counts the attempt now running."""
+
+    id: int
+    queue_name: str | None
+    task_identifier: str
+    payload: Any
+    priority: int
+    run_at: datetime
+    attempts: int
+    max_attempts: int
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+    key: str | None
+    locked_at: datetime | None
+    locked_by: str | None
+    revision: int
+    flags: dict[str, bool] | None
+
+    @property
+    def is_last_attempt(self) -> bool:
+        return self.attempts >= self.max_attempts
+
+
+@dataclass(slots=True)
+class JobSpec:
+    """One job for `add_jobs`; fields left None take the database defaults."""
+
+    identifier: str
+    payload: Any = None
+    queue_name: str | None = None
+    run_at: datetime | None = None
+    max_attempts: int | None = None
+    job_key: str | None = None
+    priority: int | None = None
+    flags: list[str] | None = None

@@ -1,0 +1,174 @@
+"""Task discovery: the `@task` decorator, a module-level `tasks` dict, or both.
+
+    from pgrun import task
+
+    @task
+    def hello(payload, helpers): ...          # identifier "hello"
+
+    @task("emails.send")
+    async def send(payload, helpers): ...     # identifier "emails.send"
+
+    tasks = {"reports.build": build_report}   # the dict form
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import os
+import sys
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TypeVar, overload
+
+from .errors import TaskModuleError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_MARK = "__pgrun_task__"
+
+
+@overload
+def task(arg: F) -> F: ...
+@overload
+def task(arg: str) -> Callable[[F], F]: ...
+
+
+def task(arg):
+    """Marks a function as a task; the identifier is its name unless given."""
+    if isinstance(arg, str):
+        if not arg:
+            raise ValueError("a task identifier must not be empty")
+
+        def decorator(fn: F) -> F:
+            setattr(fn, _MARK, arg)
+            return fn
+        return decorator
+    if callable(arg):
+        setattr(arg, _MARK, arg.__name__)
+        return arg
+    raise TypeError(f"@task takes a function or an identifier string, got {type(arg).__name__}")
+
+
+@dataclass(frozen=True, slots=True)
+class TaskDef:
+    identifier: str
+    handler: Callable[..., Any]
+    is_async: bool
+
+
+TaskSource = str | ModuleType | Mapping[str, Callable[..., Any]]
+
+
+def load_tasks(source: TaskSource) -> dict[str, TaskDef]:
+    """Tasks from a module name (or .py path), a module object or a dict {identifier: handler}."""
+    if isinstance(source, Mapping):
+        found = _check_dict(dict(source), "the tasks dict")
+        where = "the tasks dict"
+    else:
+        module = import_task_module(source) if isinstance(source, str) else source
+        where = f"task module {module.__name__!r}"
+        found = _from_module(module, where)
+    if not found:
+        raise TaskModuleError(
+            f"{where} defines no tasks: decorate functions with @pgrun.task "
+            'or define a module-level dict tasks = {"identifier": handler}'
+        )
+    return {name: TaskDef(name, fn, _is_async(fn)) for name, fn in found.items()}
+
+
+def import_task_module(name: str) -> ModuleType:
+    """Imports `name` from the current directory or PYTHONPATH (or a path to a .py file)."""
+    if name.endswith(".py") or os.sep in name:
+        return _import_file(Path(name))
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        if error.name and (name == error.name or name.startswith(error.name + ".")):
+            raise TaskModuleError(
+                f"cannot import task module {name!r}: no module named {error.name!r} "
+                f"(looked in {cwd} and on PYTHONPATH)"
+            ) from None
+        raise TaskModuleError(f"importing task module {name!r} failed: {_one_line(error)}") from None
+    except Exception as error:
+        raise TaskModuleError(f"importing task module {name!r} failed: {_one_line(error)}") from None
+
+
+def _import_file(path: Path) -> ModuleType:
+    if not path.is_file():
+        raise TaskModuleError(f"cannot import task module: file {path} not found")
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    if spec is None or spec.loader is None:
+        raise TaskModuleError(f"cannot import task module from {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        sys.modules.pop(path.stem, None)
+        raise TaskModuleError(f"importing task module {str(path)!r} failed: {_one_line(error)}") from None
+    return module
+
+
+def _one_line(error: BaseException) -> str:
+    """The error and where the user's code raised it, on one line."""
+    text = f"{type(error).__name__}: {error}"
+    frames = traceback.extract_tb(error.__traceback__)
+    user = [f for f in frames if "importlib" not in f.filename]
+    if user and not isinstance(error, SyntaxError):
+        text += f" (at {user[-1].filename}:{user[-1].lineno})"
+    return " ".join(text.split())
+
+
+def _from_module(module: ModuleType, where: str) -> dict[str, Callable[..., Any]]:
+    found: dict[str, Callable[..., Any]] = {}
+    for value in list(vars(module).values()):
+        identifier = getattr(value, _MARK, None) if callable(value) else None
+        if isinstance(identifier, str):
+            _add(found, identifier, value, where)
+    declared = getattr(module, "tasks", None)
+    if declared is not None and not isinstance(declared, ModuleType):
+        if not isinstance(declared, Mapping):
+            raise TaskModuleError(
+                f"'tasks' in {where} must be a dict of {{identifier: handler}}, "
+                f"got {type(declared).__name__}"
+            )
+        for identifier, handler in _check_dict(dict(declared), where).items():
+            _add(found, identifier, handler, where)
+    return found
+
+
+def _check_dict(tasks: dict[Any, Any], where: str) -> dict[str, Callable[..., Any]]:
+    for identifier, handler in tasks.items():
+        if not isinstance(identifier, str) or not identifier:
+            raise TaskModuleError(
+                f"task identifiers in {where} must be non-empty strings, got {identifier!r}")
+        if len(identifier) > 128:
+            raise TaskModuleError(f"task identifier {identifier[:40]!r}... in {where} is over 128 characters")
+        if not callable(handler):
+            raise TaskModuleError(
+                f"task {identifier!r} in {where} is not callable (got {type(handler).__name__}); "
+                "a handler is a function handler(payload, helpers)"
+            )
+    return tasks
+
+
+def _add(found: dict[str, Callable[..., Any]], identifier: str, handler: Callable[..., Any],
+         where: str) -> None:
+    if identifier in found and found[identifier] is not handler:
+        raise TaskModuleError(f"task {identifier!r} is defined twice in {where}")
+    found[identifier] = handler
+
+
+def _is_async(handler: Callable[..., Any]) -> bool:
+    if inspect.iscoroutinefunction(handler):
+        return True
+    # an object whose __call__ is async
+    return not inspect.isfunction(handler) and inspect.iscoroutinefunction(type(handler).__call__)

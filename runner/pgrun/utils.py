@@ -1,0 +1,244 @@
+"""Adding jobs from Python and the admin functions, sync and async.
+
+On a connection you already have (the job is added in your transaction, if any):
+
+    pgrun.add_job(conn, "emails.send", {"to": "a@example.com"}, job_key="welcome:42")
+    await pgrun.add_job_async(aconn, "emails.send", {...})
+
+Or with a small object that opens its own connection:
+
+    with WorkerUtils("postgresql://...") as utils:
+        utils.add_job("emails.send", {...})
+        utils.reschedule_jobs([42], run_at=datetime.now(timezone.utc))
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from . import db, queries
+from .job import Job, JobKeyMode, JobSpec
+from .migrate import MigrationResult, migrate
+
+if TYPE_CHECKING:
+    import psycopg
+
+# ---------------------------------------------------------------- parameters
+
+
+def _add_job_params(identifier: str, payload: Any, queue_name: str | None, run_at: datetime | None,
+                    max_attempts: int | None, job_key: str | None, priority: int | None,
+                    flags: Sequence[str] | None, job_key_mode: JobKeyMode) -> tuple:
+    return (identifier, None if payload is None else db.Json(payload), queue_name, run_at, max_attempts,
+            job_key, priority, None if flags is None else list(flags), job_key_mode)
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _add_jobs_params(specs: Iterable[JobSpec], job_key_preserve_run_at: bool) -> tuple[str, bool]:
+    rows = []
+    for spec in specs:
+        if not isinstance(spec, JobSpec):
+            raise TypeError(f"add_jobs takes JobSpec objects, got {type(spec).__name__}")
+        rows.append({
+            "identifier": spec.identifier, "payload": spec.payload, "queue_name": spec.queue_name,
+            "run_at": spec.run_at, "max_attempts": spec.max_attempts, "job_key": spec.job_key,
+            "priority": spec.priority, "flags": None if spec.flags is None else list(spec.flags),
+        })
+    return json.dumps(rows, default=_json_default), bool(job_key_preserve_run_at)
+
+
+def _jobs(rows: list[tuple]) -> list[Job]:
+    return [Job(*row) for row in rows]
+
+
+# ------------------------------------------------------- on your connection
+
+
+def add_job(conn: psycopg.Connection, identifier: str, payload: Any = None, *,
+            queue_name: str | None = None, run_at: datetime | None = None,
+            max_attempts: int | None = None, job_key: str | None = None,
+            priority: int | None = None, flags: Sequence[str] | None = None,
+            job_key_mode: JobKeyMode = "replace", schema: str = "pgrun") -> Job:
+    """Adds one job (SQL `add_job`) on `conn`, inside its transaction if one is open."""
+    params = _add_job_params(identifier, payload, queue_name, run_at, max_attempts, job_key,
+                             priority, flags, job_key_mode)
+    return Job(*conn.execute(queries.for_schema(schema).add_job, params).fetchone())
+
+
+def add_jobs(conn: psycopg.Connection, specs: Iterable[JobSpec], *,
+             job_key_preserve_run_at: bool = False, schema: str = "pgrun") -> list[Job]:
+    """Adds many jobs in one statement (SQL `add_jobs`)."""
+    params = _add_jobs_params(specs, job_key_preserve_run_at)
+    return _jobs(conn.execute(queries.for_schema(schema).add_jobs, params).fetchall())
+
+
+async def add_job_async(conn: psycopg.AsyncConnection, identifier: str, payload: Any = None, *,
+                        queue_name: str | None = None, run_at: datetime | None = None,
+                        max_attempts: int | None = None, job_key: str | None = None,
+                        priority: int | None = None, flags: Sequence[str] | None = None,
+                        job_key_mode: JobKeyMode = "replace", schema: str = "pgrun") -> Job:
+    """`add_job` on an async connection."""
+    params = _add_job_params(identifier, payload, queue_name, run_at, max_attempts, job_key,
+                             priority, flags, job_key_mode)
+    cursor = await conn.execute(queries.for_schema(schema).add_job, params)
+    return Job(*await cursor.fetchone())
+
+
+async def add_jobs_async(conn: psycopg.AsyncConnection, specs: Iterable[JobSpec], *,
+                         job_key_preserve_run_at: bool = False, schema: str = "pgrun") -> list[Job]:
+    """`add_jobs` on an async connection."""
+    params = _add_jobs_params(specs, job_key_preserve_run_at)
+    cursor = await conn.execute(queries.for_schema(schema).add_jobs, params)
+    return _jobs(await cursor.fetchall())
+
+
+# ------------------------------------------------------------- WorkerUtils
+
+
+class WorkerUtils:
+    """Adds jobs and runs the admin functions on a connection of its own.
+
+    `connection` is a URL/conninfo (else DATABASE_URL, else libpq's PG* variables) or an open
+    psycopg connection, which is used as is and not closed.
+    """
+
+    def __init__(self, connection: str | psycopg.Connection | None = None, *,
+                 schema: str = "pgrun") -> None:
+        self.schema = schema
+        self._queries = queries.for_schema(schema)
+        self._owned = not isinstance(connection, db.Connection)
+        self._conninfo = db.resolve_conninfo(connection) if self._owned else None
+        self._conn: psycopg.Connection | None = None if self._owned else connection
+
+    @property
+    def connection(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed:
+            self._conn = db.connect(self._conninfo)
+        return self._conn
+
+    def close(self) -> None:
+        if self._owned and self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> WorkerUtils:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def migrate(self) -> MigrationResult:
+        return migrate(self.connection, self.schema)
+
+    def add_job(self, identifier: str, payload: Any = None, *, queue_name: str | None = None,
+                run_at: datetime | None = None, max_attempts: int | None = None,
+                job_key: str | None = None, priority: int | None = None,
+                flags: Sequence[str] | None = None, job_key_mode: JobKeyMode = "replace") -> Job:
+        return add_job(self.connection, identifier, payload, queue_name=queue_name, run_at=run_at,
+                       max_attempts=max_attempts, job_key=job_key, priority=priority, flags=flags,
+                       job_key_mode=job_key_mode, schema=self.schema)
+
+    def add_jobs(self, specs: Iterable[JobSpec], *, job_key_preserve_run_at: bool = False) -> list[Job]:
+        return add_jobs(self.connection, specs, job_key_preserve_run_at=job_key_preserve_run_at,
+                        schema=self.schema)
+
+    def complete_jobs(self, job_ids: Sequence[int]) -> list[Job]:
+        """Deletes these jobs unless a worker is running them; returns the deleted ones."""
+        return self._all(self._queries.complete_jobs, (list(job_ids),))
+
+    def permanently_fail_jobs(self, job_ids: Sequence[int], error_message: str | None = None) -> list[Job]:
+        """Stops retrying these jobs (unless running); they stay for inspection."""
+        return self._all(self._queries.permanently_fail_jobs, (list(job_ids), error_message))
+
+    def reschedule_jobs(self, job_ids: Sequence[int], *, run_at: datetime | None = None,
+                        priority: int | None = None, attempts: int | None = None,
+                        max_attempts: int | None = None) -> list[Job]:
+        """Changes what is given (None keeps the job's value) of jobs that are not running."""
+        return self._all(self._queries.reschedule_jobs,
+                         (list(job_ids), run_at, priority, attempts, max_attempts))
+
+    def remove_job(self, job_key: str) -> Job | None:
+        """Deletes the job with this key (a running one loses its key and its retries)."""
+        rows = self._all(self._queries.remove_job, (job_key,))
+        return rows[0] if rows else None
+
+    def force_unlock_workers(self, worker_ids: Sequence[str]) -> None:
+        """Releases every job and queue these (known dead) workers hold."""
+        self.connection.execute(self._queries.force_unlock_workers, (list(worker_ids),))
+
+    def _all(self, query: str, params: tuple) -> list[Job]:
+        return _jobs(self.connection.execute(query, params).fetchall())
+
+
+class AsyncWorkerUtils:
+    """WorkerUtils for asyncio code: the same methods, awaited."""
+
+    def __init__(self, connection: str | psycopg.AsyncConnection | None = None, *,
+                 schema: str = "pgrun") -> None:
+        self.schema = schema
+        self._queries = queries.for_schema(schema)
+        self._owned = not isinstance(connection, db.AsyncConnection)
+        self._conninfo = db.resolve_conninfo(connection) if self._owned else None
+        self._conn: psycopg.AsyncConnection | None = None if self._owned else connection
+
+    async def connection(self) -> psycopg.AsyncConnection:
+        if self._conn is None or self._conn.closed:
+            self._conn = await db.connect_async(self._conninfo)
+        return self._conn
+
+    async def close(self) -> None:
+        if self._owned and self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    async def __aenter__(self) -> AsyncWorkerUtils:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def add_job(self, identifier: str, payload: Any = None, *, queue_name: str | None = None,
+                      run_at: datetime | None = None, max_attempts: int | None = None,
+                      job_key: str | None = None, priority: int | None = None,
+                      flags: Sequence[str] | None = None, job_key_mode: JobKeyMode = "replace") -> Job:
+        return await add_job_async(await self.connection(), identifier, payload, queue_name=queue_name,
+                                   run_at=run_at, max_attempts=max_attempts, job_key=job_key,
+                                   priority=priority, flags=flags, job_key_mode=job_key_mode,
+                                   schema=self.schema)
+
+    async def add_jobs(self, specs: Iterable[JobSpec], *,
+                       job_key_preserve_run_at: bool = False) -> list[Job]:
+        return await add_jobs_async(await self.connection(), specs,
+                                    job_key_preserve_run_at=job_key_preserve_run_at, schema=self.schema)
+
+    async def complete_jobs(self, job_ids: Sequence[int]) -> list[Job]:
+        return await self._all(self._queries.complete_jobs, (list(job_ids),))
+
+    async def permanently_fail_jobs(self, job_ids: Sequence[int],
+                                    error_message: str | None = None) -> list[Job]:
+        return await self._all(self._queries.permanently_fail_jobs, (list(job_ids), error_message))
+
+    async def reschedule_jobs(self, job_ids: Sequence[int], *, run_at: datetime | None = None,
+                              priority: int | None = None, attempts: int | None = None,
+                              max_attempts: int | None = None) -> list[Job]:
+        return await self._all(self._queries.reschedule_jobs,
+                               (list(job_ids), run_at, priority, attempts, max_attempts))
+
+    async def remove_job(self, job_key: str) -> Job | None:
+        rows = await self._all(self._queries.remove_job, (job_key,))
+        return rows[0] if rows else None
+
+    async def force_unlock_workers(self, worker_ids: Sequence[str]) -> None:
+        await (await self.connection()).execute(self._queries.force_unlock_workers, (list(worker_ids),))
+
+    async def _all(self, query: str, params: tuple) -> list[Job]:
+        cursor = await (await self.connection()).execute(query, params)
+        return _jobs(await cursor.fetchall())

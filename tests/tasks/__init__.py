@@ -1,0 +1,1 @@
+"""Task modules the tests run workers with (`pgrun --tasks tasks.basic` from tests/)."""

@@ -1,0 +1,3 @@
+"""A tasks dict whose value is not a function."""
+
+tasks = {"oops": 42}

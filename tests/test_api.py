@@ -1,0 +1,258 @@
+"""The Python API: run_once, run (thread), run_async, events, adding jobs, admin."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import datetime, timedelta, timezone
+
+import psycopg
+import pytest
+
+import pgrun
+from pgrun import JobSpec, WorkerUtils
+from support import RESULTS_TABLE, scalar, wait_until
+
+
+@pytest.fixture
+def results(conn):
+    conn.execute(RESULTS_TABLE)
+    return conn
+
+
+def notes(conn) -> list[str]:
+    return [r[0] for r in conn.execute("select note from pgrun_test_results order by id").fetchall()]
+
+
+def test_run_once_runs_every_runnable_job_and_reports(dsn, results):
+    with WorkerUtils(dsn) as utils:
+        utils.add_job("async_echo", {"note": "a"})
+        utils.add_job("plain_spawner")
+        utils.add_job("always_fails", max_attempts=1)
+        flaky = utils.add_job("flaky", {"succeed_on": 2}, max_attempts=2)
+
+    stats = pgrun.run_once("tasks.basic", connection=dsn)
+
+    assert (stats.completed, stats.failed, stats.permanently_failed) == (3, 2, 1)
+    assert sorted(notes(results)) == ["a", "from plain_spawner"]
+    # the flaky job failed once and waits for its retry: not runnable now, so run_once ended
+    assert scalar(results, "select attempts from pgrun.jobs where id = %s", (flaky.id,)) == 1
+    assert scalar(results, "select count(*) from pgrun._private_workers") == 0
+
+
+def test_run_once_refuses_to_block_a_running_event_loop(dsn):
+    async def inside():
+        pgrun.run_once("tasks.basic", connection=dsn)
+
+    with pytest.raises(RuntimeError, match="run_once_async"):
+        asyncio.run(inside())
+
+
+def test_events_fire_for_the_worker_and_each_job(dsn, results):
+    seen: list[tuple[str, str | None]] = []
+    events = pgrun.Events()
+
+    @events.on("*")
+    def record(event):
+        seen.append((event.name, event.job.task_identifier if event.job else None))
+
+    @events.on("job:success")
+    def broken_listener(event):
+        raise RuntimeError("a listener bug must not break the worker")
+
+    async_calls = []
+
+    @events.on("job:failed")
+    async def async_listener(event):
+        async_calls.append((event.job.id, type(event.error).__name__, event.duration > 0))
+
+    with WorkerUtils(dsn) as utils:
+        utils.add_job("async_echo", {"note": "x"})
+        failing = utils.add_job("always_fails", max_attempts=1)
+    stats = pgrun.run_once("tasks.basic", connection=dsn, concurrency=1, events=events)
+
+    assert stats.completed == 1
+    names = [name for name, _ in seen]
+    assert names[0] == "worker:start" and names[-1] == "worker:stop"
+    assert [s for s in seen if s[1] == "async_echo"] == [("job:start", "async_echo"),
+                                                          ("job:success", "async_echo")]
+    assert [s for s in seen if s[1] == "always_fails"] == [
+        ("job:start", "always_fails"), ("job:error", "always_fails"), ("job:failed", "always_fails")]
+    assert async_calls == [(failing.id, "RuntimeError", True)]
+    assert names.index("worker:shutdown") < names.index("worker:stop")
+
+
+def test_unknown_event_names_are_refused():
+    with pytest.raises(ValueError, match="unknown event 'job:sucess'"):
+        pgrun.Events().on("job:sucess", print)
+
+
+def test_run_starts_a_worker_in_a_thread_until_stop(dsn, results):
+    done = threading.Event()
+    events = pgrun.Events()
+    events.on("job:success", lambda event: done.set())
+    runner = pgrun.run("tasks.basic", connection=dsn, events=events)
+    try:
+        assert scalar(results, "select count(*) from pgrun._private_workers") == 1
+        with WorkerUtils(dsn) as utils:
+            utils.add_job("async_echo", {"note": "threaded"})
+        assert done.wait(10)
+    finally:
+        stats = runner.stop(timeout=30)
+    assert notes(results) == ["threaded"]
+    assert stats.completed == 1
+    assert not runner.running
+    assert scalar(results, "select count(*) from pgrun._private_workers") == 0
+
+
+def test_run_async_embeds_a_worker_in_an_asyncio_app(dsn, results):
+    async def app():
+        finished = asyncio.Event()
+        events = pgrun.Events()
+        events.on("job:success", lambda event: finished.set())
+        worker = await pgrun.run_async({"hello": hello}, connection=dsn, events=events)
+        async with pgrun.AsyncWorkerUtils(dsn) as utils:
+            await utils.add_job("hello", {"name": "asyncio"})
+        await asyncio.wait_for(finished.wait(), 10)
+        return await worker.stop()
+
+    greetings = []
+
+    async def hello(payload, helpers):
+        greetings.append((payload["name"], helpers.job.attempts, helpers.shutting_down))
+
+    stats = asyncio.run(app())
+    assert greetings == [("asyncio", 1, False)]
+    assert stats.completed == 1
+
+
+def test_forbidden_flags_keep_jobs_from_a_worker(dsn, results):
+    with WorkerUtils(dsn) as utils:
+        flagged = utils.add_job("async_echo", {"note": "flagged"}, flags=["heavy"])
+        utils.add_job("async_echo", {"note": "plain"})
+    pgrun.run_once("tasks.basic", connection=dsn, forbidden_flags=["heavy"])
+    assert notes(results) == ["plain"]
+    assert scalar(results, "select attempts from pgrun.jobs where id = %s", (flagged.id,)) == 0
+
+
+def test_add_job_takes_every_option(dsn):
+    run_at = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    with WorkerUtils(dsn) as utils:
+        job = utils.add_job("emails.send", {"to": "x"}, queue_name="mail", run_at=run_at, max_attempts=3,
+                            job_key="mail:x", priority=-5, flags=["a", "b"], job_key_mode="replace")
+    assert (job.task_identifier, job.payload, job.queue_name, job.run_at, job.max_attempts, job.key,
+            job.priority, job.flags, job.attempts) == (
+        "emails.send", {"to": "x"}, "mail", run_at, 3, "mail:x", -5, {"a": True, "b": True}, 0)
+
+
+def test_job_key_modes(dsn):
+    later = datetime.now(timezone.utc) + timedelta(hours=1)
+    much_later = later + timedelta(hours=1)
+    with WorkerUtils(dsn) as utils:
+        first = utils.add_job("t", {"v": 1}, job_key="k", run_at=later)
+        replaced = utils.add_job("t", {"v": 2}, job_key="k", run_at=much_later)
+        preserved = utils.add_job("t", {"v": 3}, job_key="k", run_at=datetime.now(timezone.utc),
+                                  job_key_mode="preserve_run_at")
+        deduped = utils.add_job("t", {"v": 4}, job_key="k", job_key_mode="unsafe_dedupe")
+        with pytest.raises(psycopg.Error, match="invalid job_key_mode"):
+            utils.add_job("t", job_key="k", job_key_mode="sideways")  # type: ignore[arg-type]
+    assert first.id == replaced.id == preserved.id == deduped.id
+    assert (replaced.payload, replaced.run_at, replaced.revision) == ({"v": 2}, much_later, 1)
+    assert (preserved.payload, preserved.run_at) == ({"v": 3}, much_later)
+    assert (deduped.payload, deduped.revision) == ({"v": 3}, 3)
+
+
+def test_add_job_on_a_connection_joins_its_transaction(dsn, conn):
+    with psycopg.connect(dsn) as mine:
+        with mine.transaction(force_rollback=True):
+            pgrun.add_job(mine, "async_echo", {"note": "rolled back"})
+        with mine.transaction():
+            kept = pgrun.add_job(mine, "async_echo", {"note": "kept"})
+    assert [r[0] for r in conn.execute("select id from pgrun.jobs").fetchall()] == [kept.id]
+
+
+def test_add_jobs_adds_many_in_one_call(dsn):
+    run_at = datetime(2031, 5, 6, tzinfo=timezone.utc)
+    with WorkerUtils(dsn) as utils:
+        jobs = utils.add_jobs([
+            JobSpec("a", {"n": 1}),
+            JobSpec("b", {"n": 2}, queue_name="q", run_at=run_at, max_attempts=2, job_key="kb",
+                    priority=3, flags=["x"]),
+        ])
+    by_task = {job.task_identifier: job for job in jobs}
+    assert by_task["a"].payload == {"n": 1} and by_task["a"].max_attempts == 25
+    b = by_task["b"]
+    assert (b.payload, b.queue_name, b.run_at, b.max_attempts, b.key, b.priority, b.flags) == (
+        {"n": 2}, "q", run_at, 2, "kb", 3, {"x": True})
+
+
+def test_admin_functions(dsn, conn):
+    with WorkerUtils(dsn) as utils:
+        a, b, c, d = (utils.add_job("t", {"n": n}) for n in range(4))
+        keyed = utils.add_job("t", job_key="remove-me")
+
+        assert [j.id for j in utils.complete_jobs([a.id])] == [a.id]
+        failed = utils.permanently_fail_jobs([b.id], "given up")
+        assert (failed[0].attempts, failed[0].last_error) == (b.max_attempts, "given up")
+        run_at = datetime(2032, 1, 1, tzinfo=timezone.utc)
+        moved = utils.reschedule_jobs([c.id], run_at=run_at, priority=7, max_attempts=9)
+        assert (moved[0].run_at, moved[0].priority, moved[0].max_attempts) == (run_at, 7, 9)
+        assert utils.remove_job("remove-me").id == keyed.id
+        assert utils.remove_job("never-existed") is None
+
+        conn.execute("select pgrun.get_jobs('dead-worker-0001', null)")
+        assert scalar(conn, "select locked_by from pgrun.jobs where id = %s", (d.id,)) == "dead-worker-0001"
+        utils.force_unlock_workers(["dead-worker-0001"])
+        assert scalar(conn, "select locked_by from pgrun.jobs where id = %s", (d.id,)) is None
+
+
+def test_async_worker_utils(dsn):
+    async def main():
+        async with pgrun.AsyncWorkerUtils(dsn) as utils:
+            job = await utils.add_job("t", {"n": 1}, priority=2)
+            more = await utils.add_jobs([JobSpec("t"), JobSpec("u")])
+            moved = await utils.reschedule_jobs([job.id], attempts=1)
+            removed = await utils.complete_jobs([m.id for m in more])
+            return job, moved, removed
+
+    job, moved, removed = asyncio.run(main())
+    assert job.priority == 2
+    assert moved[0].attempts == 1
+    assert len(removed) == 2
+
+
+@pytest.mark.parametrize("prepared, threshold", [(True, 5), (False, None)])
+def test_prepared_statements_can_be_turned_off_for_poolers(dsn, prepared, threshold):
+    async def main():
+        worker = await pgrun.run_async({"t": lambda payload, helpers: None}, connection=dsn,
+                                       prepared_statements=prepared)
+        try:
+            async with worker.pool.connection() as conn:
+                return conn.prepare_threshold
+        finally:
+            await worker.stop()
+
+    assert asyncio.run(main()) == threshold
+
+
+def test_a_live_worker_keeps_beating(dsn, conn):
+    runner = pgrun.run({"t": lambda payload, helpers: None}, connection=dsn, heartbeat_interval=0.1)
+    try:
+        first = scalar(conn, "select last_heartbeat_at from pgrun._private_workers where worker_id = %s",
+                       (runner.worker.worker_id,))
+        info = scalar(conn, "select info from pgrun._private_workers")
+        assert info["tasks"] == ["t"] and info["concurrency"] == 10
+        wait_until(lambda: scalar(conn, "select last_heartbeat_at > %s from pgrun._private_workers",
+                                  (first,)), message="a later heartbeat")
+    finally:
+        runner.stop(timeout=30)
+    assert scalar(conn, "select count(*) from pgrun._private_workers") == 0
+
+
+def test_run_once_drains_a_named_queue_one_job_after_another(dsn, results):
+    with WorkerUtils(dsn) as utils:
+        utils.add_jobs([JobSpec("async_echo", {"note": str(n)}, queue_name="serial") for n in range(6)])
+    stats = pgrun.run_once("tasks.basic", connection=dsn, concurrency=4)
+    assert stats.completed == 6
+    assert notes(results) == [str(n) for n in range(6)]
+    assert scalar(results, "select count(*) from pgrun.jobs") == 0
