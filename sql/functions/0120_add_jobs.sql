@@ -12,6 +12,8 @@ declare
   v_mode text := case when add_jobs.job_key_preserve_run_at then 'preserve_run_at' else 'replace' end;
   v_spec record;
   v_rows @schema@._private_jobs[];
+  v_ords bigint[];
+  v_i integer;
 begin
   -- Validate set-wise; only a bad spec pays for the per-spec check.
   for v_spec in
@@ -29,18 +31,32 @@ begin
       v_spec.queue_name, v_spec.max_attempts, v_spec.job_key, v_spec.priority);
   end loop;
 
+  -- Lock order, the same in every function here: existing job rows in id
+  -- order first; rows for new keys are then written in key order. Locking the
+  -- keyed rows now also keeps workers from claiming them halfway through.
+  perform from @schema@._private_jobs as j
+  where j.key in (select s.job_key from unnest(add_jobs.specs) as s where s.job_key is not null)
+  order by j.id
+  for update;
+
   -- The same key twice: each spec must see what the one before it left, as
-  -- separate add_job calls would.
+  -- separate add_job calls would. Specs of one key keep their order; keys
+  -- go in key order (see above).
   if exists (
     select from unnest(add_jobs.specs) as s
     where s.job_key is not null group by s.job_key having count(*) > 1
   ) then
     for v_spec in select s.* from unnest(add_jobs.specs) with ordinality
         as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, ord)
-      order by s.ord
+      order by s.job_key, s.ord
     loop
-      return next @schema@.add_job(v_spec.identifier, v_spec.payload, v_spec.queue_name,
+      v_rows := v_rows || @schema@.add_job(v_spec.identifier, v_spec.payload, v_spec.queue_name,
         v_spec.run_at, v_spec.max_attempts, v_spec.job_key, v_spec.priority, v_spec.flags, v_mode);
+      v_ords := v_ords || v_spec.ord;
+    end loop;
+    -- Answer in the order of the specs.
+    for v_i in select i from generate_subscripts(v_ords, 1) as i order by v_ords[i] loop
+      return next v_rows[v_i];
     end loop;
     return;
   end if;
