@@ -7,7 +7,7 @@ export PGHOST ?= 127.0.0.1
 export PGPORT ?= 5432
 export PGUSER ?= postgres
 
-.PHONY: help install test test-sql test-py lint clean
+.PHONY: help install demo test test-sql test-py lint clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -20,6 +20,9 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed ## Create .venv with pgrun and its dev tools; make sure PostgreSQL and pgTAP are there
 	@scripts/ensure_postgres.sh
+
+demo: install ## Run a worker with example tasks and cron against the local PostgreSQL
+	PYTHON=$(PYTHON) scripts/demo.sh
 
 test: install test-sql test-py ## Run every test (pgTAP, then pytest)
 

@@ -10,7 +10,7 @@ root=$PWD
 
 : "${PGHOST:=127.0.0.1}" "${PGPORT:=5432}" "${PGUSER:=postgres}"
 export PGHOST PGPORT PGUSER
-PYTHON=${PYTHON:-$root/.venv/bin/python}
+PYTHON=$(realpath -s "${PYTHON:-$root/.venv/bin/python}")
 PGRUN=${PGRUN:-$(dirname "$PYTHON")/pgrun}
 DEMO_DB=${DEMO_DB:-pgrun_demo}
 DEMO_SECONDS=${DEMO_SECONDS:-6}
@@ -61,10 +61,17 @@ with pgrun.WorkerUtils() as utils:
         print(f"added job {job.id} ({job.task_identifier}) {job.payload}")
 PY
 
-step "a worker for $DEMO_SECONDS s: pgrun --tasks demo_tasks (then SIGINT: a graceful stop)"
+step "cron: examples/crontab, as if the workers had been down for the last 3 minutes"
+# Pretend an earlier worker ran the minutely item 3 minutes ago: with fill=5m
+# the worker backfills the ticks it missed, each once, marked backfilled.
+psql -X -q -v ON_ERROR_STOP=1 -c "insert into pgrun._private_known_crontabs (item_id, known_since, last_execution)
+  values ('minutely-greeting', now() - interval '1 hour', date_trunc('minute', now()) - interval '3 minutes')"
+"$PGRUN" cron list --crontab examples/crontab
+
+step "a worker for $DEMO_SECONDS s: pgrun --tasks demo_tasks --crontab crontab (then SIGINT: a graceful stop)"
 cd "$root/examples"
 status=0
-timeout -s INT "$DEMO_SECONDS" "$PGRUN" --tasks demo_tasks --concurrency 4 || status=$?
+timeout -s INT "$DEMO_SECONDS" "$PGRUN" --tasks demo_tasks --crontab crontab --concurrency 4 || status=$?
 # timeout says 124 when it had to send the signal; the worker itself stopped cleanly.
 if [ "$status" -ne 0 ] && [ "$status" -ne 124 ]; then
   echo "the worker exited with status $status" >&2
