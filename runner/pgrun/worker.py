@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from . import db, queries
+from . import cron, db, queries
 from .errors import ConfigurationError, ConnectionFailed, JobInterrupted, PgrunError
 from .events import Events
 from .helpers import Helpers, SyncHelpers
@@ -305,21 +305,12 @@ class Worker:
             migrate(conn, self.schema)
 
     def _make_cron(self):
-        # CRON HOOK: pgrun.cron (another engineer's work) provides
-        # parse_crontab_file(path) -> list[CronItem] and CronScheduler(pool, schema, items)
-        # with `async run(stop_event)`. The scheduler runs as one more loop of this worker.
+        """The crontab's scheduler, run as one more loop of this worker (None without --crontab)."""
         if self._crontab is None:
             return None
         path = Path(self._crontab)
         if not path.is_file():
             raise ConfigurationError(f"crontab file {path} not found")
-        try:
-            from . import cron
-        except ModuleNotFoundError as error:
-            if error.name in ("pgrun.cron", f"{__package__}.cron"):
-                raise ConfigurationError(
-                    "--crontab needs pgrun.cron, which this installation does not have yet") from None
-            raise
         try:
             items = cron.parse_crontab_file(path)
         except PgrunError:
