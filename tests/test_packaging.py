@@ -26,8 +26,9 @@ def test_installed_wheel_migrates_from_its_own_sql(tmp_path, empty_dsn):
     zipfile.ZipFile(wheel).extractall(target)
     # The unpacked wheel comes first on the path, so its pgrun (not the checkout's) runs.
     env = {**os.environ, "PYTHONPATH": str(target)}
+    where = "import pgrun, pgrun.sql_files as s; print(pgrun.__file__); print(s.sql_root())"
     proc = subprocess.run(
-        [sys.executable, "-c", "import pgrun, pgrun.sql_files as s; print(pgrun.__file__); print(s.sql_root())"],
+        [sys.executable, "-c", where],
         env=env, capture_output=True, text=True, check=True, cwd=tmp_path)
     module_file, sql_root = proc.stdout.split()
     assert module_file.startswith(str(target)) and sql_root.startswith(str(target))

@@ -221,3 +221,26 @@ def test_crontab_jobs_are_enqueued_and_run_by_the_worker(workers, results, tmp_p
     wait_until(lambda: len(notes(results)) >= 4, message="backfilled cron jobs to run")
     assert set(notes(results)) == {"from cron"}
     assert "cron: scheduling 1 item(s): async_echo" in worker.output
+
+
+def test_a_job_due_later_runs_when_due_without_waiting_for_a_poll(workers, results):
+    worker = workers.start("--tasks", "tasks.basic", "--poll-interval", "60")
+    worker.wait_for_line(" ready: ")
+    job_id, run_at = results.execute(
+        "select id, run_at from pgrun.add_job('async_echo', '{\"note\": \"later\"}', "
+        "run_at => now() + interval '2 seconds')").fetchone()
+    # The NOTIFY said when the job is due; the worker sets a timer instead of polling.
+    wait_until(lambda: notes(results) == ["later"], timeout=20, message="the job to run when due")
+    ran_at = scalar(results, "select at from pgrun_test_results")
+    assert ran_at >= run_at
+    worker.wait_for_line(f"job {job_id} (async_echo) completed")
+
+
+def test_a_failed_job_is_retried_when_due_without_waiting_for_a_poll(workers, results):
+    worker = workers.start("--tasks", "tasks.basic", "--poll-interval", "60")
+    job_id = scalar(results,
+                    "select id from pgrun.add_job('flaky', '{\"succeed_on\": 2}', max_attempts => 3)")
+    # The first attempt fails; the retry comes e^1 s later, from the worker's own timer.
+    wait_until(lambda: notes(results, "flaky") == ["succeeded"], timeout=20,
+               message="the retry to run when due")
+    worker.wait_for_line(f"job {job_id} (flaky) completed on attempt 2/3")

@@ -26,7 +26,6 @@ class Queries:
     give_back: str
     held_job_ids: str
     heartbeat: str
-    release_dead_workers: str
     unregister: str
     add_job: str
     add_jobs: str
@@ -50,8 +49,8 @@ def for_schema(schema: str) -> Queries:
               f"from {s}.fail_held_jobs(%s, %s::bigint[], %s::text[])"),
         give_back=f"select r.id from {s}.return_held_jobs(%s, %s::bigint[]) as r(id)",
         held_job_ids=f"select id from {s}.jobs where locked_by = %s",
-        heartbeat=f"select {s}.record_heartbeat(%s, %s::jsonb)",
-        release_dead_workers=f"select worker_id, released_jobs from {s}.release_dead_workers(%s::interval)",
+        heartbeat=(f"select dead_worker_id, released_jobs "
+                   f"from {s}.heartbeat(%s, %s::jsonb, %s::interval)"),
         unregister=f"select {s}.unregister_worker(%s)",
         add_job=(
             f"select {_COLUMNS} from {s}.add_job(identifier => %s, payload => %s::json, "

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures.thread
+import heapq
 import logging
 import os
 import random
@@ -55,6 +56,19 @@ RETRYABLE = (*db.CONNECTION_ERRORS, ConnectionFailed)
 PREFETCH_MAX_AVERAGE_SECONDS = 0.2
 # Claiming costs a round trip plus a little per job: batches of ~30 make it cheap per job.
 DEFAULT_PREFETCH = 30
+# While LISTEN works, every job due now arrives as a nudge and every job due later
+# as a time to wake (NOTIFY payload, or the retry time of a failure seen here), so
+# polling is only a safety net for what no notification announces (an expired
+# 4-hour lock, a retry scheduled by another worker that then died).
+LISTENING_POLL_INTERVAL = 60.0
+# The LISTEN connection is checked with a query after this much silence; TCP
+# keepalives notice a dead peer in between.
+LISTEN_CHECK_SECONDS = 60.0
+LISTEN_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
+                     "keepalives_count": 3}
+# Wake-up times remembered at once (earliest first); beyond that the safety poll covers.
+MAX_TIMERS = 1000
+TIMER_SECOND_LOOK = 1.0
 
 
 @dataclass
@@ -182,6 +196,7 @@ class Worker:
         self._nudges = 0
         self._listening = asyncio.Event()
         self._next_poll = 0.0
+        self._timers: list[tuple[float, bool]] = []  # (monotonic due time, second look), a heap
         self._recover = False                  # a claim failed: we may hold jobs we never saw
         # of handlers, a moving average (seconds); unknown until a job has run, and till
         # then nothing is claimed ahead (the first jobs might be long ones)
@@ -244,7 +259,8 @@ class Worker:
             name=f"pgrun-{self.schema}",
         )
         try:
-            await self._beat(register=True)
+            async with self._pool.connection() as conn:
+                await self._beat(conn, register=True)
             cron = self._make_cron()
         except BaseException:
             await self._pool.close()
@@ -370,7 +386,7 @@ class Worker:
                     if len(jobs) < want:
                         # a nudge that came during the claim may be about a job it missed
                         self._maybe_more = self._nudges != nudges
-                        self._next_poll = time.monotonic() + self._poll_interval
+                        self._next_poll = time.monotonic() + self._current_poll_interval()
                         if self._once:
                             if idle and not jobs:
                                 break  # nothing ran, nothing is left: the queue is drained for us
@@ -378,16 +394,42 @@ class Worker:
                             await self._flush()
                             self._maybe_more = True
                     continue
-                timeout = None if self._maybe_more else max(0.0, self._next_poll - time.monotonic())
+                timeout = None if self._maybe_more else max(0.0, self._next_wake() - time.monotonic())
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout)
                 except asyncio.TimeoutError:
                     self._maybe_more = True
+                    self._drop_past_timers()
         finally:
             await lease.drop()
         if self._once and not self._stopping:
             log.info("no runnable jobs left")
             self.request_stop()
+
+    def _current_poll_interval(self) -> float:
+        if self._listening.is_set():
+            return max(self._poll_interval, LISTENING_POLL_INTERVAL)
+        return self._poll_interval
+
+    def _wake_at(self, epoch_seconds: float, second_look: bool = False) -> None:
+        """Remembers that a job becomes due at this wall-clock time (the database's)."""
+        entry = (time.monotonic() + (epoch_seconds - time.time()), second_look)
+        if len(self._timers) < MAX_TIMERS:
+            heapq.heappush(self._timers, entry)
+        elif entry < self._timers[0]:
+            heapq.heapreplace(self._timers, entry)  # keeps the earliest ones that matter next
+        self._wake.set()  # the fetcher recomputes how long to sleep
+
+    def _next_wake(self) -> float:
+        return min(self._next_poll, self._timers[0][0]) if self._timers else self._next_poll
+
+    def _drop_past_timers(self) -> None:
+        now = time.monotonic()
+        while self._timers and self._timers[0][0] <= now:
+            _, second_look = heapq.heappop(self._timers)
+            if not second_look:
+                # The database's clock may run a little behind ours: look once more a second later.
+                heapq.heappush(self._timers, (now + TIMER_SECOND_LOOK, True))
 
     async def _claim(self, conn, want: int) -> list[Job]:
         params = (self.worker_id, self._task_ids, self._forbidden_flags, want)
@@ -595,6 +637,7 @@ class Worker:
                           exc_info=exc_info, extra=extra)
             else:
                 wait = (run_at - now).total_seconds()
+                self._wake_at(run_at.timestamp())
                 log.warning("job %d (%s) failed on attempt %d/%d after %s; retrying in %s (at %s): %s",
                             job.id, job.task_identifier, attempts, max_attempts, _ms(duration),
                             _seconds(wait), run_at.astimezone().isoformat(timespec="seconds"), summary,
@@ -608,7 +651,7 @@ class Worker:
         while True:
             conn = None
             try:
-                conn = await db.connect_async(self._conninfo)
+                conn = await db.connect_async(self._conninfo, **LISTEN_KEEPALIVES)
                 await conn.execute(self._q.listen)
                 (log.info if lost else log.debug)("listening for new jobs%s", " again" if lost else "")
                 self._listening.set()
@@ -617,11 +660,12 @@ class Worker:
                 backoff.reset()
                 self._nudge()  # whatever was added while we were not listening
                 while True:
-                    async for _ in conn.notifies(timeout=15.0):
-                        self._nudge()
-                    await conn.execute("select 1")  # idle for a while: is the line still alive?
+                    async for notification in conn.notifies(timeout=LISTEN_CHECK_SECONDS):
+                        self._on_notification(notification.payload)
+                    await conn.execute("select 1")  # silent for a while: is the line still alive?
             except RETRYABLE as error:
                 lost = True
+                self._listening.clear()
                 delay = backoff.next()
                 log.warning("LISTEN connection lost (%s); reconnecting in %.1f s (polling meanwhile)",
                             _reason(error), delay)
@@ -634,29 +678,46 @@ class Worker:
                     except Exception:
                         pass
 
+    def _on_notification(self, payload: str) -> None:
+        """An empty payload: a job is due now. Epoch seconds: a job is due then."""
+        if payload:
+            try:
+                due = float(payload)
+            except ValueError:
+                due = 0.0  # not ours to parse: treat it as a nudge
+            if due > time.time():
+                self._wake_at(due)
+                return
+        self._nudge()
+
     # ------------------------------------------------------------ heartbeats
 
-    async def _beat(self, register: bool = False) -> None:
+    async def _beat(self, conn, register: bool = False) -> None:
+        """One statement: our beat, and the release of workers whose beats stopped."""
         info = None
         if register:
             info = db.Jsonb({"host": socket.gethostname(), "pid": os.getpid(), "tasks": self._task_ids,
                           "concurrency": self._concurrency, "schema": self.schema})
-        async with self._pool.connection() as conn:
-            await conn.execute(self._q.heartbeat, (self.worker_id, info))
-            cursor = await conn.execute(self._q.release_dead_workers, (self._heartbeat_timeout,))
-            for dead, released in await cursor.fetchall():
-                log.warning("worker %s stopped sending heartbeats; released %d of its job(s)", dead, released)
-                self.events.emit("worker:rescue", self.worker_id,
-                                 data={"dead_worker_id": dead, "released_jobs": released})
+        cursor = await conn.execute(self._q.heartbeat, (self.worker_id, info, self._heartbeat_timeout),
+                                    prepare=self._prepare)
+        for dead, released in await cursor.fetchall():
+            log.warning("worker %s stopped sending heartbeats; released %d of its job(s)", dead, released)
+            self.events.emit("worker:rescue", self.worker_id,
+                             data={"dead_worker_id": dead, "released_jobs": released})
 
     async def _heartbeat_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._heartbeat_interval)
-            try:
-                await self._beat()
-            except RETRYABLE as error:
-                log.warning("heartbeat failed (%s); trying again in %.0f s", _reason(error),
-                            self._heartbeat_interval)
+        lease = _Lease(self._pool)  # held: an idle worker's beat is its only statement
+        try:
+            while True:
+                await asyncio.sleep(self._heartbeat_interval)
+                try:
+                    await self._beat(await lease.get())
+                except RETRYABLE as error:
+                    await lease.drop()
+                    log.warning("heartbeat failed (%s); trying again in %.0f s", _reason(error),
+                                self._heartbeat_interval)
+        finally:
+            await lease.drop()
 
     # ------------------------------------------------------------ cron
 

@@ -115,7 +115,7 @@ begin
     end if;
   end if;
 
-  perform pg_notify('@schema_text@:jobs', '');
+  perform @schema@._notify_jobs(v_job.run_at);
   return v_job;
 end;
 $$;

@@ -31,6 +31,27 @@ begin
       v_spec.queue_name, v_spec.max_attempts, v_spec.job_key, v_spec.priority);
   end loop;
 
+  insert into @schema@._private_job_queues (queue_name)
+  select distinct s.queue_name from unnest(add_jobs.specs) as s where s.queue_name is not null
+  on conflict do nothing;
+
+  -- Without keys there is nothing to merge, detach or lock: one plain insert,
+  -- ids in the order of the specs.
+  if not exists (select from unnest(add_jobs.specs) as s where s.job_key is not null) then
+    return query
+    insert into @schema@._private_jobs
+      (queue_name, task_identifier, payload, run_at, max_attempts, priority, flags)
+    select s.queue_name, s.identifier, coalesce(s.payload, '{}'::json),
+           coalesce(s.run_at, now()), coalesce(s.max_attempts, 25), coalesce(s.priority, 0),
+           case when s.flags is not null then
+             (select jsonb_object_agg(f, true) from unnest(s.flags) as f where f is not null)
+           end
+    from unnest(add_jobs.specs) as s
+    returning *;
+    perform @schema@._notify_jobs((select min(coalesce(s.run_at, now())) from unnest(add_jobs.specs) as s));
+    return;
+  end if;
+
   -- Lock order, the same in every function here: existing job rows in id
   -- order first; rows for new keys are then written in key order. Locking the
   -- keyed rows now also keeps workers from claiming them halfway through.
@@ -61,10 +82,6 @@ begin
     return;
   end if;
 
-  insert into @schema@._private_job_queues (queue_name)
-  select distinct s.queue_name from unnest(add_jobs.specs) as s where s.queue_name is not null
-  on conflict do nothing;
-
   -- Running or exhausted keyed jobs give up their key (see add_job). Rows are
   -- locked in id order, as every batch function here does, so that two
   -- sessions touching the same jobs cannot deadlock.
@@ -79,7 +96,7 @@ begin
 
   with numbered as (
     -- Ids follow the order of the specs (ties in claim order go by id)...
-    select s.*, nextval(pg_get_serial_sequence('@schema@._private_jobs', 'id')) as new_id
+    select s.*, nextval('@schema@._private_jobs_id_seq') as new_id
     from unnest(add_jobs.specs) as s
   ), written as (
     insert into @schema@._private_jobs
@@ -87,7 +104,9 @@ begin
     select n.new_id, n.queue_name, n.identifier, coalesce(n.payload, '{}'::json),
            coalesce(n.run_at, now()), coalesce(n.max_attempts, 25), n.job_key,
            coalesce(n.priority, 0),
-           (select jsonb_object_agg(f, true) from unnest(n.flags) as f where f is not null)
+           case when n.flags is not null then
+             (select jsonb_object_agg(f, true) from unnest(n.flags) as f where f is not null)
+           end
     from numbered as n
     -- ...but rows are written in key order, so two callers with the same keys
     -- lock (or wait on) them in the same order and cannot deadlock.
@@ -133,7 +152,7 @@ begin
       v_spec.run_at, v_spec.max_attempts, v_spec.job_key, v_spec.priority, v_spec.flags, v_mode);
   end loop;
 
-  perform pg_notify('@schema_text@:jobs', '');
+  perform @schema@._notify_jobs((select min(r.run_at) from unnest(v_rows) as r));
 end;
 $$;
 

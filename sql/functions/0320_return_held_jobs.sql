@@ -28,7 +28,7 @@ begin
   )
   select r.id from returned as r;
   if found then
-    perform pg_notify('@schema_text@:jobs', '');
+    perform @schema@._notify_jobs(null);
   end if;
 end;
 $$;

@@ -9,6 +9,8 @@ create or replace function @schema@.reschedule_jobs(
 ) returns setof @schema@._private_jobs
 language plpgsql volatile
 as $$
+declare
+  v_rows @schema@._private_jobs[];
 begin
   if reschedule_jobs.max_attempts is not null and reschedule_jobs.max_attempts not between 1 and 32767 then
     raise exception 'max_attempts must be between 1 and 32767 (got %)', reschedule_jobs.max_attempts
@@ -23,17 +25,22 @@ begin
       using errcode = '22023';
   end if;
 
-  return query
-  update @schema@._private_jobs as j
-  set run_at = coalesce(reschedule_jobs.run_at, j.run_at),
-      priority = coalesce(reschedule_jobs.priority, j.priority),
-      attempts = coalesce(reschedule_jobs.attempts, j.attempts),
-      max_attempts = coalesce(reschedule_jobs.max_attempts, j.max_attempts),
-      updated_at = now()
-  where j.id = any(reschedule_jobs.job_ids)
-    and (j.locked_at is null or j.locked_at < now() - interval '4 hours')
-  returning j.*;
+  with updated as (
+    update @schema@._private_jobs as j
+    set run_at = coalesce(reschedule_jobs.run_at, j.run_at),
+        priority = coalesce(reschedule_jobs.priority, j.priority),
+        attempts = coalesce(reschedule_jobs.attempts, j.attempts),
+        max_attempts = coalesce(reschedule_jobs.max_attempts, j.max_attempts),
+        updated_at = now()
+    where j.id = any(reschedule_jobs.job_ids)
+      and (j.locked_at is null or j.locked_at < now() - interval '4 hours')
+    returning j.*
+  )
+  select array_agg(updated) into v_rows from updated;
 
-  perform pg_notify('@schema_text@:jobs', '');
+  return query select * from unnest(v_rows) as r order by r.id;
+  if v_rows is not null then
+    perform @schema@._notify_jobs((select min(r.run_at) from unnest(v_rows) as r));
+  end if;
 end;
 $$;

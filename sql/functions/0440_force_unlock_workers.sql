@@ -18,5 +18,5 @@ as $$
   set locked_at = null, locked_by = null
   where q.locked_by = any(force_unlock_workers.worker_ids);
 
-  select pg_notify('@schema_text@:jobs', '');
+  select @schema@._notify_jobs(null);
 $$;

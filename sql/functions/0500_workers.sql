@@ -70,7 +70,7 @@ begin
   from dead as d;
 
   if found then
-    perform pg_notify('@schema_text@:jobs', '');
+    perform @schema@._notify_jobs(null);
   end if;
 end;
 $$;
@@ -83,4 +83,22 @@ language sql volatile
 as $$
   delete from @schema@._private_workers as w where w.worker_id = unregister_worker.worker_id;
   select @schema@.force_unlock_workers(array[unregister_worker.worker_id]);
+$$;
+
+-- What a runner calls every few seconds: record its own beat and release
+-- dead workers, in one round trip.
+create or replace function @schema@.heartbeat(
+  worker_id text,
+  info jsonb default null,
+  heartbeat_timeout interval default interval '20 seconds',
+  now timestamptz default now()
+) returns table (dead_worker_id text, released_jobs integer)
+language plpgsql volatile
+as $$
+begin
+  perform @schema@.record_heartbeat(heartbeat.worker_id, heartbeat.info, heartbeat.now);
+  return query
+  select d.worker_id, d.released_jobs
+  from @schema@.release_dead_workers(heartbeat.heartbeat_timeout, heartbeat.now) as d;
+end;
 $$;
