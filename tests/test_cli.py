@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 
 import psycopg
 
@@ -86,3 +88,20 @@ def test_options_can_come_from_the_environment(dsn, conn):
     assert "concurrency 3" in proc.stderr
     assert "job 1 (greet): hello env" in proc.stderr
     assert conn.execute("select count(*) from pgrun.jobs").fetchone()[0] == 0
+
+
+def test_migrate_takes_connection_and_schema_given_before_the_subcommand(empty_dsn):
+    command = [sys.executable, "-m", "pgrun.cli", "--connection", empty_dsn, "--schema", "app_jobs",
+               "migrate"]
+    proc = subprocess.run(command, capture_output=True, text=True, env=_without_database_env())
+    assert proc.returncode == 0, proc.stderr
+    assert "schema app_jobs migrated from version 0" in proc.stdout
+    with psycopg.connect(empty_dsn) as c:
+        assert c.execute("select to_regproc('app_jobs.add_job') is not null").fetchone()[0]
+
+
+def _without_database_env() -> dict:
+    env = dict(os.environ)
+    for name in ("DATABASE_URL", "PGRUN_CONNECTION", "PGRUN_SCHEMA", "PGDATABASE"):
+        env.pop(name, None)
+    return env

@@ -12,6 +12,8 @@ import pytest
 from pgrun import sql_files
 from pgrun.errors import ConfigurationError, SchemaTooNew
 from pgrun.migrate import migrate, migration_script
+from pgrun.version import __version__ as pgrun_version
+from pgrun.version import version_tuple
 
 
 def latest_version() -> int:
@@ -110,3 +112,23 @@ def test_printed_script_installs_a_fresh_database(empty_dsn):
         assert version == latest_version()
         # The runner's installer finds it complete.
         assert migrate(conn, "printed").functions_replaced is False
+
+
+def test_functions_installed_by_a_newer_pgrun_are_never_replaced_by_older_ones(empty_dsn):
+    with psycopg.connect(empty_dsn, autocommit=True) as conn:
+        migrate(conn, "pgrun")
+        # A later release changed a function without a migration, then this (older) code starts.
+        conn.execute("update pgrun._private_settings set value = 'newer' where name = 'functions_digest'")
+        conn.execute("update pgrun._private_settings set value = '99.0.0' where name = 'functions_version'")
+        with pytest.raises(SchemaTooNew, match="installed by pgrun 99.0.0"):
+            migrate(conn, "pgrun")
+        # The same functions from an older pgrun are simply replaced by ours.
+        conn.execute("update pgrun._private_settings set value = '0.0.1' where name = 'functions_version'")
+        assert migrate(conn, "pgrun").functions_replaced is True
+        assert conn.execute("select value from pgrun._private_settings where name = 'functions_version'"
+                            ).fetchone()[0] == pgrun_version
+
+
+def test_version_tuple_reads_release_numbers():
+    assert version_tuple("1.10.2") > version_tuple("1.9.9")
+    assert version_tuple("1.2.0rc1") == (1, 2)

@@ -135,15 +135,24 @@ async def _serve(worker) -> int:
     return 1 if worker.forced else 0
 
 
+def inherited(ctx: click.Context, name: str, value):
+    """A subcommand's option, else the same option given before the subcommand
+    (`pgrun --connection URL migrate`)."""
+    return value if value is not None else ctx.parent.params.get(name)
+
+
 @main.command()
 @click.option("--connection", "-c", envvar=["PGRUN_CONNECTION", "DATABASE_URL"], show_envvar=True,
               help=CONNECTION_HELP)
-@click.option("--schema", "-s", default="pgrun", envvar="PGRUN_SCHEMA", show_envvar=True,
-              help="Schema to install into.")
+@click.option("--schema", "-s", envvar="PGRUN_SCHEMA", show_envvar=True,
+              help="Schema to install into.  [default: pgrun]")
 @click.option("--print", "print_sql", is_flag=True,
               help="Print the SQL of a fresh install instead of applying it.")
-def migrate(connection: str | None, schema: str, print_sql: bool) -> None:
+@click.pass_context
+def migrate(ctx: click.Context, connection: str | None, schema: str | None, print_sql: bool) -> None:
     """Install or upgrade the pgrun schema."""
+    connection = inherited(ctx, "connection", connection)
+    schema = inherited(ctx, "schema", schema) or "pgrun"
     try:
         if print_sql:
             click.echo(migration_script(schema), nl=False)
@@ -156,6 +165,8 @@ def migrate(connection: str | None, schema: str, print_sql: bool) -> None:
         return
     if result.previous_version == result.version and not result.functions_replaced:
         click.echo(f"schema {schema} is up to date (version {result.version})")
+    elif result.previous_version == result.version:
+        click.echo(f"schema {schema}: functions updated (version {result.version})")
     else:
         click.echo(f"schema {schema} migrated from version {result.previous_version} to {result.version}")
 

@@ -13,6 +13,7 @@ from psycopg import sql
 
 from . import sql_files
 from .errors import MigrationError, SchemaTooNew
+from .version import __version__, version_tuple
 
 # Advisory lock namespace (any constant; "pgrn" in ASCII) combined with the schema.
 LOCK_NAMESPACE = 0x7067726E
@@ -26,22 +27,29 @@ class MigrationResult:
     functions_replaced: bool
 
 
-def installed_state(conn: psycopg.Connection, schema: str) -> tuple[int, str | None]:
-    """(schema version, functions digest); (0, None) where nothing is installed."""
+@dataclass(frozen=True)
+class InstalledState:
+    version: int = 0                      # the last migration applied; 0: nothing installed
+    functions_digest: str | None = None   # of the function files installed
+    functions_version: str | None = None  # the pgrun that installed them
+
+
+def installed_state(conn: psycopg.Connection, schema: str) -> InstalledState:
     row = conn.execute(
         "select to_regclass(format('%%I._private_migrations', %s::text)) is not null",
         (schema,),
     ).fetchone()
     if not row or not row[0]:
-        return 0, None
-    version, digest = conn.execute(
+        return InstalledState()
+    version, digest, functions_version = conn.execute(
         sql.SQL(
             "select coalesce(max(id), 0), "
-            "(select value from {}._private_settings where name = 'functions_digest') "
-            "from {}._private_migrations"
-        ).format(sql.Identifier(schema), sql.Identifier(schema))
+            "(select value from {s}._private_settings where name = 'functions_digest'), "
+            "(select value from {s}._private_settings where name = 'functions_version') "
+            "from {s}._private_migrations"
+        ).format(s=sql.Identifier(schema))
     ).fetchone()
-    return version, digest
+    return InstalledState(version, digest, functions_version)
 
 
 def migrate(conn: psycopg.Connection, schema: str = "pgrun") -> MigrationResult:
@@ -52,10 +60,10 @@ def migrate(conn: psycopg.Connection, schema: str = "pgrun") -> MigrationResult:
     digest = sql_files.functions_digest(functions)
     latest = migrations[-1].number if migrations else 0
 
-    version, installed_digest = installed_state(conn, schema)
-    _refuse_newer(schema, version, latest)
-    if version == latest and installed_digest == digest:
-        return MigrationResult(schema, version, version, False)
+    state = installed_state(conn, schema)
+    _refuse_newer(schema, state, latest, digest)
+    if state.version == latest and state.functions_digest == digest:
+        return MigrationResult(schema, state.version, state.version, False)
 
     with conn.transaction():
         conn.execute(
@@ -77,10 +85,10 @@ def migrate(conn: psycopg.Connection, schema: str = "pgrun") -> MigrationResult:
                 " name text primary key, value text not null)"
             ).format(ident)
         )
-        version, installed_digest = installed_state(conn, schema)
-        _refuse_newer(schema, version, latest)
-        previous = version
-        for migration in migrations[version:]:
+        state = installed_state(conn, schema)
+        _refuse_newer(schema, state, latest, digest)
+        previous = state.version
+        for migration in migrations[state.version:]:
             try:
                 conn.execute(sql_files.render(migration.sql, schema))
             except psycopg.Error as error:
@@ -91,7 +99,7 @@ def migrate(conn: psycopg.Connection, schema: str = "pgrun") -> MigrationResult:
                 sql.SQL("insert into {}._private_migrations (id, name) values (%s, %s)").format(ident),
                 (migration.number, migration.name),
             )
-        replaced = installed_digest != digest or previous != latest
+        replaced = state.functions_digest != digest or previous != latest
         if replaced:
             for name, body in functions:
                 try:
@@ -100,19 +108,27 @@ def migrate(conn: psycopg.Connection, schema: str = "pgrun") -> MigrationResult:
                     raise MigrationError(f"function file {name} failed: {error}") from error
             conn.execute(
                 sql.SQL(
-                    "insert into {}._private_settings (name, value) values ('functions_digest', %s)"
+                    "insert into {}._private_settings (name, value)"
+                    " values ('functions_digest', %s), ('functions_version', %s)"
                     " on conflict (name) do update set value = excluded.value"
                 ).format(ident),
-                (digest,),
+                (digest, __version__),
             )
     return MigrationResult(schema, previous, latest, replaced)
 
 
-def _refuse_newer(schema: str, version: int, latest: int) -> None:
-    if version > latest:
+def _refuse_newer(schema: str, state: InstalledState, latest: int, digest: str) -> None:
+    if state.version > latest:
         raise SchemaTooNew(
-            f"schema {schema} is at version {version} but this pgrun knows versions up to "
+            f"schema {schema} is at version {state.version} but this pgrun knows versions up to "
             f"{latest}; upgrade pgrun (pip install -U pgrun) instead of running old code on it"
+        )
+    # A release may change functions without a migration: never put older bodies back.
+    if (state.functions_digest != digest and state.functions_version is not None
+            and version_tuple(state.functions_version) > version_tuple(__version__)):
+        raise SchemaTooNew(
+            f"the functions in schema {schema} were installed by pgrun {state.functions_version}, "
+            f"newer than this pgrun {__version__}; upgrade pgrun instead of running old code on it"
         )
 
 
@@ -140,7 +156,8 @@ def migration_script(schema: str = "pgrun") -> str:
         parts.append(sql_files.render(body, schema))
     parts.append(
         f'insert into "{schema}"._private_settings (name, value) values '
-        f"('functions_digest', '{sql_files.functions_digest(functions)}') "
+        f"('functions_digest', '{sql_files.functions_digest(functions)}'), "
+        f"('functions_version', '{__version__}') "
         "on conflict (name) do update set value = excluded.value;"
     )
     parts.append("commit;")

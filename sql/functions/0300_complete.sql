@@ -22,6 +22,8 @@ as $$
     set locked_at = null, locked_by = null
     where q.queue_name in (select d.queue_name from done as d where d.queue_name is not null)
       and q.locked_by = complete_held_jobs.worker_id
+    -- the queue's next job may be for a worker with other tasks: wake them all
+    returning @schema@._notify_jobs(null)
   )
   select d.id from done as d;
 $$;
@@ -50,6 +52,7 @@ begin
     update @schema@._private_job_queues as q
     set locked_at = null, locked_by = null
     where q.queue_name = v_job.queue_name and q.locked_by = complete_job.worker_id;
+    perform @schema@._notify_jobs(null);  -- the queue's next job may be for another worker
   end if;
   return v_job;
 end;

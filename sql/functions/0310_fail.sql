@@ -38,6 +38,8 @@ as $$
     set locked_at = null, locked_by = null
     where q.queue_name in (select f.queue_name from failed as f where f.queue_name is not null)
       and q.locked_by = fail_held_jobs.worker_id
+    -- the queue's next job may be for a worker with other tasks: wake them all
+    returning @schema@._notify_jobs(null)
   )
   select * from failed;
 $$;

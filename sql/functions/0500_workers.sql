@@ -97,6 +97,18 @@ language plpgsql volatile
 as $$
 begin
   perform @schema@.record_heartbeat(heartbeat.worker_id, heartbeat.info, heartbeat.now);
+
+  -- A live worker's long jobs are not abandoned: renew its locks once they are
+  -- an hour old, so the 4-hour lock expiry (get_jobs, admin functions) only
+  -- ever catches workers that stopped beating or never beat.
+  update @schema@._private_jobs as j
+  set locked_at = heartbeat.now
+  where j.locked_at is not null and j.locked_by = heartbeat.worker_id
+    and j.locked_at < heartbeat.now - interval '1 hour';
+  update @schema@._private_job_queues as q
+  set locked_at = heartbeat.now
+  where q.locked_by = heartbeat.worker_id and q.locked_at < heartbeat.now - interval '1 hour';
+
   return query
   select d.worker_id, d.released_jobs
   from @schema@.release_dead_workers(heartbeat.heartbeat_timeout, heartbeat.now) as d;

@@ -23,12 +23,19 @@ def cron() -> None:
 @cron.command("list")
 @click.option("--crontab", "crontab_file", required=True, envvar="PGRUN_CRONTAB", show_envvar=True,
               type=click.Path(dir_okay=False), help="The crontab file to read.")
-@click.option("--connection", "-c", envvar="DATABASE_URL", show_envvar=True,
+@click.option("--connection", "-c", envvar=["PGRUN_CONNECTION", "DATABASE_URL"], show_envvar=True,
               help="PostgreSQL URL; else DATABASE_URL, else libpq's PG* variables.")
-@click.option("--schema", "-s", default="pgrun", show_default=True, help="Schema pgrun is installed in.")
+@click.option("--schema", "-s", envvar="PGRUN_SCHEMA", show_envvar=True,
+              help="Schema pgrun is installed in.  [default: pgrun]")
 @click.option("--utc", is_flag=True, help="Show times in UTC instead of each item's time zone.")
-def list_command(crontab_file: str, connection: str | None, schema: str, utc: bool) -> None:
+@click.pass_context
+def list_command(ctx: click.Context, crontab_file: str, connection: str | None, schema: str | None,
+                 utc: bool) -> None:
     """Show each cron item, its next run and its last execution."""
+    # `pgrun --connection URL cron list` gives them to the top-level command
+    top = ctx.find_root().params
+    connection = connection if connection is not None else top.get("connection")
+    schema = schema or top.get("schema") or "pgrun"
     try:
         items = parse_crontab_file(crontab_file)
         rows = cron_list(db.resolve_conninfo(connection), schema, items)
