@@ -7,10 +7,10 @@ export PGHOST ?= 127.0.0.1
 export PGPORT ?= 5432
 export PGUSER ?= postgres
 
-.PHONY: help install demo test test-sql test-py lint clean
+.PHONY: help install demo test test-sql test-py lint bench bench-compare bench-sql clean
 
 help: ## Show this help
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -31,6 +31,15 @@ test-sql: install ## Run the pgTAP suite in a fresh database
 
 test-py: install ## Run the pytest suite (real PostgreSQL, real worker processes)
 	$(PYTHON) -m pytest
+
+bench: install ## Measure pgrun alone, each workload on a fresh database (about 5 min)
+	$(PYTHON) bench/run.py pgrun
+
+bench-compare: install ## Measure pgrun beside Graphile Worker, procrastinate, pgqueuer and pgbench in one run (about 25 min)
+	$(PYTHON) bench/run.py compare
+
+bench-sql: install ## Claim + complete throughput of the SQL core alone (about 2 min)
+	$(PYTHON) bench/sql_claim.py
 
 lint: install ## Check style with ruff
 	$(VENV)/bin/ruff check runner tests
