@@ -29,7 +29,8 @@ async def send_email(payload, helpers):
 
 @task("reports.build")
 def build_report(payload, helpers):
-    """Adds a follow-up job when done; the database connection is the worker's pool's."""
+    """Adds a follow-up job when done. A plain task's connection comes from a small blocking
+    pool the worker opens for plain tasks, not from the async pool the worker itself uses."""
     with helpers.connection() as conn:
         jobs_waiting = conn.execute("select count(*) from pgrun.jobs").fetchone()[0]
     time.sleep(0.5)  # crunching numbers...

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import threading
 from datetime import datetime, timedelta, timezone
 
@@ -228,11 +230,13 @@ def test_prepared_statements_can_be_turned_off_for_poolers(dsn, prepared, thresh
                                        prepared_statements=prepared)
         try:
             async with worker.pool.connection() as conn:
-                return conn.prepare_threshold
+                pooled = conn.prepare_threshold
+            # the LISTEN and heartbeat connections, outside the pool, alike
+            return pooled, worker._listen_conn.prepare_threshold, worker._beat_conn.prepare_threshold
         finally:
             await worker.stop()
 
-    assert asyncio.run(main()) == threshold
+    assert asyncio.run(main()) == (threshold, threshold, threshold)
 
 
 def test_a_live_worker_keeps_beating(dsn, conn):
@@ -256,3 +260,118 @@ def test_run_once_drains_a_named_queue_one_job_after_another(dsn, results):
     assert stats.completed == 6
     assert notes(results) == [str(n) for n in range(6)]
     assert scalar(results, "select count(*) from pgrun.jobs") == 0
+
+
+def test_a_job_released_while_running_here_and_claimed_again_does_not_start_twice(dsn, conn, caplog):
+    caplog.set_level(logging.INFO, logger="pgrun.worker")
+    starts: list[int] = []
+
+    async def main():
+        finish = asyncio.Event()
+
+        async def long(payload, helpers):
+            starts.append(helpers.job.attempts)
+            await finish.wait()
+
+        worker = await pgrun.run_async({"long": long}, connection=dsn)
+        try:
+            job_id = scalar(conn, "select id from pgrun.add_job('long')")
+            await asyncio.to_thread(wait_until, lambda: starts == [1], message="the job to start")
+            # Released under the running job (as an admin would, or a rescue after missed
+            # heartbeats), then claimed again by the same worker when nudged.
+            conn.execute("select pgrun.force_unlock_workers(array[%s])", (worker.worker_id,))
+            conn.execute("select pg_notify('pgrun:jobs', '')")
+            await asyncio.to_thread(wait_until, lambda: len(starts) > 1 or "claimed again" in caplog.text,
+                                    message="the second claim")
+            assert starts == [1]
+            assert scalar(conn, "select attempts from pgrun.jobs where locked_by = %s",
+                          (worker.worker_id,)) == 2
+            assert worker.running_jobs == 1
+            finish.set()
+            await asyncio.to_thread(wait_until, lambda: scalar(conn, "select count(*) from pgrun.jobs") == 0,
+                                    message="the job to be completed")
+        finally:
+            finish.set()
+            stats = await worker.stop()
+        return job_id, stats
+
+    job_id, stats = asyncio.run(main())
+    assert (stats.completed, stats.failed) == (1, 0)
+    assert f"job {job_id} (long) was released while running here and claimed again" in caplog.text
+    # the running attempt's outcome is reported for the newer claim
+    assert f"job {job_id} (long) completed on attempt 2/25" in caplog.text
+
+
+def test_handlers_holding_every_pooled_connection_do_not_stop_the_heartbeat(dsn, conn):
+    async def main():
+        release = asyncio.Event()
+        holding = asyncio.Event()
+
+        async def hog(payload, helpers):
+            # every connection of the pool but the fetcher's: the pool is empty
+            async with contextlib.AsyncExitStack() as stack:
+                for _ in range(worker.pool.max_size - 1):
+                    await stack.enter_async_context(helpers.connection())
+                holding.set()
+                await release.wait()
+
+        worker = pgrun.make_worker({"hog": hog}, connection=dsn, concurrency=1, heartbeat_interval=1.0)
+        conn.execute("select pgrun.add_job('hog')")  # claimed at once, before the first beat is due
+        await worker.start()
+        try:
+            registered = scalar(conn, "select last_heartbeat_at from pgrun._private_workers")
+            await asyncio.wait_for(holding.wait(), 10)
+            stats = worker.pool.get_stats()
+            assert stats["pool_size"] == stats["pool_max"] and stats["pool_available"] == 0
+            await asyncio.to_thread(
+                wait_until, lambda: scalar(conn, "select last_heartbeat_at > %s from pgrun._private_workers",
+                                           (registered,)),
+                timeout=5, message="a heartbeat while the pool is empty")
+        finally:
+            release.set()
+            stats = await worker.stop()
+        return stats
+
+    assert asyncio.run(main()).completed == 1
+
+
+def test_an_unexpected_listener_error_is_logged_and_listening_resumes(dsn, conn, caplog):
+    listens: list[pgrun.Event] = []
+    listen_errors: list[BaseException | None] = []
+
+    async def main():
+        events = pgrun.Events()
+        events.on("worker:listen", listens.append)
+        events.on("worker:listen:error", lambda event: listen_errors.append(event.error))
+        # Under client_encoding SQL_ASCII psycopg decodes a notification as ASCII: one that is not
+        # ASCII fails in the listener, and not as a connection error (a pooler's
+        # DuplicatePreparedStatement would be another). Text comes back as bytes in that encoding,
+        # so nothing here reads any (no migration check, no jobs).
+        worker = await pgrun.run_async({"t": lambda payload, helpers: None}, events=events,
+                                       connection=dsn + " client_encoding=SQL_ASCII",
+                                       run_migrations=False)
+        try:
+            conn.execute("select pg_notify('pgrun:jobs', 'déjà vu')")
+            await asyncio.to_thread(wait_until, lambda: len(listens) == 2 or worker.shutting_down,
+                                    message="the listener to listen again (or the worker to stop)")
+            assert not worker.shutting_down
+        finally:
+            await worker.stop()
+
+    asyncio.run(main())
+    assert [type(error) for error in listen_errors] == [UnicodeDecodeError]
+    assert "LISTEN connection failed (UnicodeDecodeError" in caplog.text
+
+
+def test_async_worker_stop_listeners_finish_before_run_once_returns(dsn):
+    stopped: list[str] = []
+    events = pgrun.Events()
+
+    @events.on("worker:stop")
+    async def on_stop(event):
+        await asyncio.sleep(0.01)  # e.g. flushing metrics
+        stopped.append(event.worker_id)
+
+    pgrun.run_once({"t": lambda payload, helpers: None}, connection=dsn, events=events,
+                   worker_id="pgrun-test-stop-listener")
+    assert stopped == ["pgrun-test-stop-listener"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import psycopg
 
@@ -13,11 +14,11 @@ from support import TESTS_DIR, pgrun_command
 UNREACHABLE = "postgresql://postgres@127.0.0.1:1/nowhere?connect_timeout=2"
 
 
-def run_pgrun(*args: str, dsn: str | None = None) -> subprocess.CompletedProcess:
+def run_pgrun(*args: str, dsn: str | None = None, cwd: Path = TESTS_DIR) -> subprocess.CompletedProcess:
     env = {"PATH": "/usr/bin:/bin"}
     if dsn:
         env["DATABASE_URL"] = dsn
-    return subprocess.run([*pgrun_command(), *args], cwd=TESTS_DIR, env=env, capture_output=True,
+    return subprocess.run([*pgrun_command(), *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=60)
 
 
@@ -105,3 +106,28 @@ def _without_database_env() -> dict:
     for name in ("DATABASE_URL", "PGRUN_CONNECTION", "PGRUN_SCHEMA", "PGDATABASE"):
         env.pop(name, None)
     return env
+
+
+def test_task_modules_import_their_sibling_modules(dsn, conn, tmp_path):
+    """By name, from the current directory; by path, with the file's directory first on sys.path
+    (the `pgrun` script's own directory is what Python puts there)."""
+    (tmp_path / "greeting.py").write_text("def greeting(name):\n    return f'hello {name}'\n")
+    (tmp_path / "cwd_tasks.py").write_text(
+        "from greeting import greeting\nfrom pgrun import task\n\n@task\n"
+        "def hello(payload, helpers):\n    helpers.logger.info(greeting(payload['name']))\n")
+    (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "farewell.py").write_text("def farewell(name):\n    return f'bye {name}'\n")
+    (tmp_path / "jobs" / "path_tasks.py").write_text(
+        "from farewell import farewell\nfrom pgrun import task\n\n@task\n"
+        "def bye(payload, helpers):\n    helpers.logger.info(farewell(payload['name']))\n")
+    conn.execute("select pgrun.add_job('hello', '{\"name\": \"module\"}')")
+    conn.execute("select pgrun.add_job('bye', '{\"name\": \"path\"}')")
+
+    by_name = run_pgrun("--tasks", "cwd_tasks", "--once", dsn=dsn, cwd=tmp_path)
+    assert by_name.returncode == 0, by_name.stderr
+    assert "(hello): hello module" in by_name.stderr
+
+    by_path = run_pgrun("--tasks", "jobs/path_tasks.py", "--once", dsn=dsn, cwd=tmp_path)
+    assert by_path.returncode == 0, by_path.stderr
+    assert "(bye): bye path" in by_path.stderr
+    assert conn.execute("select count(*) from pgrun.jobs").fetchone()[0] == 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from pgrun import task
@@ -71,3 +73,21 @@ def test_a_task_module_can_be_a_file_path(tmp_path):
     path = tmp_path / "file_tasks.py"
     path.write_text("from pgrun import task\n\n@task\ndef from_file(payload, helpers):\n    pass\n")
     assert list(load_tasks(str(path))) == ["from_file"]
+
+
+def test_a_task_file_can_import_its_sibling_modules(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    folder = tmp_path / "jobs"
+    folder.mkdir()
+    (folder / "sibling_shout.py").write_text("def shout(text):\n    return text.upper()\n")
+    (folder / "shouting_tasks.py").write_text(
+        "from pgrun import task\nfrom sibling_shout import shout\n\n"
+        "@task\ndef loud(payload, helpers):\n    return shout(payload)\n")
+    try:
+        found = load_tasks(str(folder / "shouting_tasks.py"))
+    finally:
+        for name in ("sibling_shout", "shouting_tasks"):
+            sys.modules.pop(name, None)
+
+    assert found["loud"].handler("hey", None) == "HEY"
+    assert sys.path[0] == str(folder)

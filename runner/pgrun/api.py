@@ -3,7 +3,7 @@
     # in an asyncio app
     worker = await pgrun.run_async("myapp.tasks", connection=url)
     ...
-    await worker.stop()
+    stats = await worker.stop()   # graceful: running jobs get shutdown_timeout to finish
 
     # in a plain (threaded) app: the worker gets its own thread and event loop
     runner = pgrun.run("myapp.tasks", connection=url)
@@ -15,7 +15,17 @@
     assert stats.completed == 1
 
 `tasks` is a module name (or a path to a .py file), a module, or a dict
-{identifier: handler}. The other options are those of the `pgrun` command.
+{identifier: handler}. The keyword options are make_worker's: most are the
+`pgrun` command's options under their Python names (connection, schema,
+concurrency, poll_interval, prefetch, shutdown_timeout, crontab, and
+prepared_statements=False for --no-prepared-statements; run_once sets once).
+Only Python has events, forbidden_flags, worker_id, run_migrations and the
+tuning knobs heartbeat_interval, heartbeat_timeout and flush_delay. Logging is
+the application's to configure (the command's --log-level has no twin here).
+
+`worker.stop()` (or `runner.stop()`) returns the worker's WorkerStats, and
+raises the error that stopped the worker if one did; `await worker.wait()`
+waits for a worker to stop on its own.
 """
 
 from __future__ import annotations
@@ -48,7 +58,7 @@ def make_worker(tasks: TaskSource, *, once: bool = False, connection: str | None
 
 
 async def run_async(tasks: TaskSource, **options: Any) -> Worker:
-    """Starts a worker on the running loop and returns it (started); `await worker.stop()`."""
+    """Starts a worker on the running loop and returns it, ready; `await worker.stop()` ends it."""
     worker = make_worker(tasks, **options)
     await worker.start()
     return worker

@@ -43,8 +43,10 @@ def _fail(error: PgrunError) -> None:
               show_envvar=True, help="Jobs run at the same time.")
 @click.option("--poll-interval", type=click.FloatRange(min=0, min_open=True), default=2.0,
               envvar="PGRUN_POLL_INTERVAL", show_envvar=True, metavar="SECONDS",
-              help="How often to look for jobs when no notification comes (jobs whose run_at "
-                   "arrives, a lost LISTEN connection).")
+              help="How often to look for jobs while the LISTEN connection is down. While it works, "
+                   "jobs due now arrive as notifications and jobs due later as timers (the run_at in "
+                   "the NOTIFY, or the retry time of a job that failed here), and the worker polls "
+                   "only every max(SECONDS, 60 s), as a safety net.")
 @click.option("--once", is_flag=True, envvar="PGRUN_ONCE", show_envvar=True,
               help="Run until no job is runnable, then exit.")
 @click.option("--crontab", type=click.Path(dir_okay=False), envvar="PGRUN_CRONTAB", show_envvar=True,
@@ -60,7 +62,7 @@ def _fail(error: PgrunError) -> None:
 @click.option("--prefetch", type=click.IntRange(min=0), default=None, envvar="PGRUN_PREFETCH",
               show_envvar=True,
               help="Jobs claimed ahead of free slots and buffered, while jobs are short (under 0.2 s "
-                   "on average) [default: the concurrency, at least 30].")
+                   "on average) [default: 3 per --concurrency slot, at most 30, at least the concurrency].")
 @click.version_option(__version__, "--version", prog_name="pgrun")
 @click.pass_context
 def main(ctx: click.Context, tasks_module: str | None, connection: str | None, schema: str,

@@ -52,8 +52,9 @@ def connect(conninfo: str, **kwargs) -> psycopg.Connection:
 
 
 async def connect_async(conninfo: str, **kwargs) -> psycopg.AsyncConnection:
+    """An autocommit connection (`kwargs` may repeat that: `**connection_kwargs(...)`)."""
     try:
-        return await psycopg.AsyncConnection.connect(conninfo, autocommit=True, **kwargs)
+        return await psycopg.AsyncConnection.connect(conninfo, **{"autocommit": True, **kwargs})
     except psycopg.OperationalError as error:
         raise _failed(conninfo, error) from error
 

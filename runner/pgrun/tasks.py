@@ -82,7 +82,9 @@ def load_tasks(source: TaskSource) -> dict[str, TaskDef]:
 
 
 def import_task_module(name: str) -> ModuleType:
-    """Imports `name` from the current directory or PYTHONPATH (or a path to a .py file)."""
+    """Imports `name` from the current directory or PYTHONPATH, or the .py file at that path
+    (its directory then comes first on sys.path, as for `python path/to/file.py`, so that it
+    imports its sibling modules)."""
     if name.endswith(".py") or os.sep in name:
         return _import_file(Path(name))
     cwd = os.getcwd()
@@ -104,6 +106,9 @@ def import_task_module(name: str) -> ModuleType:
 def _import_file(path: Path) -> ModuleType:
     if not path.is_file():
         raise TaskModuleError(f"cannot import task module: file {path} not found")
+    directory = str(path.resolve().parent)
+    if sys.path[:1] != [directory]:
+        sys.path.insert(0, directory)
     spec = importlib.util.spec_from_file_location(path.stem, path)
     if spec is None or spec.loader is None:
         raise TaskModuleError(f"cannot import task module from {path}")

@@ -7,11 +7,12 @@ One worker is a handful of loops on one event loop:
   again when a slot frees or the buffer runs low, and otherwise waits for a nudge
   (NOTIFY, a freed named queue) or the poll interval;
 - the listener holds one LISTEN connection outside the pool and turns each
-  notification into a nudge; it reconnects with backoff;
+  notification into a nudge (or a timer); it reconnects with backoff;
 - the flusher writes completions and failures in batches: one round trip for
   everything that finished within a few milliseconds;
 - the heartbeat registers the worker, beats every few seconds and releases the
-  jobs of workers whose beats stopped (`release_dead_workers`);
+  jobs of workers whose beats stopped (`release_dead_workers`), on a connection
+  of its own: handlers holding every pooled connection cannot hold up a beat;
 - the cron scheduler, when a crontab is given.
 
 Plain handlers run in a thread pool sized to the concurrency; async ones run on
@@ -22,9 +23,9 @@ ran it, with no await in between, so a cancellation cannot lose it.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import collections
 import concurrent.futures.thread
-import heapq
 import logging
 import os
 import random
@@ -56,17 +57,22 @@ RETRYABLE = (*db.CONNECTION_ERRORS, ConnectionFailed)
 PREFETCH_MAX_AVERAGE_SECONDS = 0.2
 # Claiming costs a round trip plus a little per job: batches of ~30 make it cheap per job.
 DEFAULT_PREFETCH = 30
+
+
+def default_prefetch(concurrency: int) -> int:
+    """30 ahead for a busy worker, but at most 3 per slot: a worker with few slots
+    must not hold 30 jobs behind one that turns out long."""
+    return max(concurrency, min(DEFAULT_PREFETCH, 3 * concurrency))
 # While LISTEN works, every job due now arrives as a nudge and every job due later
 # as a time to wake (NOTIFY payload, or the retry time of a failure seen here), so
 # polling is only a safety net for what no notification announces (an expired
 # 4-hour lock, a retry scheduled by another worker that then died).
 LISTENING_POLL_INTERVAL = 60.0
 # The LISTEN connection is checked with a query after this much silence; TCP
-# keepalives notice a dead peer in between.
+# keepalives notice a dead peer in between (on the heartbeat's connection too).
 LISTEN_CHECK_SECONDS = 60.0
-LISTEN_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
-                     "keepalives_count": 3}
-# Wake-up times remembered at once (earliest first); beyond that the safety poll covers.
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
+# Wake-up times remembered at once (the earliest ones); beyond that the safety poll covers.
 MAX_TIMERS = 1000
 TIMER_SECOND_LOOK = 1.0
 
@@ -164,7 +170,7 @@ class Worker:
         self._task_ids = sorted(self._tasks)
         self._conninfo = conninfo
         self._concurrency = concurrency
-        self._prefetch = max(concurrency, DEFAULT_PREFETCH) if prefetch is None else max(0, prefetch)
+        self._prefetch = default_prefetch(concurrency) if prefetch is None else max(0, prefetch)
         self._poll_interval = poll_interval
         self._once = once
         self._prepare = bool(prepared_statements)
@@ -187,6 +193,7 @@ class Worker:
 
         self._buffer: collections.deque[Job] = collections.deque()
         self._running: dict[int, asyncio.Task] = {}
+        self._reclaimed: dict[int, Job] = {}   # running here, released, claimed again: the newer claim
         self._completed: list[tuple[Job, float, bool]] = []            # job, duration, retried
         self._failures: list[tuple[Job, float, str, BaseException | None, bool]] = []
         self._flush_lock = asyncio.Lock()
@@ -195,8 +202,10 @@ class Worker:
         self._maybe_more = True                # the last claim was full, or a nudge came since
         self._nudges = 0
         self._listening = asyncio.Event()
+        self._listen_conn: db.AsyncConnection | None = None
+        self._beat_conn: db.AsyncConnection | None = None  # the heartbeat's own, outside the pool
         self._next_poll = 0.0
-        self._timers: list[tuple[float, bool]] = []  # (monotonic due time, second look), a heap
+        self._timers: list[tuple[float, bool]] = []  # (monotonic due time, second look), sorted
         self._recover = False                  # a claim failed: we may hold jobs we never saw
         # of handlers, a moving average (seconds); unknown until a job has run, and till
         # then nothing is claimed ahead (the first jobs might be long ones)
@@ -259,10 +268,11 @@ class Worker:
             name=f"pgrun-{self.schema}",
         )
         try:
-            async with self._pool.connection() as conn:
-                await self._beat(conn, register=True)
+            self._beat_conn = await self._connect()
+            await self._beat(self._beat_conn, register=True)
             cron = self._make_cron()
         except BaseException:
+            await self._close_beat_conn()
             await self._pool.close()
             raise
         self.events.emit("worker:start", self.worker_id)
@@ -381,7 +391,7 @@ class Worker:
                         continue
                     backoff.reset()
                     if jobs:
-                        self._buffer.extend(jobs)
+                        self._take(jobs)
                         self._start_jobs()
                     if len(jobs) < want:
                         # a nudge that came during the claim may be about a job it missed
@@ -414,10 +424,11 @@ class Worker:
     def _wake_at(self, epoch_seconds: float, second_look: bool = False) -> None:
         """Remembers that a job becomes due at this wall-clock time (the database's)."""
         entry = (time.monotonic() + (epoch_seconds - time.time()), second_look)
-        if len(self._timers) < MAX_TIMERS:
-            heapq.heappush(self._timers, entry)
-        elif entry < self._timers[0]:
-            heapq.heapreplace(self._timers, entry)  # keeps the earliest ones that matter next
+        if len(self._timers) >= MAX_TIMERS:
+            if entry >= self._timers[-1]:
+                return  # later than every one kept: the safety poll covers it
+            self._timers.pop()  # the latest goes: the earliest ones matter next
+        bisect.insort(self._timers, entry)
         self._wake.set()  # the fetcher recomputes how long to sleep
 
     def _next_wake(self) -> float:
@@ -426,10 +437,10 @@ class Worker:
     def _drop_past_timers(self) -> None:
         now = time.monotonic()
         while self._timers and self._timers[0][0] <= now:
-            _, second_look = heapq.heappop(self._timers)
+            _, second_look = self._timers.pop(0)
             if not second_look:
                 # The database's clock may run a little behind ours: look once more a second later.
-                heapq.heappush(self._timers, (now + TIMER_SECOND_LOOK, True))
+                bisect.insort(self._timers, (now + TIMER_SECOND_LOOK, True))
 
     async def _claim(self, conn, want: int) -> list[Job]:
         params = (self.worker_id, self._task_ids, self._forbidden_flags, want)
@@ -462,6 +473,25 @@ class Worker:
             await self._wake.wait()
 
     # ------------------------------------------------------------ running
+
+    def _take(self, jobs: list[Job]) -> None:
+        """Buffers claimed jobs. One still running here was released under it (force-unlocked, or
+        rescued after missed heartbeats) and claimed again: it does not start twice."""
+        if not (self._running or self._buffer):
+            self._buffer.extend(jobs)
+            return
+        buffered = {job.id: n for n, job in enumerate(self._buffer)}
+        for job in jobs:
+            if job.id in self._running:
+                self._reclaimed[job.id] = job
+                log.warning("job %d (%s) was released while running here and claimed again; the running "
+                            "attempt continues and its outcome counts for attempt %d/%d", job.id,
+                            job.task_identifier, job.attempts, job.max_attempts,
+                            extra={"job_id": job.id, "task": job.task_identifier})
+            elif job.id in buffered:
+                self._buffer[buffered[job.id]] = job  # released while buffered: the newer claim
+            else:
+                self._buffer.append(job)
 
     def _start_jobs(self) -> None:
         loop = self._loop
@@ -496,6 +526,8 @@ class Worker:
         else:
             self._average_duration += (duration - self._average_duration) * 0.1
         del self._running[job.id]
+        if self._reclaimed:
+            job = self._reclaimed.pop(job.id, job)  # the outcome is the newer claim's
 
         if error is None:
             self._completed.append((job, duration, False))
@@ -651,7 +683,7 @@ class Worker:
         while True:
             conn = None
             try:
-                conn = await db.connect_async(self._conninfo, **LISTEN_KEEPALIVES)
+                conn = self._listen_conn = await self._connect()
                 await conn.execute(self._q.listen)
                 (log.info if lost else log.debug)("listening for new jobs%s", " again" if lost else "")
                 self._listening.set()
@@ -663,15 +695,20 @@ class Worker:
                     async for notification in conn.notifies(timeout=LISTEN_CHECK_SECONDS):
                         self._on_notification(notification.payload)
                     await conn.execute("select 1")  # silent for a while: is the line still alive?
-            except RETRYABLE as error:
+            except Exception as error:  # a bug or a pooler's error too: the worker keeps going
                 lost = True
                 self._listening.clear()
                 delay = backoff.next()
-                log.warning("LISTEN connection lost (%s); reconnecting in %.1f s (polling meanwhile)",
-                            _reason(error), delay)
+                if isinstance(error, RETRYABLE):
+                    log.warning("LISTEN connection lost (%s); reconnecting in %.1f s (polling meanwhile)",
+                                _reason(error), delay)
+                else:
+                    log.error("LISTEN connection failed (%s); reconnecting in %.1f s (polling meanwhile)",
+                              _reason(error), delay, exc_info=error)
                 self.events.emit("worker:listen:error", self.worker_id, error=error)
                 await asyncio.sleep(delay)
             finally:
+                self._listen_conn = None
                 if conn is not None and not conn.closed:
                     try:
                         await conn.close()
@@ -706,18 +743,36 @@ class Worker:
                              data={"dead_worker_id": dead, "released_jobs": released})
 
     async def _heartbeat_loop(self) -> None:
-        lease = _Lease(self._pool)  # held: an idle worker's beat is its only statement
+        backoff = _Backoff(min(0.25, self._heartbeat_interval), self._heartbeat_interval)
+        delay = self._heartbeat_interval
         try:
             while True:
-                await asyncio.sleep(self._heartbeat_interval)
+                await asyncio.sleep(delay)
                 try:
-                    await self._beat(await lease.get())
+                    if self._beat_conn is None:
+                        self._beat_conn = await self._connect()
+                    await self._beat(self._beat_conn)
                 except RETRYABLE as error:
-                    await lease.drop()
-                    log.warning("heartbeat failed (%s); trying again in %.0f s", _reason(error),
-                                self._heartbeat_interval)
+                    await self._close_beat_conn()
+                    delay = backoff.next()
+                    log.warning("heartbeat failed (%s); trying again in %.1f s", _reason(error), delay)
+                else:
+                    backoff.reset()
+                    delay = self._heartbeat_interval
         finally:
-            await lease.drop()
+            await self._close_beat_conn()
+
+    async def _connect(self) -> db.AsyncConnection:
+        """A connection outside the pool (LISTEN, heartbeat), with the pool's settings."""
+        return await db.connect_async(self._conninfo, **db.connection_kwargs(self._prepare), **KEEPALIVES)
+
+    async def _close_beat_conn(self) -> None:
+        conn, self._beat_conn = self._beat_conn, None
+        if conn is not None and not conn.closed:
+            try:
+                await conn.close()
+            except Exception:
+                pass
 
     # ------------------------------------------------------------ cron
 
@@ -810,6 +865,7 @@ class Worker:
                  " (forced)" if self.forced else "", s.completed, s.failed,
                  f", {s.given_back} given back" if s.given_back else "")
         self.events.emit("worker:stop", self.worker_id, error=self.error)
+        await self.events.drain()  # async listeners of worker:stop finish before wait() returns
 
     async def _give_back_buffer(self) -> None:
         if not self._buffer:
