@@ -42,7 +42,7 @@ bench-sql: install ## Claim + complete throughput of the SQL core alone (about 2
 	$(PYTHON) bench/sql_claim.py
 
 lint: install ## Check style with ruff
-	$(VENV)/bin/ruff check runner tests
+	$(VENV)/bin/ruff check runner tests examples bench
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) build dist *.egg-info
