@@ -114,6 +114,8 @@ def migrate(conn: psycopg.Connection, schema: str = "pgrun") -> MigrationResult:
                 ).format(ident),
                 (digest, __version__),
             )
+            # PUBLIC gets nothing; roles granted through pgrun get new functions too
+            conn.execute(sql.SQL("select {}._secure()").format(ident))
     return MigrationResult(schema, previous, latest, replaced)
 
 
@@ -160,5 +162,6 @@ def migration_script(schema: str = "pgrun") -> str:
         f"('functions_version', '{__version__}') "
         "on conflict (name) do update set value = excluded.value;"
     )
+    parts.append(f'select "{schema}"._secure();')
     parts.append("commit;")
     return "\n".join(parts) + "\n"

@@ -1,11 +1,27 @@
--- Wakes idle workers (LISTEN "<schema>:jobs"), in the caller's transaction.
--- A job due now sends an empty payload: a nudge. A job due later sends its
--- run_at as epoch seconds, so a listener can set a timer instead of polling.
-create or replace function @schema@._notify_jobs(
-  run_at timestamptz
-) returns void
-language sql volatile
+-- Nudges idle workers (LISTEN "<schema>:jobs") in the caller's transaction.
+-- Correctness never depends on it: a worker also polls, and each claim tells
+-- it when its next job is due. So it is sent only while some worker's last
+-- claim found nothing, and at most once per 10 ms from short transactions: a
+-- NOTIFY serialises the commits of every transaction that sends one. A long
+-- transaction always sends its own (its commit may come long after the last
+-- nudge), and a woken worker looks once more shortly after (docs/internals.md).
+create or replace function @schema@._notify_jobs() returns void
+language plpgsql volatile
+set search_path = pg_catalog, pg_temp
 as $$
-  select pg_notify('@schema_text@:jobs',
-    case when _notify_jobs.run_at > now() then extract(epoch from _notify_jobs.run_at)::text else '' end);
+declare
+  v_clock timestamptz := clock_timestamp();
+begin
+  if not exists (select from @schema@._private_workers as w where w.idle_since is not null) then
+    return;
+  end if;
+  if v_clock - now() < interval '10 milliseconds'
+     and (select s.last_notify_at from @schema@._private_notify_state as s) > v_clock - interval '10 milliseconds' then
+    return;
+  end if;
+  -- Record it if nobody else is doing so right now; never wait for that row.
+  update @schema@._private_notify_state as s set last_notify_at = v_clock
+  where s.id in (select x.id from @schema@._private_notify_state as x for update skip locked);
+  perform pg_notify('@schema_text@:jobs', '');
+end;
 $$;

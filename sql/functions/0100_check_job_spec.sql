@@ -6,9 +6,12 @@ create or replace function @schema@._check_job_spec(
   queue_name text,
   max_attempts integer,
   job_key text,
-  priority integer
+  priority integer,
+  payload_bytes integer default null,
+  payload_max_bytes integer default null
 ) returns void
 language plpgsql immutable
+set search_path = pg_catalog, pg_temp
 as $$
 begin
   if _check_job_spec.identifier is null or length(_check_job_spec.identifier) = 0 then
@@ -42,6 +45,11 @@ begin
   if _check_job_spec.priority is not null and _check_job_spec.priority not between -32768 and 32767 then
     raise exception '%priority must be between -32768 and 32767 (got %)', label, _check_job_spec.priority
       using errcode = '22023';
+  end if;
+  if _check_job_spec.payload_bytes > _check_job_spec.payload_max_bytes then
+    raise exception '%payload is % bytes; the limit is % (setting payload_max_bytes)', label,
+      _check_job_spec.payload_bytes, _check_job_spec.payload_max_bytes
+      using errcode = '54000';
   end if;
 end;
 $$;

@@ -1,5 +1,6 @@
--- Enqueue one job (Graphile Worker's add_job, same arguments and results).
--- security definer: an enqueue-only role needs EXECUTE on this and nothing else.
+-- Enqueue one job (Graphile Worker's add_job: same arguments and results).
+-- security definer: an enqueue-only role needs EXECUTE on this and nothing
+-- else, and learns nothing about jobs it did not add (_enqueue_rights).
 create or replace function @schema@.add_job(
   identifier text,
   payload json default null,
@@ -16,95 +17,109 @@ set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_mode text := coalesce(add_job.job_key_mode, 'replace');
-  v_flags jsonb := (select jsonb_object_agg(f, true) from unnest(add_job.flags) as f where f is not null);
+  v_run_at timestamptz := coalesce(add_job.run_at, now());
+  v_payload jsonb;
+  v_rights record;
+  v_creator name;
+  v_new @schema@._private_jobs;
   v_job @schema@._private_jobs;
+  v_holder @schema@._private_jobs;
 begin
   if v_mode not in ('replace', 'preserve_run_at', 'unsafe_dedupe') then
     raise exception 'invalid job_key_mode %; expected ''replace'', ''preserve_run_at'' or ''unsafe_dedupe''',
       quote_literal(v_mode) using errcode = '22023';
   end if;
   perform @schema@._check_job_spec('', add_job.identifier, add_job.queue_name,
-    add_job.max_attempts, add_job.job_key, add_job.priority);
+    add_job.max_attempts, add_job.job_key, add_job.priority,
+    octet_length(add_job.payload::text), @schema@._setting('payload_max_bytes', '1048576')::integer);
+  v_rights := @schema@._enqueue_rights();
+  perform @schema@._check_enqueue_rights('', v_rights.restricted, v_rights.role_name, v_rights.tasks,
+    v_rights.queues, add_job.identifier, add_job.queue_name);
+  v_creator := case when v_rights.restricted then v_rights.role_name end;
+  v_payload := coalesce(add_job.payload::jsonb, '{}'::jsonb);
 
   if add_job.queue_name is not null then
-    insert into @schema@._private_job_queues (queue_name) values (add_job.queue_name)
-    on conflict do nothing;
+    perform @schema@._use_queues(array[add_job.queue_name]);
   end if;
+
+  v_new.queue_name := add_job.queue_name;
+  v_new.task_identifier := add_job.identifier;
+  v_new.payload := v_payload;
+  v_new.run_at := v_run_at;
+  v_new.max_attempts := coalesce(add_job.max_attempts, 25);
+  v_new.key := add_job.job_key;
+  v_new.priority := coalesce(add_job.priority, 0);
+  v_new.flags := (select jsonb_object_agg(f, true) from unnest(add_job.flags) as f where f is not null);
+  v_new.state := case when v_run_at > now() then 'scheduled' else 'available' end;
+  v_new.created_by := v_creator;
 
   if add_job.job_key is null then
     insert into @schema@._private_jobs
-      (queue_name, task_identifier, payload, run_at, max_attempts, priority, flags)
-    values
-      (add_job.queue_name, add_job.identifier, coalesce(add_job.payload, '{}'::json),
-       coalesce(add_job.run_at, now()), coalesce(add_job.max_attempts, 25),
-       coalesce(add_job.priority, 0), v_flags)
+      (queue_name, task_identifier, payload, run_at, max_attempts, priority, flags, state, created_by)
+    values (v_new.queue_name, v_new.task_identifier, v_new.payload, v_new.run_at, v_new.max_attempts,
+            v_new.priority, v_new.flags, v_new.state, v_new.created_by)
     returning * into v_job;
 
   elsif v_mode = 'unsafe_dedupe' then
-    -- Any job holding the key wins, even a running one: only its revision moves.
+    -- Any live job holding the key wins, even a running one: only its revision
+    -- moves. A restricted role moves nothing of a job it did not add.
     insert into @schema@._private_jobs
-      (queue_name, task_identifier, payload, run_at, max_attempts, key, priority, flags)
-    values
-      (add_job.queue_name, add_job.identifier, coalesce(add_job.payload, '{}'::json),
-       coalesce(add_job.run_at, now()), coalesce(add_job.max_attempts, 25),
-       add_job.job_key, coalesce(add_job.priority, 0), v_flags)
-    on conflict (key) do update set
+      (queue_name, task_identifier, payload, run_at, max_attempts, key, priority, flags, state, created_by)
+    values (v_new.queue_name, v_new.task_identifier, v_new.payload, v_new.run_at, v_new.max_attempts,
+            v_new.key, v_new.priority, v_new.flags, v_new.state, v_new.created_by)
+    on conflict (key) where key is not null and state not in ('completed', 'cancelled') do update set
       revision = _private_jobs.revision + 1,
       updated_at = now()
+    where not v_rights.restricted or _private_jobs.created_by = v_creator
     returning * into v_job;
+    if not found then
+      -- blind: the caller's own key, nothing of the job that holds it
+      v_job := null;
+      v_job.key := add_job.job_key;
+      return v_job;
+    end if;
 
   else
     -- Loops only while concurrent callers race on the same key: each round
-    -- either updates the pending job, or detaches a running/exhausted one and
+    -- either updates the pending job, or detaches a running or failed one and
     -- inserts. ON CONFLICT locks the existing row, so a worker cannot claim it
-    -- between our check and our update (the race that makes Graphile return nulls).
+    -- between our check and our update.
     for i in 1..10 loop
       insert into @schema@._private_jobs
-        (queue_name, task_identifier, payload, run_at, max_attempts, key, priority, flags)
-      values
-        (add_job.queue_name, add_job.identifier, coalesce(add_job.payload, '{}'::json),
-         coalesce(add_job.run_at, now()), coalesce(add_job.max_attempts, 25),
-         add_job.job_key, coalesce(add_job.priority, 0), v_flags)
-      on conflict (key) do update set
-        queue_name = excluded.queue_name,
-        task_identifier = excluded.task_identifier,
-        payload = case
-          when json_typeof(_private_jobs.payload) = 'array' and json_typeof(excluded.payload) = 'array'
-            then (_private_jobs.payload::jsonb || excluded.payload::jsonb)::json
-          else excluded.payload
-        end,
-        run_at = case
-          when v_mode = 'preserve_run_at' and _private_jobs.attempts = 0 then _private_jobs.run_at
-          else excluded.run_at
-        end,
-        max_attempts = excluded.max_attempts,
-        priority = excluded.priority,
-        flags = excluded.flags,
-        attempts = 0,
-        last_error = null,
-        errors = null,
-        revision = _private_jobs.revision + 1,
-        updated_at = now()
-      where _private_jobs.locked_at is null
-        and _private_jobs.attempts < _private_jobs.max_attempts
+        (queue_name, task_identifier, payload, run_at, max_attempts, key, priority, flags, state, created_by)
+      values (v_new.queue_name, v_new.task_identifier, v_new.payload, v_new.run_at, v_new.max_attempts,
+              v_new.key, v_new.priority, v_new.flags, v_new.state, v_new.created_by)
+      on conflict (key) where key is not null and state not in ('completed', 'cancelled') do update set
+        (queue_name, task_identifier, payload, run_at, max_attempts, priority, flags, attempts,
+         last_error, errors, revision, updated_at, state) =
+        (select r.queue_name, r.task_identifier, r.payload, r.run_at, r.max_attempts, r.priority, r.flags,
+                r.attempts, r.last_error, r.errors, r.revision, r.updated_at, r.state
+         from @schema@._replaced_job(_private_jobs, excluded, v_mode = 'preserve_run_at') as r)
+      where _private_jobs.state in ('scheduled', 'available', 'retryable')
+        and (not v_rights.restricted or _private_jobs.created_by = v_creator)
       returning * into v_job;
       exit when found;
 
-      -- The keyed job is running or has used its attempts. It has already
-      -- seen the old state of the world, so it gives up its key and will not
-      -- retry; a fresh job takes the key.
+      select * into v_holder from @schema@._private_jobs as j
+      where j.key = add_job.job_key and j.state not in ('completed', 'cancelled')
+      for update;
+      continue when not found;  -- it finished meanwhile: the key is free
+      if v_rights.restricted and v_holder.created_by is distinct from v_creator then
+        raise exception 'job_key % is held by a job this role did not add', quote_literal(add_job.job_key)
+          using errcode = '42501';
+      end if;
+      continue when v_holder.state in ('scheduled', 'available', 'retryable');
+      -- Running or failed: the holder has already seen the old state of the
+      -- world, so it gives up its key and will not retry; a fresh job takes the key.
       update @schema@._private_jobs as j
       set key = null, attempts = greatest(j.attempts, j.max_attempts), updated_at = now()
-      where j.key = add_job.job_key
-        and (j.locked_at is not null or j.attempts >= j.max_attempts);
+      where j.id = v_holder.id;
 
       insert into @schema@._private_jobs
-        (queue_name, task_identifier, payload, run_at, max_attempts, key, priority, flags)
-      values
-        (add_job.queue_name, add_job.identifier, coalesce(add_job.payload, '{}'::json),
-         coalesce(add_job.run_at, now()), coalesce(add_job.max_attempts, 25),
-         add_job.job_key, coalesce(add_job.priority, 0), v_flags)
-      on conflict (key) do nothing
+        (queue_name, task_identifier, payload, run_at, max_attempts, key, priority, flags, state, created_by)
+      values (v_new.queue_name, v_new.task_identifier, v_new.payload, v_new.run_at, v_new.max_attempts,
+              v_new.key, v_new.priority, v_new.flags, v_new.state, v_new.created_by)
+      on conflict (key) where key is not null and state not in ('completed', 'cancelled') do nothing
       returning * into v_job;
       exit when found;
     end loop;
@@ -115,9 +130,10 @@ begin
     end if;
   end if;
 
-  perform @schema@._notify_jobs(v_job.run_at);
+  if v_job.state = 'available' and v_job.queue_name is not null then
+    perform @schema@._offer_queue_heads(array[v_job.queue_name]);
+  end if;
+  perform @schema@._notify_jobs();
   return v_job;
 end;
 $$;
-
-revoke execute on function @schema@.add_job(text, json, text, timestamptz, integer, text, integer, text[], text) from public;

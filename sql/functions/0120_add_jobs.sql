@@ -1,6 +1,7 @@
 -- Enqueue many jobs in one statement (Graphile Worker's add_jobs). Keyed
 -- specs follow the 'replace' rules of add_job ('preserve_run_at' when
--- job_key_preserve_run_at is true). Returns one row per spec.
+-- job_key_preserve_run_at is true). Returns one row per spec, in the order of
+-- the specs.
 create or replace function @schema@.add_jobs(
   specs @schema@.job_spec[],
   job_key_preserve_run_at boolean default false
@@ -10,63 +11,70 @@ set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_mode text := case when add_jobs.job_key_preserve_run_at then 'preserve_run_at' else 'replace' end;
+  v_max_bytes integer := @schema@._setting('payload_max_bytes', '1048576')::integer;
+  v_rights record;
   v_spec record;
   v_rows @schema@._private_jobs[];
   v_ords bigint[];
-  v_i integer;
 begin
   -- Validate set-wise; only a bad spec pays for the per-spec check.
   for v_spec in
-    select s.ord, s.identifier, s.queue_name, s.max_attempts, s.job_key, s.priority
+    select s.ord, s.identifier, s.queue_name, s.max_attempts, s.job_key, s.priority,
+           octet_length(s.payload::text) as payload_bytes
     from unnest(add_jobs.specs) with ordinality
       as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, ord)
     where s.identifier is null or length(s.identifier) not between 1 and 128
        or length(s.queue_name) not between 1 and 128
        or length(s.job_key) not between 1 and 512
        or s.max_attempts < 1
+       or octet_length(s.payload::text) > v_max_bytes
     order by s.ord
     limit 1
   loop
     perform @schema@._check_job_spec(format('specs[%s]: ', v_spec.ord), v_spec.identifier,
-      v_spec.queue_name, v_spec.max_attempts, v_spec.job_key, v_spec.priority);
+      v_spec.queue_name, v_spec.max_attempts, v_spec.job_key, v_spec.priority,
+      v_spec.payload_bytes, v_max_bytes);
   end loop;
 
-  insert into @schema@._private_job_queues (queue_name)
-  select distinct s.queue_name from unnest(add_jobs.specs) as s where s.queue_name is not null
-  on conflict do nothing;
-
-  -- Without keys there is nothing to merge, detach or lock: one plain insert,
-  -- ids in the order of the specs.
-  if not exists (select from unnest(add_jobs.specs) as s where s.job_key is not null) then
+  -- A restricted role goes spec by spec through add_job, which applies its
+  -- rights to each (tasks, queues, keys of jobs it did not add).
+  v_rights := @schema@._enqueue_rights();
+  if v_rights.restricted then
     return query
-    insert into @schema@._private_jobs
-      (queue_name, task_identifier, payload, run_at, max_attempts, priority, flags)
-    select s.queue_name, s.identifier, coalesce(s.payload, '{}'::json),
-           coalesce(s.run_at, now()), coalesce(s.max_attempts, 25), coalesce(s.priority, 0),
-           case when s.flags is not null then
-             (select jsonb_object_agg(f, true) from unnest(s.flags) as f where f is not null)
-           end
-    from unnest(add_jobs.specs) as s
-    returning *;
-    perform @schema@._notify_jobs((select min(coalesce(s.run_at, now())) from unnest(add_jobs.specs) as s));
+    select j.*
+    from unnest(add_jobs.specs) with ordinality
+      as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, ord)
+    cross join lateral @schema@.add_job(s.identifier, s.payload, s.queue_name, s.run_at, s.max_attempts,
+                                        s.job_key, s.priority, s.flags, v_mode) as j
+    order by s.ord;
     return;
   end if;
 
-  -- Lock order, the same in every function here: existing job rows in id
-  -- order first; rows for new keys are then written in key order. Locking the
-  -- keyed rows now also keeps workers from claiming them halfway through.
-  perform from @schema@._private_jobs as j
-  where j.key in (select s.job_key from unnest(add_jobs.specs) as s where s.job_key is not null)
-  order by j.id
-  for update;
+  perform @schema@._use_queues(array(select s.queue_name from unnest(add_jobs.specs) as s));
 
-  -- The same key twice: each spec must see what the one before it left, as
-  -- separate add_job calls would. Specs of one key keep their order; keys
-  -- go in key order (see above).
-  if exists (
-    select from unnest(add_jobs.specs) as s
-    where s.job_key is not null group by s.job_key having count(*) > 1
-  ) then
+  if not exists (select from unnest(add_jobs.specs) as s where s.job_key is not null) then
+    -- Nothing to merge, detach or lock: one plain insert, ids in spec order.
+    with written as (
+      insert into @schema@._private_jobs
+        (queue_name, task_identifier, payload, run_at, max_attempts, priority, flags, state)
+      select s.queue_name, s.identifier, coalesce(s.payload::jsonb, '{}'::jsonb),
+             coalesce(s.run_at, now()), coalesce(s.max_attempts, 25), coalesce(s.priority, 0),
+             case when s.flags is not null then
+               (select jsonb_object_agg(f, true) from unnest(s.flags) as f where f is not null)
+             end,
+             case when s.run_at > now() then 'scheduled' else 'available' end
+      from unnest(add_jobs.specs) with ordinality
+        as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, ord)
+      order by s.ord
+      returning *
+    )
+    select array_agg(w order by w.id) into v_rows from written as w;
+
+  elsif exists (select from unnest(add_jobs.specs) as s
+                where s.job_key is not null group by s.job_key having count(*) > 1) then
+    -- The same key twice: each spec must see what the one before it left, as
+    -- separate add_job calls would. One key's specs keep their order; keys go
+    -- in key order, as everywhere here, so two callers cannot deadlock.
     for v_spec in select s.* from unnest(add_jobs.specs) with ordinality
         as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, ord)
       order by s.job_key, s.ord
@@ -75,84 +83,97 @@ begin
         v_spec.run_at, v_spec.max_attempts, v_spec.job_key, v_spec.priority, v_spec.flags, v_mode);
       v_ords := v_ords || v_spec.ord;
     end loop;
-    -- Answer in the order of the specs.
-    for v_i in select i from generate_subscripts(v_ords, 1) as i order by v_ords[i] loop
-      return next v_rows[v_i];
-    end loop;
+    perform @schema@._notify_jobs();
+    -- answer in the order of the specs
+    return query select (v_rows[i]).* from generate_subscripts(v_ords, 1) as i order by v_ords[i];
     return;
+
+  else
+    v_rows := @schema@._add_keyed_jobs(add_jobs.specs, v_mode);
   end if;
 
-  -- Running or exhausted keyed jobs give up their key (see add_job). Rows are
-  -- locked in id order, as every batch function here does, so that two
-  -- sessions touching the same jobs cannot deadlock.
+  perform @schema@._offer_queue_heads(array(
+    select distinct r.queue_name from unnest(v_rows) as r
+    where r.state = 'available' and r.queue_name is not null order by 1));
+  perform @schema@._notify_jobs();
+  return query select r.* from unnest(v_rows) as r;
+end;
+$$;
+
+-- add_jobs' path for specs with distinct keys: upserts set-wise and answers
+-- one row per spec, in the order of the specs.
+create or replace function @schema@._add_keyed_jobs(
+  specs @schema@.job_spec[],
+  mode text
+) returns @schema@._private_jobs[]
+language plpgsql volatile
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_rows @schema@._private_jobs[];
+  v_missing record;
+begin
+  -- Lock order, the same in every function here: existing job rows in id
+  -- order first; rows for new keys are then written in key order. Locking the
+  -- keyed rows now also keeps workers from claiming them halfway through.
+  perform from @schema@._private_jobs as j
+  where j.key in (select s.job_key from unnest(_add_keyed_jobs.specs) as s where s.job_key is not null)
+    and j.state not in ('completed', 'cancelled')
+  order by j.id
+  for update;
+
+  -- Running or failed holders give up their key (see add_job).
   update @schema@._private_jobs as j
   set key = null, attempts = greatest(j.attempts, j.max_attempts), updated_at = now()
-  where j.id in (
-    select d.id from @schema@._private_jobs as d
-    where d.key in (select s.job_key from unnest(add_jobs.specs) as s where s.job_key is not null)
-      and (d.locked_at is not null or d.attempts >= d.max_attempts)
-    order by d.id
-    for update);
+  where j.key in (select s.job_key from unnest(_add_keyed_jobs.specs) as s where s.job_key is not null)
+    and j.state in ('running', 'failed');
 
   with numbered as (
-    -- Ids follow the order of the specs (ties in claim order go by id)...
     select s.*, nextval('@schema@._private_jobs_id_seq') as new_id
-    from unnest(add_jobs.specs) as s
+    from unnest(_add_keyed_jobs.specs) with ordinality
+      as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, ord)
   ), written as (
-    insert into @schema@._private_jobs
-      (id, queue_name, task_identifier, payload, run_at, max_attempts, key, priority, flags)
-    select n.new_id, n.queue_name, n.identifier, coalesce(n.payload, '{}'::json),
-           coalesce(n.run_at, now()), coalesce(n.max_attempts, 25), n.job_key,
-           coalesce(n.priority, 0),
+    insert into @schema@._private_jobs as j
+      (id, queue_name, task_identifier, payload, run_at, max_attempts, key, priority, flags, state)
+    select n.new_id, n.queue_name, n.identifier, coalesce(n.payload::jsonb, '{}'::jsonb),
+           coalesce(n.run_at, now()), coalesce(n.max_attempts, 25), n.job_key, coalesce(n.priority, 0),
            case when n.flags is not null then
              (select jsonb_object_agg(f, true) from unnest(n.flags) as f where f is not null)
-           end
+           end,
+           case when n.run_at > now() then 'scheduled' else 'available' end
     from numbered as n
-    -- ...but rows are written in key order, so two callers with the same keys
-    -- lock (or wait on) them in the same order and cannot deadlock.
+    -- rows go in key order, so two callers with the same keys lock (or wait
+    -- on) them in the same order and cannot deadlock
     order by n.job_key, n.new_id
-    on conflict (key) do update set
-      queue_name = excluded.queue_name,
-      task_identifier = excluded.task_identifier,
-      payload = case
-        when json_typeof(_private_jobs.payload) = 'array' and json_typeof(excluded.payload) = 'array'
-          then (_private_jobs.payload::jsonb || excluded.payload::jsonb)::json
-        else excluded.payload
-      end,
-      run_at = case
-        when add_jobs.job_key_preserve_run_at and _private_jobs.attempts = 0 then _private_jobs.run_at
-        else excluded.run_at
-      end,
-      max_attempts = excluded.max_attempts,
-      priority = excluded.priority,
-      flags = excluded.flags,
-      attempts = 0,
-      last_error = null,
-      errors = null,
-      revision = _private_jobs.revision + 1,
-      updated_at = now()
-    where _private_jobs.locked_at is null
-      and _private_jobs.attempts < _private_jobs.max_attempts
-    returning *
+    on conflict (key) where key is not null and state not in ('completed', 'cancelled') do update set
+      (queue_name, task_identifier, payload, run_at, max_attempts, priority, flags, attempts,
+       last_error, errors, revision, updated_at, state) =
+      (select r.queue_name, r.task_identifier, r.payload, r.run_at, r.max_attempts, r.priority, r.flags,
+              r.attempts, r.last_error, r.errors, r.revision, r.updated_at, r.state
+       from @schema@._replaced_job(j, excluded, _add_keyed_jobs.mode = 'preserve_run_at') as r)
+    where j.state in ('scheduled', 'available', 'retryable')
+    returning j.*
   )
-  select array_agg(written) into v_rows from written;
+  select array_agg(w order by n.ord) into v_rows
+  from numbered as n
+  join written as w on w.id = n.new_id or (n.job_key is not null and w.key = n.job_key);
 
-  return query select * from unnest(v_rows) as r order by r.id;
-
-  -- A keyed job claimed by a worker between the detach and the upsert was
+  -- A keyed job a worker claimed between the detach and the upsert was
   -- skipped above; add_job settles those one by one, so no spec goes missing.
-  for v_spec in
-    select s.* from unnest(add_jobs.specs) with ordinality
+  for v_missing in
+    select s.ord, s.* from unnest(_add_keyed_jobs.specs) with ordinality
       as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, ord)
     where s.job_key is not null
-      and s.job_key not in (select r.key from unnest(v_rows) as r where r.key is not null)
+      and not exists (select from unnest(v_rows) as r where r.key = s.job_key)
     order by s.ord
   loop
-    return next @schema@.add_job(v_spec.identifier, v_spec.payload, v_spec.queue_name,
-      v_spec.run_at, v_spec.max_attempts, v_spec.job_key, v_spec.priority, v_spec.flags, v_mode);
+    v_rows := v_rows[:v_missing.ord - 1]
+      || @schema@.add_job(v_missing.identifier, v_missing.payload, v_missing.queue_name,
+           v_missing.run_at, v_missing.max_attempts, v_missing.job_key, v_missing.priority,
+           v_missing.flags, _add_keyed_jobs.mode)
+      || v_rows[v_missing.ord:];
   end loop;
-
-  perform @schema@._notify_jobs((select min(r.run_at) from unnest(v_rows) as r));
+  return v_rows;
 end;
 $$;
 

@@ -1,12 +1,62 @@
--- Admin: delete jobs by id, except those a worker is running (a lock younger
--- than 4 hours). Returns the deleted jobs.
+-- Admin (Graphile Worker's complete_jobs): jobs that are not running are
+-- completed; retention decides whether they stay (by default they leave).
+-- Returns them as they were.
 create or replace function @schema@.complete_jobs(
   job_ids bigint[]
 ) returns setof @schema@._private_jobs
-language sql volatile
+language plpgsql volatile
+set search_path = pg_catalog, pg_temp
 as $$
-  delete from @schema@._private_jobs as j
-  where j.id = any(complete_jobs.job_ids)
-    and (j.locked_at is null or j.locked_at < now() - interval '4 hours')
-  returning j.*;
+declare
+  v_jobs @schema@._private_jobs[];
+begin
+  select array_agg(j order by j.id) into v_jobs
+  from (select * from @schema@._private_jobs as j
+        where j.id = any(complete_jobs.job_ids) and j.state <> 'running'
+        order by j.id for update) as j;
+  perform @schema@._finish_waiting_jobs(array(select (j).id from unnest(v_jobs) as j), 'completed', null);
+  return query select * from unnest(v_jobs);
+end;
+$$;
+
+-- Jobs that are not running (already locked by the caller) reach a final
+-- state by an admin's hand: kept as retention says, announced to waiters.
+create or replace function @schema@._finish_waiting_jobs(
+  job_ids bigint[],
+  state text,
+  error_message text
+) returns void
+language plpgsql volatile
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_waited bigint[];
+begin
+  with ended as (
+    select j.id, j.task_identifier, j.queue_name,
+           @schema@._keep_until(j.task_identifier, j.queue_name, _finish_waiting_jobs.state, now()) as keep_until,
+           exists (select from @schema@._private_job_waiters as w where w.job_id = j.id) as waited
+    from @schema@._private_jobs as j where j.id = any(_finish_waiting_jobs.job_ids)
+  ), planned as (
+    -- whoever waits reads the outcome: kept a while for them ('infinity': until removed)
+    select e.*, case when e.waited then greatest(coalesce(e.keep_until, 'infinity'), now() + interval '10 minutes')
+                     else e.keep_until end as keep
+    from ended as e
+  ), removed as (
+    delete from @schema@._private_jobs as j using planned as e
+    where j.id = e.id and e.keep <= now()
+  ), kept as (
+    update @schema@._private_jobs as j
+    set state = _finish_waiting_jobs.state,
+        last_error = coalesce(_finish_waiting_jobs.error_message, j.last_error),
+        attempts = case when _finish_waiting_jobs.state = 'failed' then j.max_attempts else j.attempts end,
+        finished_at = now(),
+        keep_until = nullif(e.keep, 'infinity'),
+        updated_at = now()
+    from planned as e
+    where j.id = e.id and (e.keep is null or e.keep > now())
+  )
+  select array_agg(e.id) filter (where e.waited) into v_waited from planned as e;
+  perform pg_notify('@schema_text@:finished', i::text) from unnest(v_waited) as i;
+end;
 $$;

@@ -1,15 +1,22 @@
--- Admin: stop retrying jobs that are not running; they stay for inspection.
+-- Admin (Graphile Worker's permanently_fail_jobs): jobs that are not running
+-- stop retrying: state failed, attempts = max_attempts, last_error set
+-- (default 'Manually marked as failed'). Returns them as they now are.
 create or replace function @schema@.permanently_fail_jobs(
   job_ids bigint[],
   error_message text default null
 ) returns setof @schema@._private_jobs
-language sql volatile
+language plpgsql volatile
+set search_path = pg_catalog, pg_temp
 as $$
-  update @schema@._private_jobs as j
-  set last_error = coalesce(permanently_fail_jobs.error_message, 'Manually marked as failed'),
-      attempts = j.max_attempts,
-      updated_at = now()
-  where j.id = any(permanently_fail_jobs.job_ids)
-    and (j.locked_at is null or j.locked_at < now() - interval '4 hours')
-  returning j.*;
+declare
+  v_ids bigint[];
+begin
+  select array_agg(j.id order by j.id) into v_ids
+  from (select j.id from @schema@._private_jobs as j
+        where j.id = any(permanently_fail_jobs.job_ids) and j.state <> 'running'
+        order by j.id for update) as j;
+  perform @schema@._finish_waiting_jobs(v_ids, 'failed',
+    coalesce(permanently_fail_jobs.error_message, 'Manually marked as failed'));
+  return query select * from @schema@._private_jobs as j where j.id = any(v_ids) order by j.id;
+end;
 $$;

@@ -1,5 +1,8 @@
--- Admin: change run_at, priority, attempts or max_attempts of jobs that are
--- not running; an argument left null keeps the job's value.
+-- Admin (Graphile Worker's reschedule_jobs): change run_at, priority, attempts
+-- or max_attempts of jobs that are not running; an argument left null keeps
+-- the job's value. A job's state follows: failed while its attempts are used
+-- up, else scheduled, retryable or available by its run_at. Completed and
+-- cancelled jobs are left as they are (retry_jobs runs them again).
 create or replace function @schema@.reschedule_jobs(
   job_ids bigint[],
   run_at timestamptz default null,
@@ -8,6 +11,7 @@ create or replace function @schema@.reschedule_jobs(
   max_attempts integer default null
 ) returns setof @schema@._private_jobs
 language plpgsql volatile
+set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_rows @schema@._private_jobs[];
@@ -25,22 +29,43 @@ begin
       using errcode = '22023';
   end if;
 
-  with updated as (
+  with target as (
+    select j.id from @schema@._private_jobs as j
+    where j.id = any(reschedule_jobs.job_ids) and j.state not in ('running', 'completed', 'cancelled')
+    order by j.id for update
+  ), updated as (
     update @schema@._private_jobs as j
     set run_at = coalesce(reschedule_jobs.run_at, j.run_at),
         priority = coalesce(reschedule_jobs.priority, j.priority),
         attempts = coalesce(reschedule_jobs.attempts, j.attempts),
         max_attempts = coalesce(reschedule_jobs.max_attempts, j.max_attempts),
+        state = case
+          when j.state = 'blocked' then 'blocked'
+          when coalesce(reschedule_jobs.attempts, j.attempts) >= coalesce(reschedule_jobs.max_attempts, j.max_attempts)
+            then 'failed'
+          when coalesce(reschedule_jobs.run_at, j.run_at) <= now() then 'available'
+          when coalesce(reschedule_jobs.attempts, j.attempts) > 0 then 'retryable'
+          else 'scheduled' end,
         updated_at = now()
-    where j.id = any(reschedule_jobs.job_ids)
-      and (j.locked_at is null or j.locked_at < now() - interval '4 hours')
+    from target as t where j.id = t.id
     returning j.*
   )
-  select array_agg(updated) into v_rows from updated;
+  select array_agg(u order by u.id) into v_rows from updated as u;
 
-  return query select * from unnest(v_rows) as r order by r.id;
+  -- failed now (attempts used up) or not any more: finished_at follows the state
+  update @schema@._private_jobs as j
+  set finished_at = case when j.state = 'failed' then coalesce(j.finished_at, now()) end,
+      keep_until = case when j.state = 'failed' then j.keep_until end
+  where j.id in (select (r).id from unnest(v_rows) as r)
+    and (j.state = 'failed') <> (j.finished_at is not null);
+
+  perform @schema@._offer_queue_heads(array(
+    select distinct (r).queue_name from unnest(v_rows) as r
+    where (r).state = 'available' and (r).queue_name is not null order by 1));
   if v_rows is not null then
-    perform @schema@._notify_jobs((select min(r.run_at) from unnest(v_rows) as r));
+    perform @schema@._notify_jobs();
   end if;
+  return query select * from @schema@._private_jobs as j
+               where j.id in (select (r).id from unnest(v_rows) as r) order by j.id;
 end;
 $$;

@@ -1,22 +1,31 @@
--- Admin: release every job and queue held by these workers (they are known to
--- be gone). Attempts already counted stay counted.
+-- Admin (Graphile Worker's force_unlock_workers): release everything these
+-- workers hold, at once (they are known to be gone). Attempts already counted
+-- stay counted. A pgrun worker among them that is in fact alive learns it:
+-- its row is marked reaped, so its next beat or claim is refused.
 create or replace function @schema@.force_unlock_workers(
   worker_ids text[]
 ) returns void
-language sql volatile
+language plpgsql volatile
+set search_path = pg_catalog, pg_temp
 as $$
-  update @schema@._private_jobs as j
-  set locked_at = null, locked_by = null
-  where j.id in (
-    -- id order, so sessions touching the same jobs cannot deadlock
-    select h.id from @schema@._private_jobs as h
-    where h.locked_at is not null and h.locked_by = any(force_unlock_workers.worker_ids)
-    order by h.id
-    for update);
+declare
+  v_ids bigint[];
+begin
+  update @schema@._private_workers as w set reaped_at = now(), reaped_by = null, idle_since = null
+  where w.worker_id = any(force_unlock_workers.worker_ids) and w.reaped_at is null;
 
-  update @schema@._private_job_queues as q
-  set locked_at = null, locked_by = null
-  where q.locked_by = any(force_unlock_workers.worker_ids);
-
-  select @schema@._notify_jobs(null);
+  select array_agg(j.id order by j.id) into v_ids
+  from (select j.id from @schema@._private_jobs as j
+        where j.state = 'running' and j.locked_by = any(force_unlock_workers.worker_ids)
+        order by j.id for update of j) as j;
+  if v_ids is null then
+    return;
+  end if;
+  perform from @schema@._private_job_queues as q
+  where q.queue_name in (select j.queue_name from @schema@._private_jobs as j where j.id = any(v_ids))
+  order by q.queue_name for no key update of q;
+  perform @schema@._end_attempts(v_ids, 'released',
+    array(select format('worker %s was force-unlocked by an admin', j.locked_by)
+          from @schema@._private_jobs as j where j.id = any(v_ids) order by j.id));
+end;
 $$;

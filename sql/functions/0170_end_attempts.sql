@@ -1,0 +1,181 @@
+-- Every way an attempt ends goes through here: completed, failed (retried or
+-- final), given back, released after its worker died or was unlocked. The
+-- caller has locked the jobs and their queue rows (_lock_attempts). One place
+-- for the state rules, queue counters, queue heads, retention and waiters.
+--   outcome 'completed': results[i] is kept with the job if retention keeps it
+--   outcome 'failed':    messages[i] is recorded; retried with backoff unless it was the last attempt
+--   outcome 'returned':  never started: the attempt is given back, the job available again
+--   outcome 'released':  its worker is gone: messages[i] recorded, the attempt
+--                        counts, the job available again at once (or failed if it was the last)
+create or replace function @schema@._end_attempts(
+  job_ids bigint[],
+  outcome text,
+  messages text[] default null,
+  results jsonb[] default null,
+  now timestamptz default now()
+) returns table (job_id bigint, state text, run_at timestamptz, attempts smallint, max_attempts smallint)
+language plpgsql volatile
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_retention boolean := exists (select from @schema@._private_retention);
+  v_waited boolean := exists (select from @schema@._private_job_waiters as w
+                              where w.job_id = any(_end_attempts.job_ids));
+  v_max_error integer := @schema@._setting('last_error_max_chars', '16000')::integer;
+  v_ended record;
+  v_relist text[];
+begin
+  with input as (
+    select i.id, i.message, i.result
+    from unnest(_end_attempts.job_ids, _end_attempts.messages, _end_attempts.results) as i(id, message, result)
+    where i.id is not null
+  ), next as (
+    select j.id, j.task_identifier, j.queue_name, i.message, i.result,
+      case
+        when _end_attempts.outcome = 'completed' then 'completed'
+        when _end_attempts.outcome = 'returned' then 'available'
+        when j.attempts >= j.max_attempts then 'failed'
+        when _end_attempts.outcome = 'released' then 'available'
+        else 'retryable'
+      end as state,
+      v_waited and exists (select from @schema@._private_job_waiters as w where w.job_id = j.id) as waited
+    from @schema@._private_jobs as j join input as i on i.id = j.id
+    where j.state = 'running'
+  ), plan as (
+    select n.*, case
+      when n.state not in ('completed', 'failed') then null
+      when n.waited then  -- whoever waits reads the outcome: keep it a while for them
+        greatest(coalesce(@schema@._keep_until(n.task_identifier, n.queue_name, n.state, _end_attempts.now),
+                          'infinity'), _end_attempts.now + interval '10 minutes')
+      when v_retention then @schema@._keep_until(n.task_identifier, n.queue_name, n.state, _end_attempts.now)
+      when n.state = 'completed' then _end_attempts.now  -- by default completed jobs leave at once
+    end as keep_until
+    from next as n
+  ), removed as (
+    delete from @schema@._private_jobs as j using plan as p
+    where j.id = p.id and p.keep_until <= _end_attempts.now
+    returning j.id, p.state, j.run_at, j.attempts, j.max_attempts
+  ), moved as (
+    update @schema@._private_jobs as j set
+      state = p.state,
+      attempts = case when _end_attempts.outcome = 'returned' then greatest(j.attempts - 1, 0)
+                      else j.attempts end,
+      run_at = case when p.state = 'retryable'
+                    then greatest(_end_attempts.now, j.run_at) + exp(least(j.attempts, 10)) * interval '1 second'
+                    else j.run_at end,
+      last_error = case when _end_attempts.outcome in ('failed', 'released')
+                        then @schema@._clean_error(p.message, v_max_error) else j.last_error end,
+      errors = case when _end_attempts.outcome in ('failed', 'released')
+                    then @schema@._with_error(j.errors, j.attempts, p.message, _end_attempts.now)
+                    else j.errors end,
+      result = case when p.state = 'completed' then p.result else j.result end,
+      locked_at = null,
+      locked_by = null,
+      finished_at = case when p.state in ('completed', 'failed') then _end_attempts.now end,
+      keep_until = case when p.keep_until = 'infinity' then null else p.keep_until end,
+      updated_at = _end_attempts.now
+    from plan as p
+    where j.id = p.id and (p.keep_until is null or p.keep_until > _end_attempts.now)
+    returning j.id, j.state, j.run_at, j.attempts, j.max_attempts
+  ), counts as (
+    select p.queue_name, count(*)::integer as n, bool_or(p.state = 'available') as got_job
+    from plan as p where p.queue_name is not null group by p.queue_name
+  ), ended as (
+    select * from moved union all select * from removed
+  ), freed as (
+    -- room again: a queue that was full is listed again, and so is one that got a job back
+    update @schema@._private_job_queues as q set running = greatest(q.running - c.n, 0)
+    from counts as c where q.queue_name = c.queue_name
+    returning q.queue_name, (q.running + c.n >= q.max_running or c.got_job) as relist
+  )
+  select
+    (select array_agg(f.queue_name order by f.queue_name) from freed as f where f.relist) as relist,
+    (select array_agg(p.id) from plan as p where p.waited) as waited_ids,
+    (select bool_or(p.state = 'available') from plan as p) as got_jobs,
+    (select array_agg(e.id order by e.id) from ended as e) as ids,
+    (select array_agg(e.state order by e.id) from ended as e) as states,
+    (select array_agg(e.run_at order by e.id) from ended as e) as run_ats,
+    (select array_agg(e.attempts order by e.id) from ended as e) as attempts,
+    (select array_agg(e.max_attempts order by e.id) from ended as e) as max_attempts
+  into v_ended;
+
+  if v_ended.relist is not null then
+    perform @schema@._offer_queue_heads(v_ended.relist);
+  end if;
+  if v_ended.waited_ids is not null then
+    perform pg_notify('@schema_text@:finished', i::text) from unnest(v_ended.waited_ids) as i;
+  end if;
+  if v_ended.relist is not null or v_ended.got_jobs then
+    perform @schema@._notify_jobs();
+  end if;
+
+  return query
+  select * from unnest(v_ended.ids, v_ended.states, v_ended.run_ats, v_ended.attempts, v_ended.max_attempts);
+end;
+$$;
+
+-- The attempts a worker asks to end: locks those it holds under these leases
+-- (jobs in id order, then their queues in name order, skipping rows another
+-- transaction holds) and sorts every asked id into
+--   held: locked, ready for _end_attempts;
+--   busy: still this worker's, but a row was locked elsewhere: try again later;
+--   lost: not this worker's attempt any more (finished, released, reclaimed).
+create or replace function @schema@._lock_attempts(
+  worker_id text,
+  job_ids bigint[],
+  leases bigint[],
+  out held bigint[],
+  out busy bigint[],
+  out lost bigint[]
+)
+language plpgsql volatile
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_locked bigint[];
+begin
+  select array_agg(j.id) into v_locked
+  from (select j.id from @schema@._private_jobs as j
+        join unnest(_lock_attempts.job_ids, _lock_attempts.leases) as a(id, lease)
+          on a.id = j.id and a.lease = j.lease
+        where j.state = 'running' and j.locked_by = _lock_attempts.worker_id
+        order by j.id
+        for update of j skip locked) as j;
+  if v_locked is not null then
+    held := nullif(@schema@._lock_queues_of(v_locked), '{}');
+  end if;
+
+  -- What could not be locked: still ours (busy) or not (lost)?
+  select array_agg(a.id order by a.id) filter (where j.id is not null),
+         array_agg(a.id order by a.id) filter (where j.id is null)
+  into busy, lost
+  from unnest(_lock_attempts.job_ids, _lock_attempts.leases) as a(id, lease)
+  left join @schema@._private_jobs as j
+    on j.id = a.id and j.lease = a.lease and j.state = 'running' and j.locked_by = _lock_attempts.worker_id
+  where held is null or not a.id = any(held);
+end;
+$$;
+
+-- Of these locked running jobs, those whose queue row could be locked too
+-- (skipping queue rows another transaction holds): ready for _end_attempts.
+create or replace function @schema@._lock_queues_of(
+  job_ids bigint[]
+) returns bigint[]
+language plpgsql volatile
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_free text[];
+begin
+  select array_agg(q.queue_name) into v_free
+  from (select q.queue_name from @schema@._private_job_queues as q
+        where q.queue_name in (select j.queue_name from @schema@._private_jobs as j
+                               where j.id = any(_lock_queues_of.job_ids))
+        order by q.queue_name
+        for no key update of q skip locked) as q;
+  return array(select j.id from @schema@._private_jobs as j
+               where j.id = any(_lock_queues_of.job_ids)
+                 and (j.queue_name is null or j.queue_name = any(v_free))
+               order by j.id);
+end;
+$$;

@@ -1,0 +1,156 @@
+-- The claim's two sources, each locking what it returns (rows other claimers
+-- hold are skipped, never waited for) in (priority, run_at, id) order.
+-- Every locking query repeats the conditions that make a job claimable: the
+-- lock is taken on the row's latest version, which may differ from the one
+-- the scan saw, and only the locking query's own conditions are re-checked.
+
+-- Available jobs without a queue, of these tasks, that carry no forbidden flag.
+create or replace function @schema@._pick_unqueued_jobs(
+  task_identifiers text[],
+  forbidden_flags text[],
+  max_jobs integer,
+  out ids bigint[],
+  out priorities smallint[],
+  out run_ats timestamptz[]
+)
+language plpgsql volatile
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_tasks text[] := _pick_unqueued_jobs.task_identifiers;
+  v_flags text[] := _pick_unqueued_jobs.forbidden_flags;
+  v_window integer := _pick_unqueued_jobs.max_jobs * 2;
+  v_got record;
+begin
+  if cardinality(v_tasks) = 0 or _pick_unqueued_jobs.max_jobs < 1 then
+    return;
+  end if;
+  if cardinality(v_tasks) = 1 then
+    -- One task: one ordered index scan that steps over rows others hold.
+    select array_agg(c.id order by c.priority, c.run_at, c.id), array_agg(c.priority order by c.priority, c.run_at, c.id),
+           array_agg(c.run_at order by c.priority, c.run_at, c.id)
+    into ids, priorities, run_ats
+    from (select j.id, j.priority, j.run_at from @schema@._private_jobs as j
+          where j.task_identifier = v_tasks[1] and j.state = 'available' and j.queue_name is null
+            and (v_flags is null or j.flags is null or not j.flags ?| v_flags)
+          order by j.priority, j.run_at, j.id
+          limit _pick_unqueued_jobs.max_jobs
+          for update of j skip locked) as c;
+    return;
+  end if;
+
+  -- Several tasks: the best few of each task (one probe per task), merged;
+  -- when other claimers hold too many of them, look further.
+  for round in 1..3 loop
+    with candidates as (
+      select d.id from unnest(v_tasks) as t(task_identifier)
+      cross join lateral (
+        select j.id from @schema@._private_jobs as j
+        where j.task_identifier = t.task_identifier and j.state = 'available' and j.queue_name is null
+          and (v_flags is null or j.flags is null or not j.flags ?| v_flags)
+          and (ids is null or not j.id = any(ids))
+        order by j.priority, j.run_at, j.id limit v_window) as d
+    ), locked as (
+      select j.id, j.priority, j.run_at from @schema@._private_jobs as j
+      where j.id in (select c.id from candidates as c)
+        and j.state = 'available' and j.queue_name is null
+        and (v_flags is null or j.flags is null or not j.flags ?| v_flags)
+      order by j.priority, j.run_at, j.id
+      limit _pick_unqueued_jobs.max_jobs - coalesce(cardinality(ids), 0)
+      for update of j skip locked
+    )
+    select (select count(*) from candidates) as candidates,
+           (select array_agg(l.id order by l.priority, l.run_at, l.id) from locked as l) as ids,
+           (select array_agg(l.priority order by l.priority, l.run_at, l.id) from locked as l) as priorities,
+           (select array_agg(l.run_at order by l.priority, l.run_at, l.id) from locked as l) as run_ats
+    into v_got;
+    ids := coalesce(ids, '{}') || coalesce(v_got.ids, '{}');
+    priorities := coalesce(priorities, '{}') || coalesce(v_got.priorities, '{}');
+    run_ats := coalesce(run_ats, '{}') || coalesce(v_got.run_ats, '{}');
+    exit when cardinality(ids) >= _pick_unqueued_jobs.max_jobs
+           or v_got.candidates < v_window;  -- no task had more to offer
+    v_window := v_window * 4;
+  end loop;
+end;
+$$;
+
+-- The next jobs of listed queues that have room: queues are visited in the
+-- order of their listing (_private_queue_heads) and locked, skipping those
+-- another claimer holds; each gives at most its free room. Returns the jobs
+-- locked and `stale`, the queues whose listing no longer matched a job.
+create or replace function @schema@._pick_queued_jobs(
+  task_identifiers text[],
+  forbidden_flags text[],
+  max_jobs integer,
+  out ids bigint[],
+  out priorities smallint[],
+  out run_ats timestamptz[],
+  out stale text[]
+)
+language plpgsql volatile
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_tasks text[] := _pick_queued_jobs.task_identifiers;
+  v_flags text[] := _pick_queued_jobs.forbidden_flags;
+  v_visit integer := _pick_queued_jobs.max_jobs + 8;
+  v_seen text[] := '{}';
+  v_queues record;
+  v_got record;
+begin
+  if _pick_queued_jobs.max_jobs < 1
+     or not exists (select from @schema@._private_queue_heads) then
+    return;
+  end if;
+  for round in 1..3 loop
+    with locked as (
+      select q.queue_name, q.max_running - q.running as room, h.priority, h.run_at, h.job_id
+      from @schema@._private_queue_heads as h
+      join @schema@._private_job_queues as q on q.queue_name = h.queue_name
+      where not q.paused and q.running < q.max_running and not q.queue_name = any(v_seen)
+      order by h.priority, h.run_at, h.job_id
+      limit v_visit
+      for no key update of q skip locked
+    ), listed as (  -- a queue listed twice is visited once, at its best listing
+      select distinct on (l.queue_name) l.* from locked as l
+      order by l.queue_name, l.priority, l.run_at, l.job_id
+    )
+    select (select array_agg(x.queue_name order by x.priority, x.run_at, x.job_id) from listed as x) as names,
+           (select array_agg(x.room order by x.priority, x.run_at, x.job_id) from listed as x) as rooms,
+           (select array_agg(x.job_id order by x.priority, x.run_at, x.job_id) from listed as x) as hints,
+           (select count(*) from locked) as visited
+    into v_queues;
+    exit when v_queues.names is null;
+    v_seen := v_seen || v_queues.names;
+
+    with heads as (
+      select c.queue_name, c.hint, h.id, h.priority, h.run_at
+      from unnest(v_queues.names, v_queues.rooms, v_queues.hints) as c(queue_name, room, hint)
+      left join lateral (
+        select j.id, j.priority, j.run_at from @schema@._private_jobs as j
+        where j.queue_name = c.queue_name and j.state = 'available'
+          and (v_tasks is null or j.task_identifier = any(v_tasks))
+          and (v_flags is null or j.flags is null or not j.flags ?| v_flags)
+        order by j.priority, j.run_at, j.id
+        limit least(c.room, _pick_queued_jobs.max_jobs)
+        for update of j skip locked) as h on true
+    )
+    select array_agg(h.id order by h.priority, h.run_at, h.id) filter (where h.id is not null) as ids,
+           array_agg(h.priority order by h.priority, h.run_at, h.id) filter (where h.id is not null) as priorities,
+           array_agg(h.run_at order by h.priority, h.run_at, h.id) filter (where h.id is not null) as run_ats,
+           -- listed, yet its hint is no longer available: the listing is out of date
+           array_agg(h.queue_name) filter (where h.id is null and not exists (
+             select from @schema@._private_jobs as j
+             where j.id = h.hint and j.state = 'available' and j.queue_name = h.queue_name)) as stale
+    into v_got
+    from heads as h;
+    ids := coalesce(ids, '{}') || coalesce(v_got.ids, '{}');
+    priorities := coalesce(priorities, '{}') || coalesce(v_got.priorities, '{}');
+    run_ats := coalesce(run_ats, '{}') || coalesce(v_got.run_ats, '{}');
+    stale := coalesce(stale, '{}') || coalesce(v_got.stale, '{}');
+    exit when cardinality(ids) >= _pick_queued_jobs.max_jobs or v_queues.visited < v_visit;
+  end loop;
+  if cardinality(ids) = 0 then ids := null; end if;
+  if cardinality(stale) = 0 then stale := null; end if;
+end;
+$$;

@@ -1,0 +1,200 @@
+-- The claim: up to max_jobs available jobs for one worker, best first by
+-- (priority, run_at, id) across unqueued jobs and the heads of named queues,
+-- never more of a queue than its free room (max_running - running). It reads
+-- only available jobs (the jobs_available indexes) and the queues listed in
+-- _private_queue_heads, so its cost follows what it can take, not what waits.
+-- Each claimed job gets attempts + 1, state running, and this claim's lease.
+create or replace function @schema@._claim_jobs(
+  worker_id text,
+  max_jobs integer,
+  task_identifiers text[],
+  forbidden_flags text[],
+  now timestamptz
+) returns setof @schema@._private_jobs
+language plpgsql volatile
+-- Estimates grow with the table and cross jit_above_cost near a million
+-- rows; compiling then costs 30-80 ms per claim for nothing.
+set jit = off
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_tasks text[] := _claim_jobs.task_identifiers;  -- null: any task
+  v_flags text[] := nullif(_claim_jobs.forbidden_flags, '{}');
+  v_lease bigint;
+  v_queued record;
+  v_free record;
+  v_chosen bigint[];
+  v_refresh text[];
+begin
+  perform @schema@._promote_due_jobs(v_tasks, _claim_jobs.now);
+  v_queued := @schema@._pick_queued_jobs(v_tasks, v_flags, _claim_jobs.max_jobs);
+  v_free := @schema@._pick_unqueued_jobs(
+    coalesce(v_tasks, array(select t from @schema@._available_tasks() as t)), v_flags, _claim_jobs.max_jobs);
+
+  -- Both sides are locked; take the best max_jobs of the two. What is left
+  -- over is released when this transaction ends.
+  select array_agg(c.id order by c.priority, c.run_at, c.id) into v_chosen
+  from (select c.id, c.priority, c.run_at
+        from unnest(coalesce(v_queued.ids, '{}') || coalesce(v_free.ids, '{}'),
+                    coalesce(v_queued.priorities, '{}') || coalesce(v_free.priorities, '{}'),
+                    coalesce(v_queued.run_ats, '{}') || coalesce(v_free.run_ats, '{}')) as c(id, priority, run_at)
+        order by c.priority, c.run_at, c.id
+        limit _claim_jobs.max_jobs) as c;
+
+  v_refresh := v_queued.stale;
+  if v_chosen is not null then
+    v_lease := nextval('@schema@._private_lease_ids');
+    with claimed as (
+      update @schema@._private_jobs as j
+      set state = 'running', attempts = j.attempts + 1, locked_at = _claim_jobs.now,
+          locked_by = _claim_jobs.worker_id, lease = v_lease, updated_at = _claim_jobs.now
+      where j.id = any(v_chosen) and j.state = 'available'
+      returning j.*
+    ), counted as (
+      update @schema@._private_job_queues as q set running = q.running + c.n
+      from (select c.queue_name, count(*)::integer as n from claimed as c
+            where c.queue_name is not null group by c.queue_name) as c
+      where q.queue_name = c.queue_name
+      returning q.queue_name
+    )
+    select coalesce(v_refresh, '{}') || coalesce((select array_agg(c.queue_name) from counted as c), '{}')
+    into v_refresh;
+    -- the claimed queues' listings now point at jobs that run: bring them up to date
+    perform @schema@._refresh_queue_heads(array(select distinct q from unnest(v_refresh) as q order by 1));
+    return query select j.* from @schema@._private_jobs as j
+                 where j.id = any(v_chosen) and j.lease = v_lease
+                 order by j.priority, j.run_at, j.id;
+  elsif v_refresh is not null then
+    perform @schema@._refresh_queue_heads(array(select distinct q from unnest(v_refresh) as q order by 1));
+  end if;
+end;
+$$;
+
+-- Every task that has available unqueued jobs: a skip scan over jobs_available.
+create or replace function @schema@._available_tasks() returns setof text
+language sql stable
+set search_path = pg_catalog, pg_temp
+as $$
+  with recursive tasks (task_identifier) as (
+    (select j.task_identifier from @schema@._private_jobs as j
+     where j.state = 'available' and j.queue_name is null order by j.task_identifier limit 1)
+    union all
+    select (select j.task_identifier from @schema@._private_jobs as j
+            where j.state = 'available' and j.queue_name is null and j.task_identifier > t.task_identifier
+            order by j.task_identifier limit 1)
+    from tasks as t where t.task_identifier is not null
+  )
+  select t.task_identifier from tasks as t where t.task_identifier is not null;
+$$;
+
+-- pgrun's claim for runners (worker-side API): the worker must hold a live
+-- lease (register_worker, heartbeat). Returns the claimed jobs with their
+-- lease, which complete_attempts, fail_attempts and return_attempts need.
+-- When it claims fewer than max_jobs it adds one last row whose id is null:
+--   next_due_in  seconds until the next scheduled or retryable job of these
+--                tasks is due, by the database's clock (null: none)
+--   look_again   true when this claim is the one that found the worker idle:
+--                claim once more before sleeping, since jobs added while it
+--                was busy sent no NOTIFY (see _notify_jobs)
+create or replace function @schema@.claim_jobs(
+  worker_id text,
+  max_jobs integer,
+  task_identifiers text[] default null,
+  forbidden_flags text[] default null,
+  now timestamptz default now()
+) returns table (
+  id bigint, queue_name text, task_identifier text, payload jsonb, priority smallint,
+  run_at timestamptz, attempts smallint, max_attempts smallint, last_error text,
+  created_at timestamptz, key text, locked_at timestamptz, revision integer, flags jsonb,
+  lease bigint, next_due_in double precision, look_again boolean
+)
+language plpgsql volatile
+set jit = off
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_claimed integer := 0;
+  v_idle boolean;
+  v_became_idle boolean;
+  v_due timestamptz;
+begin
+  if claim_jobs.max_jobs is null or claim_jobs.max_jobs < 1 then
+    raise exception 'max_jobs must be at least 1 (got %)', quote_nullable(claim_jobs.max_jobs)
+      using errcode = '22023';
+  end if;
+  perform @schema@._check_lease(claim_jobs.worker_id, claim_jobs.now, false);
+
+  return query
+  select j.id, j.queue_name, j.task_identifier, j.payload, j.priority, j.run_at, j.attempts,
+         j.max_attempts, j.last_error, j.created_at, j.key, j.locked_at, j.revision, j.flags,
+         j.lease, null::double precision, null::boolean
+  from @schema@._claim_jobs(claim_jobs.worker_id, claim_jobs.max_jobs, claim_jobs.task_identifiers,
+                            claim_jobs.forbidden_flags, claim_jobs.now) as j;
+  get diagnostics v_claimed = row_count;
+
+  -- A worker is idle while its claims come back short: only then do
+  -- enqueuers nudge it. Written only when that changes.
+  v_idle := v_claimed < claim_jobs.max_jobs;
+  update @schema@._private_workers as w
+  set idle_since = case when v_idle then claim_jobs.now end
+  where w.worker_id = claim_jobs.worker_id and (w.idle_since is null) = v_idle
+  returning v_idle into v_became_idle;
+
+  if v_idle then
+    select min(d.run_at) into v_due
+    from unnest(coalesce(claim_jobs.task_identifiers, array(select t from @schema@._due_tasks() as t)))
+      as t(task_identifier)
+    cross join lateral (select j.run_at from @schema@._private_jobs as j
+                        where j.task_identifier = t.task_identifier and j.state in ('scheduled', 'retryable')
+                        order by j.run_at limit 1) as d;
+    return query select null::bigint, null::text, null::text, null::jsonb, null::smallint,
+      null::timestamptz, null::smallint, null::smallint, null::text, null::timestamptz, null::text,
+      null::timestamptz, null::integer, null::jsonb, null::bigint,
+      greatest(extract(epoch from v_due - claim_jobs.now)::double precision, 0),
+      coalesce(v_became_idle, false);
+  end if;
+end;
+$$;
+
+-- Graphile Worker's claim in batch form (pgrun's, schema 1): up to max_jobs
+-- jobs as rows of the jobs table. A worker registered with register_worker
+-- needs a live lease; a worker without a row claims as under Graphile Worker,
+-- its locks expiring after job_expiry.
+create or replace function @schema@.get_jobs(
+  worker_id text,
+  task_identifiers text[] default null,
+  job_expiry interval default interval '4 hours',
+  forbidden_flags text[] default null,
+  now timestamptz default now(),
+  max_jobs integer default 1
+) returns setof @schema@._private_jobs
+language plpgsql volatile
+set jit = off
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if get_jobs.max_jobs is null or get_jobs.max_jobs < 1 then
+    return;
+  end if;
+  if not @schema@._check_lease(get_jobs.worker_id, get_jobs.now, true) then
+    perform @schema@._release_expired_locks(coalesce(get_jobs.job_expiry, interval '4 hours'), get_jobs.now);
+  end if;
+  return query select * from @schema@._claim_jobs(get_jobs.worker_id, get_jobs.max_jobs,
+    get_jobs.task_identifiers, get_jobs.forbidden_flags, get_jobs.now);
+end;
+$$;
+
+-- Graphile Worker's single-job claim: the next runnable job, or null.
+create or replace function @schema@.get_job(
+  worker_id text,
+  task_identifiers text[] default null,
+  job_expiry interval default interval '4 hours',
+  forbidden_flags text[] default null,
+  now timestamptz default now()
+) returns @schema@._private_jobs
+language sql volatile
+set search_path = pg_catalog, pg_temp
+as $$
+  select * from @schema@.get_jobs(get_job.worker_id, get_job.task_identifiers,
+    get_job.job_expiry, get_job.forbidden_flags, get_job.now, 1);
+$$;

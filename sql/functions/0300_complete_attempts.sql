@@ -1,0 +1,88 @@
+-- A worker finishes attempts it holds. Each id comes with the lease its claim
+-- returned; results[i] (optional) is what the handler returned, kept while
+-- retention keeps the job. Rows another transaction holds are not waited for:
+-- their ids come back 'busy', to be sent again. Answers every id:
+-- 'completed', 'busy', or 'lost' (not this worker's attempt any more).
+create or replace function @schema@.complete_attempts(
+  worker_id text,
+  job_ids bigint[],
+  leases bigint[],
+  results jsonb[] default null
+) returns table (job_id bigint, outcome text)
+language plpgsql volatile
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_lock record;
+begin
+  v_lock := @schema@._lock_attempts(complete_attempts.worker_id, complete_attempts.job_ids,
+                                    complete_attempts.leases);
+  if v_lock.held is not null then
+    perform @schema@._end_attempts(v_lock.held, 'completed', null,
+      array(select r.result from unnest(complete_attempts.job_ids, complete_attempts.results) as r(id, result)
+            join unnest(v_lock.held) with ordinality as h(id, n) on h.id = r.id order by h.n));
+  end if;
+  return query
+  select h, 'completed' from unnest(v_lock.held) as h
+  union all select b, 'busy' from unnest(v_lock.busy) as b
+  union all select l, 'lost' from unnest(v_lock.lost) as l;
+end;
+$$;
+
+-- The lease under which this worker holds each of these jobs now (null for a
+-- job it does not hold): what the token-less, Graphile-style calls below use.
+create or replace function @schema@._current_leases(
+  worker_id text,
+  job_ids bigint[]
+) returns bigint[]
+language sql stable
+set search_path = pg_catalog, pg_temp
+as $$
+  select array_agg(j.lease order by i.n)
+  from unnest(_current_leases.job_ids) with ordinality as i(id, n)
+  left join @schema@._private_jobs as j
+    on j.id = i.id and j.state = 'running' and j.locked_by = _current_leases.worker_id;
+$$;
+
+-- Schema 1's batch completion, without leases (for runners of that schema
+-- finishing their work during an upgrade): completes the jobs this worker
+-- holds, whatever attempt; returns the ids it completed.
+create or replace function @schema@.complete_held_jobs(
+  worker_id text,
+  job_ids bigint[]
+) returns setof bigint
+language sql volatile
+set search_path = pg_catalog, pg_temp
+as $$
+  select c.job_id from @schema@.complete_attempts(complete_held_jobs.worker_id, complete_held_jobs.job_ids,
+    @schema@._current_leases(complete_held_jobs.worker_id, complete_held_jobs.job_ids)) as c
+  where c.outcome = 'completed';
+$$;
+
+-- Graphile Worker's complete_job: returns the job as it was; refuses a job
+-- the worker does not hold. It waits for a row another transaction holds.
+create or replace function @schema@.complete_job(
+  worker_id text,
+  job_id bigint
+) returns @schema@._private_jobs
+language plpgsql volatile
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_job @schema@._private_jobs;
+begin
+  select * into v_job from @schema@._private_jobs as j
+  where j.id = complete_job.job_id and j.state = 'running' and j.locked_by = complete_job.worker_id
+  for update;
+  if not found then
+    raise exception 'job % is not held by worker %', complete_job.job_id, quote_nullable(complete_job.worker_id)
+      using errcode = '55000';
+  end if;
+  if v_job.queue_name is not null then
+    perform from @schema@._private_job_queues as q where q.queue_name = v_job.queue_name for no key update;
+  end if;
+  perform @schema@._end_attempts(array[v_job.id], 'completed');
+  return v_job;
+end;
+$$;

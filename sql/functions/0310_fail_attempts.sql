@@ -1,0 +1,75 @@
+-- A worker reports failed attempts it holds (with their leases). Each job
+-- keeps the error (last_error, and the errors history of the last attempts)
+-- and is retried at greatest(now(), run_at) + exp(least(attempts, 10))
+-- seconds; after its last attempt it is 'failed' and kept as retention says.
+-- Answers every id: 'retryable' or 'failed' (with the job's new run_at and
+-- attempts), 'busy' (try again later) or 'lost'.
+create or replace function @schema@.fail_attempts(
+  worker_id text,
+  job_ids bigint[],
+  leases bigint[],
+  error_messages text[]
+) returns table (job_id bigint, outcome text, run_at timestamptz, attempts smallint, max_attempts smallint)
+language plpgsql volatile
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_lock record;
+begin
+  v_lock := @schema@._lock_attempts(fail_attempts.worker_id, fail_attempts.job_ids, fail_attempts.leases);
+  return query
+  select e.job_id, e.state, e.run_at, e.attempts, e.max_attempts
+  from @schema@._end_attempts(v_lock.held, 'failed',
+    array(select m.message from unnest(fail_attempts.job_ids, fail_attempts.error_messages) as m(id, message)
+          join unnest(v_lock.held) with ordinality as h(id, n) on h.id = m.id order by h.n)) as e
+  where v_lock.held is not null
+  union all select b, 'busy', null, null, null from unnest(v_lock.busy) as b
+  union all select l, 'lost', null, null, null from unnest(v_lock.lost) as l;
+end;
+$$;
+
+-- Schema 1's batch failure, without leases (see complete_held_jobs): returns
+-- the failed jobs as they now are.
+create or replace function @schema@.fail_held_jobs(
+  worker_id text,
+  job_ids bigint[],
+  error_messages text[]
+) returns setof @schema@._private_jobs
+language sql volatile
+set search_path = pg_catalog, pg_temp
+as $$
+  select j.* from @schema@.fail_attempts(fail_held_jobs.worker_id, fail_held_jobs.job_ids,
+    @schema@._current_leases(fail_held_jobs.worker_id, fail_held_jobs.job_ids),
+    fail_held_jobs.error_messages) as f
+  join @schema@._private_jobs as j on j.id = f.job_id
+  where f.outcome in ('retryable', 'failed');
+$$;
+
+-- Graphile Worker's fail_job; refuses a job the worker does not hold.
+create or replace function @schema@.fail_job(
+  worker_id text,
+  job_id bigint,
+  error_message text
+) returns @schema@._private_jobs
+language plpgsql volatile
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_job @schema@._private_jobs;
+begin
+  select * into v_job from @schema@._private_jobs as j
+  where j.id = fail_job.job_id and j.state = 'running' and j.locked_by = fail_job.worker_id
+  for update;
+  if not found then
+    raise exception 'job % is not held by worker %', fail_job.job_id, quote_nullable(fail_job.worker_id)
+      using errcode = '55000';
+  end if;
+  if v_job.queue_name is not null then
+    perform from @schema@._private_job_queues as q where q.queue_name = v_job.queue_name for no key update;
+  end if;
+  perform @schema@._end_attempts(array[v_job.id], 'failed', array[fail_job.error_message]);
+  select * into v_job from @schema@._private_jobs as j where j.id = fail_job.job_id;
+  return v_job;
+end;
+$$;

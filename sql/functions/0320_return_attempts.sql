@@ -1,0 +1,72 @@
+-- A worker hands back attempts it claimed but never started (its buffer at
+-- shutdown): the jobs are available again, the attempt given back, as if
+-- never claimed. Answers every id: 'returned', 'busy' or 'lost'.
+create or replace function @schema@.return_attempts(
+  worker_id text,
+  job_ids bigint[],
+  leases bigint[]
+) returns table (job_id bigint, outcome text)
+language plpgsql volatile
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_lock record;
+begin
+  v_lock := @schema@._lock_attempts(return_attempts.worker_id, return_attempts.job_ids,
+                                    return_attempts.leases);
+  if v_lock.held is not null then
+    perform @schema@._end_attempts(v_lock.held, 'returned');
+  end if;
+  return query
+  select h, 'returned' from unnest(v_lock.held) as h
+  union all select b, 'busy' from unnest(v_lock.busy) as b
+  union all select l, 'lost' from unnest(v_lock.lost) as l;
+end;
+$$;
+
+-- Schema 1's give-back, without leases; returns the ids given back.
+create or replace function @schema@.return_held_jobs(
+  worker_id text,
+  job_ids bigint[]
+) returns setof bigint
+language sql volatile
+set search_path = pg_catalog, pg_temp
+as $$
+  select r.job_id from @schema@.return_attempts(return_held_jobs.worker_id, return_held_jobs.job_ids,
+    @schema@._current_leases(return_held_jobs.worker_id, return_held_jobs.job_ids)) as r
+  where r.outcome = 'returned';
+$$;
+
+-- Jobs still running under a lock older than job_expiry whose worker never
+-- registered (a Graphile-style runner without heartbeats) are presumed
+-- abandoned: released, the attempt counted. Registered workers' jobs are
+-- never expired this way: their leases decide (reap_workers).
+create or replace function @schema@._release_expired_locks(
+  job_expiry interval,
+  now timestamptz
+) returns integer
+language plpgsql volatile
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_ids bigint[];
+begin
+  select array_agg(j.id) into v_ids
+  from (select j.id from @schema@._private_jobs as j
+        where j.state = 'running' and j.locked_at < _release_expired_locks.now - _release_expired_locks.job_expiry
+          and not exists (select from @schema@._private_workers as w where w.worker_id = j.locked_by)
+        order by j.id
+        limit 1000
+        for update of j skip locked) as j;
+  if v_ids is null then
+    return 0;
+  end if;
+  v_ids := @schema@._lock_queues_of(v_ids);
+  perform @schema@._end_attempts(v_ids, 'released',
+    array_fill(format('lock expired after %s: the worker that claimed it never finished it',
+                      _release_expired_locks.job_expiry), array[cardinality(v_ids)]),
+    null, _release_expired_locks.now);
+  return cardinality(v_ids);
+end;
+$$;

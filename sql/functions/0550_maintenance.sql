@@ -1,0 +1,94 @@
+-- Housekeeping any worker runs every few seconds, once across instances (an
+-- advisory lock; whoever does not get it returns at once). Each part works in
+-- bounded batches so a call stays short however much there is to do:
+--   promote due scheduled and retryable jobs of every task (claims promote
+--     only their own tasks'),
+--   release locks older than job_expiry of workers that never registered,
+--   remove final jobs whose retention ended,
+--   forget reaped workers that hold nothing any more, an hour later,
+--   drop queue rows nobody uses (no jobs, default settings), and bring the
+--     listings of paused and full queues up to date.
+-- Returns what it did, one row per part that did something.
+create or replace function @schema@.maintain(
+  max_rows integer default 1000,
+  job_expiry interval default interval '4 hours',
+  now timestamptz default now()
+) returns table (task text, rows integer)
+language plpgsql volatile
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_n integer;
+  v_queues text[];
+begin
+  if not pg_try_advisory_xact_lock(hashtext('@schema_text@'), 1) then
+    return;
+  end if;
+
+  v_n := @schema@._promote_due_jobs(null, maintain.now, maintain.max_rows);
+  if v_n > 0 then task := 'promoted'; rows := v_n; return next; end if;
+
+  v_n := @schema@._release_expired_locks(maintain.job_expiry, maintain.now);
+  if v_n > 0 then task := 'expired locks released'; rows := v_n; return next; end if;
+
+  v_n := @schema@.prune_jobs(maintain.max_rows, maintain.now);
+  if v_n > 0 then task := 'pruned'; rows := v_n; return next; end if;
+
+  delete from @schema@._private_workers as w
+  where w.reaped_at < maintain.now - interval '1 hour'
+    and not exists (select from @schema@._private_jobs as j where j.state = 'running' and j.locked_by = w.worker_id);
+  get diagnostics v_n = row_count;
+  if v_n > 0 then task := 'reaped workers forgotten'; rows := v_n; return next; end if;
+
+  -- waiters that went away without saying so
+  delete from @schema@._private_job_waiters as w where w.since < maintain.now - interval '1 day';
+
+  -- Unused queue rows: locked first (an adder holds a key-share lock on its
+  -- queue's row until it commits, see _use_queues), then checked on a
+  -- snapshot from after the locks.
+  select array_agg(q.queue_name) into v_queues
+  from (select q.queue_name from @schema@._private_job_queues as q
+        where q.running = 0 and q.max_running = 1 and not q.paused
+          and q.created_at < maintain.now - interval '1 minute'
+          and not exists (select from @schema@._private_jobs as j where j.queue_name = q.queue_name)
+        limit maintain.max_rows
+        for update skip locked) as q;
+  delete from @schema@._private_job_queues as q
+  where q.queue_name = any(v_queues)
+    and not exists (select from @schema@._private_jobs as j where j.queue_name = q.queue_name)
+    and not exists (select from @schema@._private_queue_heads as h where h.queue_name = q.queue_name);
+  get diagnostics v_n = row_count;
+  if v_n > 0 then task := 'unused queues dropped'; rows := v_n; return next; end if;
+
+  select array_agg(distinct h.queue_name order by h.queue_name) into v_queues
+  from @schema@._private_queue_heads as h
+  join @schema@._private_job_queues as q on q.queue_name = h.queue_name
+  where q.paused or q.running >= q.max_running;
+  if v_queues is not null then
+    perform @schema@._refresh_queue_heads(v_queues);
+  end if;
+end;
+$$;
+
+-- Removes up to max_rows final jobs whose retention has ended, oldest first.
+-- Returns how many.
+create or replace function @schema@.prune_jobs(
+  max_rows integer default 1000,
+  now timestamptz default now()
+) returns integer
+language plpgsql volatile
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_n integer;
+begin
+  delete from @schema@._private_jobs as j
+  where j.id in (select e.id from @schema@._private_jobs as e
+                 where e.keep_until < prune_jobs.now
+                 order by e.keep_until limit prune_jobs.max_rows
+                 for update skip locked);
+  get diagnostics v_n = row_count;
+  return v_n;
+end;
+$$;
