@@ -480,14 +480,14 @@ def stuck() -> None:
         for q in range(W6_QUEUES):
             generate(conn, W6_PER_QUEUE, queue_expr=f"'queue_{q:04d}'")
         generate(conn, W6_FREE)
-        # A fake worker runs the first job of each queue, which locks the queue.
-        with conn.transaction():
-            conn.execute(
-                "update pgrun._private_jobs set locked_at = now(), locked_by = %s, attempts = attempts + 1 "
-                "where id in (select min(id) from pgrun._private_jobs where queue_name is not null "
-                "group by queue_name)", (FAKE_WORKER,))
-            conn.execute("update pgrun._private_job_queues set locked_at = now(), locked_by = %s",
-                         (FAKE_WORKER,))
+        # A fake worker runs the first job of each queue, which fills the queue (its jobs come
+        # first in claim order). Its lease outlives the run, so nobody reaps it.
+        conn.execute("select pgrun.register_worker(%s, null, interval '30 minutes', interval '1 hour')",
+                     (FAKE_WORKER,))
+        claimed = conn.execute("select count(*) filter (where queue_name is not null) from "
+                               "pgrun.claim_jobs(%s, %s) where id is not null",
+                               (FAKE_WORKER, W6_QUEUES)).fetchone()[0]
+        assert claimed == W6_QUEUES, claimed
         maintenance(conn)
         assert count(conn, "queue_name is not null") == stuck_jobs
         assert count(conn, "locked_by is not null") == W6_QUEUES

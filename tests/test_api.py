@@ -232,7 +232,7 @@ def test_prepared_statements_can_be_turned_off_for_poolers(dsn, prepared, thresh
             async with worker.pool.connection() as conn:
                 pooled = conn.prepare_threshold
             # the LISTEN and heartbeat connections, outside the pool, alike
-            return pooled, worker._listen_conn.prepare_threshold, worker._beat_conn.prepare_threshold
+            return pooled, worker.listener.conn.prepare_threshold, worker.lease.connection.prepare_threshold
         finally:
             await worker.stop()
 
@@ -262,31 +262,60 @@ def test_run_once_drains_a_named_queue_one_job_after_another(dsn, results):
     assert scalar(results, "select count(*) from pgrun.jobs") == 0
 
 
-def test_a_job_released_while_running_here_and_claimed_again_does_not_start_twice(dsn, conn, caplog):
+def test_a_worker_whose_lease_is_taken_stops_its_job_and_runs_it_again_under_a_new_id(dsn, conn, caplog):
     caplog.set_level(logging.INFO, logger="pgrun.worker")
-    starts: list[int] = []
+    attempts: list[tuple[int, str]] = []
 
     async def main():
-        finish = asyncio.Event()
-
         async def long(payload, helpers):
-            starts.append(helpers.job.attempts)
-            await finish.wait()
+            attempts.append((helpers.job.attempts, "started"))
+            try:
+                await asyncio.sleep(3600 if helpers.job.attempts == 1 else 0)
+            finally:
+                attempts.append((helpers.job.attempts, "ended"))
 
-        worker = await pgrun.run_async({"long": long}, connection=dsn)
+        worker = await pgrun.run_async({"long": long}, connection=dsn, heartbeat_interval=0.5,
+                                       heartbeat_timeout=2.0)
+        first_id = worker.worker_id
         try:
             job_id = scalar(conn, "select id from pgrun.add_job('long')")
+            await asyncio.to_thread(wait_until, lambda: attempts == [(1, "started")], message="the job to start")
+            # An admin releases the worker's jobs: its lease is gone, it must not go on running them.
+            conn.execute("select pgrun.force_unlock_workers(array[%s])", (first_id,))
+            await asyncio.to_thread(wait_until, lambda: (2, "ended") in attempts, timeout=10,
+                                    message="the job to run again")
+        finally:
+            stats = await worker.stop()
+        return job_id, first_id, worker.worker_id, stats
+
+    job_id, first_id, second_id, stats = asyncio.run(main())
+    # the first attempt was stopped before the second one started: never two at once
+    assert attempts == [(1, "started"), (1, "ended"), (2, "started"), (2, "ended")]
+    assert second_id != first_id and second_id.startswith(first_id)
+    assert f"worker {first_id} lost its lease" in caplog.text
+    assert f"job {job_id} (long) completed on attempt 2/25" in caplog.text
+    assert stats.completed == 1
+
+
+def test_a_thread_that_outlives_its_lease_is_not_started_twice(dsn, conn, caplog):
+    caplog.set_level(logging.INFO, logger="pgrun.worker")
+    starts: list[int] = []
+    finish = threading.Event()
+
+    def stubborn(payload, helpers):  # a plain handler that ignores being interrupted
+        starts.append(helpers.job.attempts)
+        finish.wait(30)
+
+    async def main():
+        worker = await pgrun.run_async({"stubborn": stubborn}, connection=dsn, heartbeat_interval=0.5,
+                                       heartbeat_timeout=2.0)
+        try:
+            job_id = scalar(conn, "select id from pgrun.add_job('stubborn')")
             await asyncio.to_thread(wait_until, lambda: starts == [1], message="the job to start")
-            # Released under the running job (as an admin would, or a rescue after missed
-            # heartbeats), then claimed again by the same worker when nudged.
             conn.execute("select pgrun.force_unlock_workers(array[%s])", (worker.worker_id,))
-            conn.execute("select pg_notify('pgrun:jobs', '')")
-            await asyncio.to_thread(wait_until, lambda: len(starts) > 1 or "claimed again" in caplog.text,
-                                    message="the second claim")
+            await asyncio.to_thread(wait_until, lambda: "claimed again" in caplog.text, timeout=10,
+                                    message="the job to be claimed again while its thread still runs")
             assert starts == [1]
-            assert scalar(conn, "select attempts from pgrun.jobs where locked_by = %s",
-                          (worker.worker_id,)) == 2
-            assert worker.running_jobs == 1
             finish.set()
             await asyncio.to_thread(wait_until, lambda: scalar(conn, "select count(*) from pgrun.jobs") == 0,
                                     message="the job to be completed")
@@ -296,10 +325,11 @@ def test_a_job_released_while_running_here_and_claimed_again_does_not_start_twic
         return job_id, stats
 
     job_id, stats = asyncio.run(main())
-    assert (stats.completed, stats.failed) == (1, 0)
-    assert f"job {job_id} (long) was released while running here and claimed again" in caplog.text
-    # the running attempt's outcome is reported for the newer claim
-    assert f"job {job_id} (long) completed on attempt 2/25" in caplog.text
+    assert starts == [1]
+    assert f"job {job_id} (stubborn) was released while running here and claimed again" in caplog.text
+    # the thread's outcome is reported for the newer claim
+    assert f"job {job_id} (stubborn) completed on attempt 2/25" in caplog.text
+    assert stats.completed == 1
 
 
 def test_handlers_holding_every_pooled_connection_do_not_stop_the_heartbeat(dsn, conn):
@@ -308,9 +338,9 @@ def test_handlers_holding_every_pooled_connection_do_not_stop_the_heartbeat(dsn,
         holding = asyncio.Event()
 
         async def hog(payload, helpers):
-            # every connection of the pool but the fetcher's: the pool is empty
+            # every connection handlers may have
             async with contextlib.AsyncExitStack() as stack:
-                for _ in range(worker.pool.max_size - 1):
+                for _ in range((await worker.handler_pool()).max_size):
                     await stack.enter_async_context(helpers.connection())
                 holding.set()
                 await release.wait()
@@ -321,8 +351,11 @@ def test_handlers_holding_every_pooled_connection_do_not_stop_the_heartbeat(dsn,
         try:
             registered = scalar(conn, "select last_heartbeat_at from pgrun._private_workers")
             await asyncio.wait_for(holding.wait(), 10)
-            stats = worker.pool.get_stats()
+            stats = (await worker.handler_pool()).get_stats()
             assert stats["pool_size"] == stats["pool_max"] and stats["pool_available"] == 0
+            # the runner's own pool is apart: claims and outcomes still have connections
+            async with worker.pool.connection(timeout=2) as runner_conn:
+                await runner_conn.execute("select 1")
             await asyncio.to_thread(
                 wait_until, lambda: scalar(conn, "select last_heartbeat_at > %s from pgrun._private_workers",
                                            (registered,)),

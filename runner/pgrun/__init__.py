@@ -6,13 +6,27 @@ from .events import Event, Events
 from .helpers import Helpers, SyncHelpers
 from .job import Job, JobKeyMode, JobSpec
 from .migrate import migrate
+from .results import (
+    JobResult,
+    WaitTimeout,
+    get_result,
+    get_result_async,
+    unwatch_jobs,
+    unwatch_jobs_async,
+    wait_for,
+    wait_for_async,
+    watch_jobs,
+    watch_jobs_async,
+)
 from .tasks import load_tasks, task
 from .utils import AsyncWorkerUtils, WorkerUtils, add_job, add_job_async, add_jobs, add_jobs_async
 from .version import __version__
 from .worker import Worker, WorkerStats
 
 __all__ = [
-    "AsyncWorkerUtils", "Event", "Events", "Helpers", "Job", "JobKeyMode", "JobSpec", "PgrunError",
+    "AsyncWorkerUtils", "Event", "Events", "Helpers", "Job", "JobKeyMode", "JobResult", "JobSpec",
+    "PgrunError", "WaitTimeout", "get_result", "get_result_async", "unwatch_jobs", "unwatch_jobs_async",
+    "wait_for", "wait_for_async", "watch_jobs", "watch_jobs_async",
     "SchemaTooNew", "SyncHelpers", "Worker", "WorkerStats", "WorkerUtils", "__version__", "add_job",
     "add_job_async", "add_jobs", "add_jobs_async", "load_tasks", "make_worker", "migrate", "run",
     "run_async", "run_once", "run_once_async", "task",

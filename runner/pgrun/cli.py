@@ -181,6 +181,13 @@ except ModuleNotFoundError as missing:  # pragma: no cover - a build without cro
 else:
     main.add_command(_cron_commands)
 
+# the role commands (pgrun grant enqueue|worker|admin|read ROLE, pgrun revoke ROLE)
+from .grant_cli import grant as _grant_command  # noqa: E402
+from .grant_cli import revoke as _revoke_command  # noqa: E402
+
+main.add_command(_grant_command)
+main.add_command(_revoke_command)
+
 
 if __name__ == "__main__":
     main()

@@ -59,17 +59,41 @@ async def connect_async(conninfo: str, **kwargs) -> psycopg.AsyncConnection:
         raise _failed(conninfo, error) from error
 
 
-def connection_kwargs(prepared_statements: bool = True) -> dict:
-    """Settings of every runner connection. Without prepared statements the runner works
-    behind poolers in transaction mode (PgBouncer)."""
-    return {"autocommit": True, "prepare_threshold": 5 if prepared_statements else None}
+# A dead peer is noticed within ~25 s by keepalives, and unacknowledged writes give up
+# after 15 s (tcp_user_timeout), instead of the kernel's many minutes.
+TCP_SETTINGS = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
+                "tcp_user_timeout": 15_000, "connect_timeout": 5}
+
+
+def session_options(conninfo: str, statement_timeout: str, lock_timeout: str) -> str:
+    """libpq `options` for a runner connection: bounds on statements, lock waits and idle
+    transactions, before the user's own options (which win where they set the same)."""
+    ours = (f"-c statement_timeout={statement_timeout} -c lock_timeout={lock_timeout} "
+            "-c idle_in_transaction_session_timeout=60s")
+    try:
+        theirs = psycopg.conninfo.conninfo_to_dict(conninfo).get("options") or ""
+    except psycopg.ProgrammingError:
+        theirs = ""
+    return f"{ours} {theirs}".strip()
+
+
+def connection_kwargs(prepared_statements: bool = True, *, conninfo: str = "",
+                      statement_timeout: str = "30s", lock_timeout: str = "5s",
+                      application_name: str = "pgrun") -> dict:
+    """Settings of every runner connection: autocommit, timeouts, TCP keepalives. Without
+    prepared statements the runner works behind poolers in transaction mode (PgBouncer)."""
+    return {"autocommit": True, "prepare_threshold": 5 if prepared_statements else None,
+            "options": session_options(conninfo, statement_timeout, lock_timeout),
+            "application_name": application_name, **TCP_SETTINGS}
 
 
 async def open_pool(conninfo: str, *, max_size: int, prepared_statements: bool = True,
-                    name: str = "pgrun", timeout: float = 10.0) -> AsyncConnectionPool:
+                    name: str = "pgrun", timeout: float = 10.0, min_size: int | None = None,
+                    kwargs: dict | None = None) -> AsyncConnectionPool:
     pool = AsyncConnectionPool(
-        conninfo, min_size=min(2, max_size), max_size=max_size, open=False, name=name,
-        kwargs=connection_kwargs(prepared_statements),
+        conninfo, min_size=min(2, max_size) if min_size is None else min_size, max_size=max_size,
+        open=False, name=name,
+        kwargs=kwargs if kwargs is not None else connection_kwargs(prepared_statements, conninfo=conninfo),
         check=AsyncConnectionPool.check_connection,
         reconnect_timeout=float("inf"),
     )
@@ -89,8 +113,15 @@ async def open_pool(conninfo: str, *, max_size: int, prepared_statements: bool =
 
 def open_sync_pool(conninfo: str, *, max_size: int, prepared_statements: bool = True,
                    name: str = "pgrun-sync") -> ConnectionPool:
-    """A blocking pool that connects on demand (plain handlers' own queries)."""
+    """A blocking pool that connects on demand (plain handlers' own queries): plain
+    autocommit connections, without the runner's timeouts (handlers set their own)."""
     return ConnectionPool(
         conninfo, min_size=0, max_size=max_size, open=True, name=name,
-        kwargs=connection_kwargs(prepared_statements), check=ConnectionPool.check_connection,
+        kwargs={"autocommit": True, "prepare_threshold": 5 if prepared_statements else None},
+        check=ConnectionPool.check_connection,
     )
+
+
+def sqlstate(error: BaseException) -> str | None:
+    """The SQLSTATE of a database error, else None."""
+    return getattr(error, "sqlstate", None)

@@ -32,6 +32,8 @@ EVENT_NAMES = frozenset({
     "worker:listen",        # the LISTEN connection is (again) established
     "worker:listen:error",  # the LISTEN connection was lost; `error` says why
     "worker:rescue",        # jobs of a dead worker released; data: dead_worker_id, released_jobs
+    "worker:lease:lost",    # this worker was presumed dead (or force-unlocked): its jobs were
+                            # released; it stops them and registers again; data: reason
     "job:start",            # a handler is about to run
     "job:success",          # a handler returned (completion is written in the next batch)
     "job:error",            # a handler raised (or was interrupted); the job will be failed

@@ -18,7 +18,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Iterable, Sequence
-from contextlib import AbstractAsyncContextManager, AbstractContextManager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -83,8 +83,9 @@ class Helpers(_BaseHelpers):
         return self._worker.shutdown_event
 
     def connection(self) -> AbstractAsyncContextManager[psycopg.AsyncConnection]:
-        """`async with helpers.connection() as conn:` a pooled autocommit connection."""
-        return self._worker.pool.connection()
+        """`async with helpers.connection() as conn:` a pooled autocommit connection (handlers
+        have a pool of their own: they cannot starve the runner's claims and outcomes)."""
+        return _handler_connection(self._worker)
 
     async def add_job(self, identifier: str, payload: Any = None, *, queue_name: str | None = None,
                       run_at: datetime | None = None, max_attempts: int | None = None,
@@ -96,7 +97,7 @@ class Helpers(_BaseHelpers):
                        priority=priority, flags=flags, job_key_mode=job_key_mode, schema=self.schema)
         if connection is not None:
             return await utils.add_job_async(connection, identifier, payload, **options)
-        async with self._worker.pool.connection() as conn:
+        async with _handler_connection(self._worker) as conn:
             return await utils.add_job_async(conn, identifier, payload, **options)
 
     async def add_jobs(self, specs: Iterable[JobSpec], *, job_key_preserve_run_at: bool = False,
@@ -104,9 +105,16 @@ class Helpers(_BaseHelpers):
         if connection is not None:
             return await utils.add_jobs_async(connection, specs, schema=self.schema,
                                               job_key_preserve_run_at=job_key_preserve_run_at)
-        async with self._worker.pool.connection() as conn:
+        async with _handler_connection(self._worker) as conn:
             return await utils.add_jobs_async(conn, specs, schema=self.schema,
                                               job_key_preserve_run_at=job_key_preserve_run_at)
+
+
+@asynccontextmanager
+async def _handler_connection(worker: Worker):
+    pool = await worker.handler_pool()
+    async with pool.connection() as conn:
+        yield conn
 
 
 class SyncHelpers(_BaseHelpers):

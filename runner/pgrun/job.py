@@ -14,11 +14,19 @@ JOB_COLUMNS = (
     "max_attempts", "last_error", "created_at", "updated_at", "key", "locked_at", "locked_by",
     "revision", "flags",
 )
+# What the utilities (add_job, add_jobs, the admin functions) select: JOB_COLUMNS, then
+# the schema-2 columns Job carries at its end.
+ROW_COLUMNS = JOB_COLUMNS + ("state", "lease")
 
 
 @dataclass(slots=True)
 class Job:
-    """One job as the database holds it. `attempts` counts the attempt now running."""
+    """One job as the database holds it. `attempts` counts the attempt now running.
+
+    `state` is one of scheduled, available, running, retryable, blocked, completed, failed,
+    cancelled; `lease` identifies the running attempt. Both are None where a query did not
+    select them (rows built from JOB_COLUMNS only).
+    """
 
     id: int
     queue_name: str | None
@@ -36,6 +44,8 @@ class Job:
     locked_by: str | None
     revision: int
     flags: dict[str, bool] | None
+    state: str | None = None   # scheduled, available, running, retryable, completed, failed, ...
+    lease: int | None = None   # the claim holding this attempt (running jobs): outcomes present it
 
     @property
     def is_last_attempt(self) -> bool:

@@ -11,10 +11,18 @@ from functools import cache
 
 from psycopg import sql
 
-from .job import JOB_COLUMNS
+from .job import JOB_COLUMNS, ROW_COLUMNS
 from .sql_files import check_schema_name
 
 _COLUMNS = ", ".join(JOB_COLUMNS)
+_ROW_COLUMNS = ", ".join(ROW_COLUMNS)  # the utilities' statements (utils.py)
+# What claim_jobs returns, in this order; the last row of a short claim has id null and
+# carries next_due_in and look_again.
+CLAIM_COLUMNS = (
+    "id", "queue_name", "task_identifier", "payload", "priority", "run_at", "attempts",
+    "max_attempts", "last_error", "created_at", "key", "locked_at", "revision", "flags", "lease",
+    "next_due_in", "look_again",
+)
 
 
 @dataclass(frozen=True)
@@ -24,9 +32,11 @@ class Queries:
     complete: str
     fail: str
     give_back: str
-    held_job_ids: str
+    held_attempts: str
+    register: str
     heartbeat: str
     unregister: str
+    maintain: str
     add_job: str
     add_jobs: str
     complete_jobs: str
@@ -35,6 +45,18 @@ class Queries:
     remove_job: str
     force_unlock_workers: str
     listen: str
+    # results (results.py)
+    get_result: str
+    watch_jobs: str
+    unwatch_jobs: str
+    listen_finished: str
+    unlisten_finished: str
+    # roles (grant_cli.py)
+    grant_enqueue: str
+    grant_worker: str
+    grant_admin: str
+    grant_read: str
+    revoke_all: str
 
 
 @cache
@@ -42,38 +64,52 @@ def for_schema(schema: str) -> Queries:
     s = sql.Identifier(check_schema_name(schema)).as_string(None)
     return Queries(
         schema=schema,
-        claim=(f"select {_COLUMNS} from {s}.get_jobs(%s, %s::text[], "
-               "forbidden_flags => %s::text[], max_jobs => %s::int)"),
-        complete=f"select c.id from {s}.complete_held_jobs(%s, %s::bigint[]) as c(id)",
-        fail=(f"select id, run_at, attempts, max_attempts "
-              f"from {s}.fail_held_jobs(%s, %s::bigint[], %s::text[])"),
-        give_back=f"select r.id from {s}.return_held_jobs(%s, %s::bigint[]) as r(id)",
-        held_job_ids=f"select id from {s}.jobs where locked_by = %s",
-        heartbeat=(f"select dead_worker_id, released_jobs "
-                   f"from {s}.heartbeat(%s, %s::jsonb, %s::interval)"),
+        # the worker's side: every statement names its columns (see claim.py for the claim's)
+        claim=(f"select {', '.join(CLAIM_COLUMNS)} from {s}.claim_jobs(%s, %s::int, %s::text[], %s::text[])"),
+        complete=(f"select job_id, outcome from {s}.complete_attempts("
+                  "%s, %s::bigint[], %s::bigint[], %s::jsonb[])"),
+        fail=(f"select job_id, outcome, run_at, attempts, max_attempts "
+              f"from {s}.fail_attempts(%s, %s::bigint[], %s::bigint[], %s::text[])"),
+        give_back=f"select job_id, outcome from {s}.return_attempts(%s, %s::bigint[], %s::bigint[])",
+        held_attempts=f"select job_id, lease from {s}.held_attempts(%s)",
+        register=f"select {s}.register_worker(%s, %s::jsonb, %s::interval, %s::interval)",
+        heartbeat=f"select dead_worker_id, released_jobs from {s}.heartbeat(%s)",
         unregister=f"select {s}.unregister_worker(%s)",
+        maintain=f"select task, rows from {s}.maintain()",
         add_job=(
-            f"select {_COLUMNS} from {s}.add_job(identifier => %s, payload => %s::json, "
+            f"select {_ROW_COLUMNS} from {s}.add_job(identifier => %s, payload => %s::json, "
             "queue_name => %s, run_at => %s::timestamptz, max_attempts => %s::int, job_key => %s, "
             "priority => %s::int, flags => %s::text[], job_key_mode => %s)"
         ),
-        # Specs travel as one JSON array; json_populate_recordset turns it into job_spec rows.
+        # Specs travel as one JSON array (payloads.encode writes each payload); json_populate_recordset
+        # turns it into job_spec rows.
         add_jobs=(
-            f"select {_COLUMNS} from {s}.add_jobs("
+            f"select {_ROW_COLUMNS} from {s}.add_jobs("
             f"(select coalesce(array_agg(row(r.identifier, r.payload, r.queue_name, r.run_at, "
             f"r.max_attempts, r.job_key, r.priority, r.flags)::{s}.job_spec order by r.n), "
             f"'{{}}'::{s}.job_spec[]) "
             f"from rows from (json_populate_recordset(null::{s}.job_spec, %s::json)) with ordinality "
             "as r(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, n)), "
-            "%s)"
+            # one row per spec, in spec order: add_jobs answers so, and the ordinality says it
+            "%s) with ordinality as added order by added.ordinality"
         ),
-        complete_jobs=f"select {_COLUMNS} from {s}.complete_jobs(%s::bigint[])",
-        permanently_fail_jobs=f"select {_COLUMNS} from {s}.permanently_fail_jobs(%s::bigint[], %s)",
+        complete_jobs=f"select {_ROW_COLUMNS} from {s}.complete_jobs(%s::bigint[])",
+        permanently_fail_jobs=f"select {_ROW_COLUMNS} from {s}.permanently_fail_jobs(%s::bigint[], %s)",
         reschedule_jobs=(
-            f"select {_COLUMNS} from {s}.reschedule_jobs(%s::bigint[], run_at => %s::timestamptz, "
+            f"select {_ROW_COLUMNS} from {s}.reschedule_jobs(%s::bigint[], run_at => %s::timestamptz, "
             "priority => %s::int, attempts => %s::int, max_attempts => %s::int)"
         ),
-        remove_job=f"select {_COLUMNS} from {s}.remove_job(%s) where id is not null",
+        remove_job=f"select {_ROW_COLUMNS} from {s}.remove_job(%s) where id is not null",
         force_unlock_workers=f"select {s}.force_unlock_workers(%s::text[])",
         listen=sql.SQL("listen {}").format(sql.Identifier(f"{schema}:jobs")).as_string(None),
+        get_result=f"select state, result, last_error, finished_at from {s}.get_result(%s::bigint)",
+        watch_jobs=f"select {s}.watch_jobs(%s::bigint[])",
+        unwatch_jobs=f"select {s}.unwatch_jobs(%s::bigint[])",
+        listen_finished=sql.SQL("listen {}").format(sql.Identifier(f"{schema}:finished")).as_string(None),
+        unlisten_finished=sql.SQL("unlisten {}").format(sql.Identifier(f"{schema}:finished")).as_string(None),
+        grant_enqueue=f"select {s}.grant_enqueue(%s::name, %s::text[], %s::text[])",
+        grant_worker=f"select {s}.grant_worker(%s::name)",
+        grant_admin=f"select {s}.grant_admin(%s::name)",
+        grant_read=f"select {s}.grant_read(%s::name)",
+        revoke_all=f"select {s}.revoke_all(%s::name)",
     )

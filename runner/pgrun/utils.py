@@ -10,6 +10,11 @@ Or with a small object that opens its own connection:
     with WorkerUtils("postgresql://...") as utils:
         utils.add_job("emails.send", {...})
         utils.reschedule_jobs([42], run_at=datetime.now(timezone.utc))
+        result = utils.wait_for(job.id, timeout=30)   # see pgrun.results
+
+Payloads go through `pgrun.payloads.encode` on every path: datetimes, dates, UUIDs and
+Decimals are written as strings; sets, other types, NaN, NUL characters and lone
+surrogates are refused before anything is sent.
 """
 
 from __future__ import annotations
@@ -19,9 +24,10 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from . import db, queries
+from . import db, payloads, queries, results
 from .job import Job, JobKeyMode, JobSpec
 from .migrate import MigrationResult, migrate
+from .results import JobResult
 
 if TYPE_CHECKING:
     import psycopg
@@ -32,27 +38,33 @@ if TYPE_CHECKING:
 def _add_job_params(identifier: str, payload: Any, queue_name: str | None, run_at: datetime | None,
                     max_attempts: int | None, job_key: str | None, priority: int | None,
                     flags: Sequence[str] | None, job_key_mode: JobKeyMode) -> tuple:
-    return (identifier, None if payload is None else db.Json(payload), queue_name, run_at, max_attempts,
-            job_key, priority, None if flags is None else list(flags), job_key_mode)
+    return (identifier, None if payload is None else payloads.encode(payload), queue_name, run_at,
+            max_attempts, job_key, priority, None if flags is None else list(flags), job_key_mode)
 
 
-def _json_default(value: Any) -> str:
+def _spec_default(value: Any) -> str:
     if isinstance(value, datetime | date):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def _add_jobs_params(specs: Iterable[JobSpec], job_key_preserve_run_at: bool) -> tuple[str, bool]:
+    """The specs as one JSON array; each payload is written by payloads.encode, as add_job's."""
     rows = []
-    for spec in specs:
+    for index, spec in enumerate(specs):
         if not isinstance(spec, JobSpec):
             raise TypeError(f"add_jobs takes JobSpec objects, got {type(spec).__name__}")
-        rows.append({
-            "identifier": spec.identifier, "payload": spec.payload, "queue_name": spec.queue_name,
-            "run_at": spec.run_at, "max_attempts": spec.max_attempts, "job_key": spec.job_key,
-            "priority": spec.priority, "flags": None if spec.flags is None else list(spec.flags),
-        })
-    return json.dumps(rows, default=_json_default), bool(job_key_preserve_run_at)
+        try:
+            payload = "null" if spec.payload is None else payloads.encode(spec.payload)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"specs[{index}]: {error}") from None
+        fields = json.dumps({
+            "identifier": spec.identifier, "queue_name": spec.queue_name, "run_at": spec.run_at,
+            "max_attempts": spec.max_attempts, "job_key": spec.job_key, "priority": spec.priority,
+            "flags": None if spec.flags is None else list(spec.flags),
+        }, default=_spec_default, separators=(",", ":"))
+        rows.append('{"payload":' + payload + "," + fields[1:])
+    return "[" + ",".join(rows) + "]", bool(job_key_preserve_run_at)
 
 
 def _jobs(rows: list[tuple]) -> list[Job]:
@@ -174,6 +186,24 @@ class WorkerUtils:
         """Releases every job and queue these (known dead) workers hold."""
         self.connection.execute(self._queries.force_unlock_workers, (list(worker_ids),))
 
+    def get_result(self, job_id: int) -> JobResult | None:
+        """The job's state, result, last error and finish time; None for an unknown job."""
+        return results.get_result(self.connection, job_id, schema=self.schema)
+
+    def wait_for(self, job_id: int, timeout: float | None = None) -> JobResult:
+        """Waits (on LISTEN, without polling) until the job is completed, failed or cancelled;
+        returns its JobResult whatever the outcome (check `.ok`). Raises LookupError for an
+        unknown job (or one retention already removed) and pgrun.WaitTimeout, a TimeoutError,
+        after `timeout` seconds (None: no limit). See pgrun.results about retention."""
+        return results.wait_for(self.connection, job_id, timeout, schema=self.schema)
+
+    def watch_jobs(self, job_ids: Sequence[int]) -> None:
+        """Keeps these jobs' results readable for a later wait_for (see pgrun.results)."""
+        results.watch_jobs(self.connection, job_ids, schema=self.schema)
+
+    def unwatch_jobs(self, job_ids: Sequence[int]) -> None:
+        results.unwatch_jobs(self.connection, job_ids, schema=self.schema)
+
     def _all(self, query: str, params: tuple) -> list[Job]:
         return _jobs(self.connection.execute(query, params).fetchall())
 
@@ -238,6 +268,20 @@ class AsyncWorkerUtils:
 
     async def force_unlock_workers(self, worker_ids: Sequence[str]) -> None:
         await (await self.connection()).execute(self._queries.force_unlock_workers, (list(worker_ids),))
+
+    async def get_result(self, job_id: int) -> JobResult | None:
+        return await results.get_result_async(await self.connection(), job_id, schema=self.schema)
+
+    async def wait_for(self, job_id: int, timeout: float | None = None) -> JobResult:
+        """WorkerUtils.wait_for, awaited. It holds this object's connection while it waits:
+        other calls on the same AsyncWorkerUtils wait for it (use one per concurrent waiter)."""
+        return await results.wait_for_async(await self.connection(), job_id, timeout, schema=self.schema)
+
+    async def watch_jobs(self, job_ids: Sequence[int]) -> None:
+        await results.watch_jobs_async(await self.connection(), job_ids, schema=self.schema)
+
+    async def unwatch_jobs(self, job_ids: Sequence[int]) -> None:
+        await results.unwatch_jobs_async(await self.connection(), job_ids, schema=self.schema)
 
     async def _all(self, query: str, params: tuple) -> list[Job]:
         cursor = await (await self.connection()).execute(query, params)

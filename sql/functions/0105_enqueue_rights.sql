@@ -24,7 +24,7 @@ begin
     return;
   end if;
   if exists (select from @schema@._private_grants as g
-             where g.kind in ('worker', 'admin') and pg_has_role(role_name, g.role_name, 'member')) then
+             where g.kind in ('worker', 'admin') and pg_has_role(_enqueue_rights.role_name, g.role_name, 'member')) then
     return;
   end if;
   select true,
@@ -34,7 +34,7 @@ begin
   from @schema@._private_grants as g
   left join lateral unnest(g.tasks) as t on true
   left join lateral unnest(g.queues) as q on true
-  where g.kind = 'enqueue' and pg_has_role(role_name, g.role_name, 'member');
+  where g.kind = 'enqueue' and pg_has_role(_enqueue_rights.role_name, g.role_name, 'member');
   restricted := coalesce(restricted, false);
 end;
 $$;

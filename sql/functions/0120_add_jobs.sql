@@ -111,6 +111,10 @@ set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_rows @schema@._private_jobs[];
+  v_new_ids bigint[];
+  v_spec_of_id jsonb;
+  v_spec_of_key jsonb;
+  v_written_keys jsonb;
   v_missing record;
 begin
   -- Lock order, the same in every function here: existing job rows in id
@@ -128,23 +132,31 @@ begin
   where j.key in (select s.job_key from unnest(_add_keyed_jobs.specs) as s where s.job_key is not null)
     and j.state in ('running', 'failed');
 
-  with numbered as (
-    select s.*, nextval('@schema@._private_jobs_id_seq') as new_id
-    from unnest(_add_keyed_jobs.specs) with ordinality
-      as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, ord)
-  ), written as (
+  -- Ids in spec order; answers are put back in spec order through JSON maps
+  -- (id -> spec, key -> spec), never by joining arrays (see _end_attempts).
+  v_new_ids := array(select nextval('@schema@._private_jobs_id_seq')
+                     from generate_series(1, cardinality(_add_keyed_jobs.specs)));
+  v_spec_of_id := jsonb_object(v_new_ids::text[],
+                               array(select generate_series(1, cardinality(_add_keyed_jobs.specs)))::text[]);
+  select jsonb_object_agg(s.job_key, s.ord) into v_spec_of_key
+  from unnest(_add_keyed_jobs.specs) with ordinality
+    as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, ord)
+  where s.job_key is not null;
+
+  with written as (
     insert into @schema@._private_jobs as j
       (id, queue_name, task_identifier, payload, run_at, max_attempts, key, priority, flags, state)
-    select n.new_id, n.queue_name, n.identifier, coalesce(n.payload::jsonb, '{}'::jsonb),
+    select v_new_ids[n.ord], n.queue_name, n.identifier, coalesce(n.payload::jsonb, '{}'::jsonb),
            coalesce(n.run_at, now()), coalesce(n.max_attempts, 25), n.job_key, coalesce(n.priority, 0),
            case when n.flags is not null then
              (select jsonb_object_agg(f, true) from unnest(n.flags) as f where f is not null)
            end,
            case when n.run_at > now() then 'scheduled' else 'available' end
-    from numbered as n
+    from unnest(_add_keyed_jobs.specs) with ordinality
+      as n(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, ord)
     -- rows go in key order, so two callers with the same keys lock (or wait
     -- on) them in the same order and cannot deadlock
-    order by n.job_key, n.new_id
+    order by n.job_key, n.ord
     on conflict (key) where key is not null and state not in ('completed', 'cancelled') do update set
       (queue_name, task_identifier, payload, run_at, max_attempts, priority, flags, attempts,
        last_error, errors, revision, updated_at, state) =
@@ -154,17 +166,17 @@ begin
     where j.state in ('scheduled', 'available', 'retryable')
     returning j.*
   )
-  select array_agg(w order by n.ord) into v_rows
-  from numbered as n
-  join written as w on w.id = n.new_id or (n.job_key is not null and w.key = n.job_key);
+  select array_agg(w order by coalesce((v_spec_of_id ->> w.id::text)::integer, (v_spec_of_key ->> w.key)::integer)),
+         jsonb_object_agg(w.key, true) filter (where w.key is not null)
+  into v_rows, v_written_keys
+  from written as w;
 
   -- A keyed job a worker claimed between the detach and the upsert was
   -- skipped above; add_job settles those one by one, so no spec goes missing.
   for v_missing in
     select s.ord, s.* from unnest(_add_keyed_jobs.specs) with ordinality
       as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, ord)
-    where s.job_key is not null
-      and not exists (select from unnest(v_rows) as r where r.key = s.job_key)
+    where s.job_key is not null and not coalesce(v_written_keys ? s.job_key, false)
     order by s.ord
   loop
     v_rows := v_rows[:v_missing.ord - 1]

@@ -19,13 +19,17 @@ begin
   if v_tasks is null then
     v_tasks := array(select t from @schema@._due_tasks() as t);
   end if;
-  -- Most calls find nothing due: one probe per task and out.
+  -- Most calls find nothing due: one probe per task and out. The probe reads
+  -- each task's earliest waiting job (jobs_due, in run_at order) and compares
+  -- outside: with `run_at <= now` inside, the planner, which cannot know that
+  -- waiting jobs are the future ones, scans the whole table for a due row.
   if not exists (select from unnest(v_tasks) as t(task_identifier)
-                 cross join lateral (select from @schema@._private_jobs as j
+                 cross join lateral (select j.run_at from @schema@._private_jobs as j
                                      where j.task_identifier = t.task_identifier
                                        and j.state in ('scheduled', 'retryable')
-                                       and j.run_at <= _promote_due_jobs.now
-                                     limit 1) as due) then
+                                     order by j.run_at
+                                     limit 1) as due
+                 where due.run_at <= _promote_due_jobs.now) then
     return 0;
   end if;
 

@@ -2,16 +2,18 @@
 -- final), given back, released after its worker died or was unlocked. The
 -- caller has locked the jobs and their queue rows (_lock_attempts). One place
 -- for the state rules, queue counters, queue heads, retention and waiters.
---   outcome 'completed': results[i] is kept with the job if retention keeps it
---   outcome 'failed':    messages[i] is recorded; retried with backoff unless it was the last attempt
+-- messages and results are JSON objects keyed by job id (as text): a lookup
+-- per row, where a join of arrays would let a generic plan go quadratic.
+--   outcome 'completed': results->id is kept with the job if retention keeps it
+--   outcome 'failed':    messages->>id is recorded; retried with backoff unless it was the last attempt
 --   outcome 'returned':  never started: the attempt is given back, the job available again
---   outcome 'released':  its worker is gone: messages[i] recorded, the attempt
+--   outcome 'released':  its worker is gone: messages->>id recorded, the attempt
 --                        counts, the job available again at once (or failed if it was the last)
 create or replace function @schema@._end_attempts(
   job_ids bigint[],
   outcome text,
-  messages text[] default null,
-  results jsonb[] default null,
+  messages jsonb default null,
+  results jsonb default null,
   now timestamptz default now()
 ) returns table (job_id bigint, state text, run_at timestamptz, attempts smallint, max_attempts smallint)
 language plpgsql volatile
@@ -25,87 +27,115 @@ declare
   v_ended record;
   v_relist text[];
 begin
-  with input as (
-    select i.id, i.message, i.result
-    from unnest(_end_attempts.job_ids, _end_attempts.messages, _end_attempts.results) as i(id, message, result)
-    where i.id is not null
-  ), next as (
-    select j.id, j.task_identifier, j.queue_name, i.message, i.result,
-      case
-        when _end_attempts.outcome = 'completed' then 'completed'
-        when _end_attempts.outcome = 'returned' then 'available'
-        when j.attempts >= j.max_attempts then 'failed'
-        when _end_attempts.outcome = 'released' then 'available'
-        else 'retryable'
-      end as state,
-      v_waited and exists (select from @schema@._private_job_waiters as w where w.job_id = j.id) as waited
-    from @schema@._private_jobs as j join input as i on i.id = j.id
-    where j.state = 'running'
-  ), plan as (
-    select n.*, case
-      when n.state not in ('completed', 'failed') then null
-      when n.waited then  -- whoever waits reads the outcome: keep it a while for them
-        greatest(coalesce(@schema@._keep_until(n.task_identifier, n.queue_name, n.state, _end_attempts.now),
-                          'infinity'), _end_attempts.now + interval '10 minutes')
-      when v_retention then @schema@._keep_until(n.task_identifier, n.queue_name, n.state, _end_attempts.now)
-      when n.state = 'completed' then _end_attempts.now  -- by default completed jobs leave at once
-    end as keep_until
-    from next as n
-  ), removed as (
-    delete from @schema@._private_jobs as j using plan as p
-    where j.id = p.id and p.keep_until <= _end_attempts.now
-    returning j.id, p.state, j.run_at, j.attempts, j.max_attempts
-  ), moved as (
-    update @schema@._private_jobs as j set
-      state = p.state,
-      attempts = case when _end_attempts.outcome = 'returned' then greatest(j.attempts - 1, 0)
-                      else j.attempts end,
-      run_at = case when p.state = 'retryable'
-                    then greatest(_end_attempts.now, j.run_at) + exp(least(j.attempts, 10)) * interval '1 second'
-                    else j.run_at end,
-      last_error = case when _end_attempts.outcome in ('failed', 'released')
-                        then @schema@._clean_error(p.message, v_max_error) else j.last_error end,
-      errors = case when _end_attempts.outcome in ('failed', 'released')
-                    then @schema@._with_error(j.errors, j.attempts, p.message, _end_attempts.now)
-                    else j.errors end,
-      result = case when p.state = 'completed' then p.result else j.result end,
-      locked_at = null,
-      locked_by = null,
-      finished_at = case when p.state in ('completed', 'failed') then _end_attempts.now end,
-      keep_until = case when p.keep_until = 'infinity' then null else p.keep_until end,
-      updated_at = _end_attempts.now
-    from plan as p
-    where j.id = p.id and (p.keep_until is null or p.keep_until > _end_attempts.now)
-    returning j.id, j.state, j.run_at, j.attempts, j.max_attempts
-  ), counts as (
-    select p.queue_name, count(*)::integer as n, bool_or(p.state = 'available') as got_job
-    from plan as p where p.queue_name is not null group by p.queue_name
-  ), ended as (
-    select * from moved union all select * from removed
-  ), freed as (
-    -- room again: a queue that was full is listed again, and so is one that got a job back
-    update @schema@._private_job_queues as q set running = greatest(q.running - c.n, 0)
-    from counts as c where q.queue_name = c.queue_name
-    returning q.queue_name, (q.running + c.n >= q.max_running or c.got_job) as relist
-  )
-  select
-    (select array_agg(f.queue_name order by f.queue_name) from freed as f where f.relist) as relist,
-    (select array_agg(p.id) from plan as p where p.waited) as waited_ids,
-    (select bool_or(p.state = 'available') from plan as p) as got_jobs,
-    (select array_agg(e.id order by e.id) from ended as e) as ids,
-    (select array_agg(e.state order by e.id) from ended as e) as states,
-    (select array_agg(e.run_at order by e.id) from ended as e) as run_ats,
-    (select array_agg(e.attempts order by e.id) from ended as e) as attempts,
-    (select array_agg(e.max_attempts order by e.id) from ended as e) as max_attempts
-  into v_ended;
+  if _end_attempts.outcome = 'completed' and not v_retention and not v_waited then
+    -- the common end: completed jobs nobody keeps leave at once
+    with removed as (
+      delete from @schema@._private_jobs as j
+      where j.id = any(_end_attempts.job_ids) and j.state = 'running'
+      returning j.id, j.queue_name, j.run_at, j.attempts, j.max_attempts
+    )
+    select array_agg(r.queue_name order by r.id) as queues,
+           array_agg('completed'::text order by r.id) as plan_states,
+           null::bigint[] as waited_ids, false as got_jobs,
+           array_agg(r.id order by r.id) as ids, array_agg('completed'::text order by r.id) as states,
+           array_agg(r.run_at order by r.id) as run_ats, array_agg(r.attempts order by r.id) as attempts,
+           array_agg(r.max_attempts order by r.id) as max_attempts
+    into v_ended
+    from removed as r;
+  else
+    with next as (
+      select j.id, j.task_identifier, j.queue_name,
+        _end_attempts.messages ->> j.id::text as message, _end_attempts.results -> j.id::text as result,
+        case
+          when _end_attempts.outcome = 'completed' then 'completed'
+          when _end_attempts.outcome = 'returned' then 'available'
+          when j.attempts >= j.max_attempts then 'failed'
+          when _end_attempts.outcome = 'released' then 'available'
+          else 'retryable'
+        end as state,
+        v_waited and exists (select from @schema@._private_job_waiters as w where w.job_id = j.id) as waited
+      from @schema@._private_jobs as j
+      where j.id = any(_end_attempts.job_ids) and j.state = 'running'
+    ), plan as (
+      select n.*, case
+        when n.state not in ('completed', 'failed') then null
+        when n.waited then  -- whoever waits reads the outcome: keep it a while for them
+          greatest(coalesce(@schema@._keep_until(n.task_identifier, n.queue_name, n.state, _end_attempts.now),
+                            'infinity'), _end_attempts.now + interval '10 minutes')
+        when v_retention then @schema@._keep_until(n.task_identifier, n.queue_name, n.state, _end_attempts.now)
+        when n.state = 'completed' then _end_attempts.now  -- by default completed jobs leave at once
+      end as keep_until
+      from next as n
+    ), removed as (
+      delete from @schema@._private_jobs as j using plan as p
+      where j.id = p.id and p.keep_until <= _end_attempts.now
+      returning j.id, p.state, j.run_at, j.attempts, j.max_attempts
+    ), moved as (
+      update @schema@._private_jobs as j set
+        state = p.state,
+        attempts = case when _end_attempts.outcome = 'returned' then greatest(j.attempts - 1, 0)
+                        else j.attempts end,
+        run_at = case when p.state = 'retryable'
+                      then greatest(_end_attempts.now, j.run_at) + exp(least(j.attempts, 10)) * interval '1 second'
+                      else j.run_at end,
+        last_error = case when _end_attempts.outcome in ('failed', 'released')
+                          then @schema@._clean_error(p.message, v_max_error) else j.last_error end,
+        errors = case when _end_attempts.outcome in ('failed', 'released')
+                      then @schema@._with_error(j.errors, j.attempts, p.message, _end_attempts.now)
+                      else j.errors end,
+        result = case when p.state = 'completed' then p.result else j.result end,
+        locked_at = null,
+        locked_by = null,
+        finished_at = case when p.state in ('completed', 'failed') then _end_attempts.now end,
+        keep_until = case when p.keep_until = 'infinity' then null else p.keep_until end,
+        updated_at = _end_attempts.now
+      from plan as p
+      where j.id = p.id and (p.keep_until is null or p.keep_until > _end_attempts.now)
+      returning j.id, j.state, j.run_at, j.attempts, j.max_attempts
+    ), ended as (
+      select * from moved union all select * from removed
+    )
+    select
+      (select array_agg(p.queue_name order by p.id) from plan as p) as queues,
+      (select array_agg(p.state order by p.id) from plan as p) as plan_states,
+      -- only an end is announced: a retry or a release is not one
+      (select array_agg(p.id) from plan as p where p.waited and p.state in ('completed', 'failed')) as waited_ids,
+      (select bool_or(p.state = 'available') from plan as p) as got_jobs,
+      (select array_agg(e.id order by e.id) from ended as e) as ids,
+      (select array_agg(e.state order by e.id) from ended as e) as states,
+      (select array_agg(e.run_at order by e.id) from ended as e) as run_ats,
+      (select array_agg(e.attempts order by e.id) from ended as e) as attempts,
+      (select array_agg(e.max_attempts order by e.id) from ended as e) as max_attempts
+    into v_ended;
+  end if;
 
-  if v_ended.relist is not null then
-    perform @schema@._offer_queue_heads(v_ended.relist);
+  -- Their queues have room again: a queue that was full is listed again, and so
+  -- is one that got a job back.
+  if exists (select from unnest(v_ended.queues) as q where q is not null) then
+    with counts as (
+      select c.queue_name, count(*)::integer as n, bool_or(c.state = 'available') as got_job
+      from unnest(v_ended.queues, v_ended.plan_states) as c(queue_name, state)
+      where c.queue_name is not null group by c.queue_name
+    ), freed as (
+      update @schema@._private_job_queues as q set running = greatest(q.running - c.n, 0)
+      from counts as c where q.queue_name = c.queue_name
+      returning q.queue_name, (q.running + c.n >= q.max_running or c.got_job) as relist
+    )
+    select array_agg(f.queue_name order by f.queue_name) filter (where f.relist) into v_relist from freed as f;
+  end if;
+
+  if v_relist is not null then
+    perform @schema@._offer_queue_heads(v_relist);
   end if;
   if v_ended.waited_ids is not null then
     perform pg_notify('@schema_text@:finished', i::text) from unnest(v_ended.waited_ids) as i;
   end if;
-  if v_ended.relist is not null or v_ended.got_jobs then
+  -- a job available again, or a queue with room again that has a job ready;
+  -- a freed queue with nothing ready wakes nobody
+  if v_ended.got_jobs
+     or (v_relist is not null
+         and exists (select from @schema@._private_jobs as j
+                     where j.queue_name = any(v_relist) and j.state = 'available')) then
     perform @schema@._notify_jobs();
   end if;
 
@@ -132,34 +162,42 @@ language plpgsql volatile
 set search_path = pg_catalog, pg_temp
 as $$
 declare
+  -- the lease asked for each id, looked up per row (see _end_attempts)
+  v_leases jsonb := jsonb_object(_lock_attempts.job_ids::text[], _lock_attempts.leases::text[]);
   v_locked bigint[];
+  v_queues text[];
 begin
-  select array_agg(j.id) into v_locked
-  from (select j.id from @schema@._private_jobs as j
-        join unnest(_lock_attempts.job_ids, _lock_attempts.leases) as a(id, lease)
-          on a.id = j.id and a.lease = j.lease
-        where j.state = 'running' and j.locked_by = _lock_attempts.worker_id
+  select array_agg(j.id order by j.id), array_agg(j.queue_name order by j.id) into v_locked, v_queues
+  from (select j.id, j.queue_name from @schema@._private_jobs as j
+        where j.id = any(_lock_attempts.job_ids) and j.state = 'running'
+          and j.locked_by = _lock_attempts.worker_id and j.lease = (v_leases ->> j.id::text)::bigint
         order by j.id
         for update of j skip locked) as j;
   if v_locked is not null then
-    held := nullif(@schema@._lock_queues_of(v_locked), '{}');
+    held := nullif(@schema@._lock_queues_of(v_locked, v_queues), '{}');
+  end if;
+  if cardinality(held) = cardinality(_lock_attempts.job_ids) then
+    return;  -- all of them: nothing busy, nothing lost
   end if;
 
   -- What could not be locked: still ours (busy) or not (lost)?
   select array_agg(a.id order by a.id) filter (where j.id is not null),
          array_agg(a.id order by a.id) filter (where j.id is null)
   into busy, lost
-  from unnest(_lock_attempts.job_ids, _lock_attempts.leases) as a(id, lease)
+  from unnest(_lock_attempts.job_ids) as a(id)
   left join @schema@._private_jobs as j
-    on j.id = a.id and j.lease = a.lease and j.state = 'running' and j.locked_by = _lock_attempts.worker_id
+    on j.id = a.id and j.lease = (v_leases ->> a.id::text)::bigint and j.state = 'running'
+       and j.locked_by = _lock_attempts.worker_id
   where held is null or not a.id = any(held);
 end;
 $$;
 
--- Of these locked running jobs, those whose queue row could be locked too
--- (skipping queue rows another transaction holds): ready for _end_attempts.
+-- Of these locked running jobs (and their queues, in the same order), those
+-- whose queue row could be locked too (skipping queue rows another transaction
+-- holds): ready for _end_attempts.
 create or replace function @schema@._lock_queues_of(
-  job_ids bigint[]
+  job_ids bigint[],
+  queue_names text[]
 ) returns bigint[]
 language plpgsql volatile
 set search_path = pg_catalog, pg_temp
@@ -167,15 +205,28 @@ as $$
 declare
   v_free text[];
 begin
+  if not exists (select from unnest(_lock_queues_of.queue_names) as q where q is not null) then
+    return _lock_queues_of.job_ids;
+  end if;
   select array_agg(q.queue_name) into v_free
   from (select q.queue_name from @schema@._private_job_queues as q
-        where q.queue_name in (select j.queue_name from @schema@._private_jobs as j
-                               where j.id = any(_lock_queues_of.job_ids))
+        where q.queue_name = any(_lock_queues_of.queue_names)
         order by q.queue_name
         for no key update of q skip locked) as q;
-  return array(select j.id from @schema@._private_jobs as j
-               where j.id = any(_lock_queues_of.job_ids)
-                 and (j.queue_name is null or j.queue_name = any(v_free))
+  return array(select j.id from unnest(_lock_queues_of.job_ids, _lock_queues_of.queue_names) as j(id, queue_name)
+               where j.queue_name is null or j.queue_name = any(v_free)
                order by j.id);
 end;
+$$;
+
+-- The same message for each of these jobs, as _end_attempts takes them.
+create or replace function @schema@._same_message(
+  job_ids bigint[],
+  message text
+) returns jsonb
+language sql immutable
+set search_path = pg_catalog, pg_temp
+as $$
+  select jsonb_object(_same_message.job_ids::text[],
+                      array_fill(_same_message.message, array[cardinality(_same_message.job_ids)]));
 $$;

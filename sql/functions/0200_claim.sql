@@ -24,6 +24,7 @@ declare
   v_queued record;
   v_free record;
   v_chosen bigint[];
+  v_rows @schema@._private_jobs[];
   v_refresh text[];
 begin
   perform @schema@._promote_due_jobs(v_tasks, _claim_jobs.now);
@@ -57,13 +58,15 @@ begin
       where q.queue_name = c.queue_name
       returning q.queue_name
     )
-    select coalesce(v_refresh, '{}') || coalesce((select array_agg(c.queue_name) from counted as c), '{}')
-    into v_refresh;
+    select array_agg(c order by c.priority, c.run_at, c.id),
+           coalesce(v_refresh, '{}') || coalesce((select array_agg(q.queue_name) from counted as q), '{}')
+    into v_rows, v_refresh
+    from claimed as c;
     -- the claimed queues' listings now point at jobs that run: bring them up to date
-    perform @schema@._refresh_queue_heads(array(select distinct q from unnest(v_refresh) as q order by 1));
-    return query select j.* from @schema@._private_jobs as j
-                 where j.id = any(v_chosen) and j.lease = v_lease
-                 order by j.priority, j.run_at, j.id;
+    if cardinality(v_refresh) > 0 then
+      perform @schema@._refresh_queue_heads(array(select distinct q from unnest(v_refresh) as q order by 1));
+    end if;
+    return query select * from unnest(v_rows);
   elsif v_refresh is not null then
     perform @schema@._refresh_queue_heads(array(select distinct q from unnest(v_refresh) as q order by 1));
   end if;
@@ -119,7 +122,7 @@ declare
   v_due timestamptz;
 begin
   if claim_jobs.max_jobs is null or claim_jobs.max_jobs < 1 then
-    raise exception 'max_jobs must be at least 1 (got %)', quote_nullable(claim_jobs.max_jobs)
+    raise exception 'max_jobs must be at least 1 (got %)', coalesce(claim_jobs.max_jobs::text, 'NULL')
       using errcode = '22023';
   end if;
   perform @schema@._check_lease(claim_jobs.worker_id, claim_jobs.now, false);
@@ -150,7 +153,8 @@ begin
     return query select null::bigint, null::text, null::text, null::jsonb, null::smallint,
       null::timestamptz, null::smallint, null::smallint, null::text, null::timestamptz, null::text,
       null::timestamptz, null::integer, null::jsonb, null::bigint,
-      greatest(extract(epoch from v_due - claim_jobs.now)::double precision, 0),
+      -- greatest() skips nulls: nothing due must stay null, not "due now"
+      case when v_due is not null then greatest(extract(epoch from v_due - claim_jobs.now)::double precision, 0) end,
       coalesce(v_became_idle, false);
   end if;
 end;

@@ -20,8 +20,9 @@ begin
                                     complete_attempts.leases);
   if v_lock.held is not null then
     perform @schema@._end_attempts(v_lock.held, 'completed', null,
-      array(select r.result from unnest(complete_attempts.job_ids, complete_attempts.results) as r(id, result)
-            join unnest(v_lock.held) with ordinality as h(id, n) on h.id = r.id order by h.n));
+      (select jsonb_object_agg(r.id::text, r.result)
+       from unnest(complete_attempts.job_ids, complete_attempts.results) as r(id, result)
+       where r.result is not null));
   end if;
   return query
   select h, 'completed' from unnest(v_lock.held) as h

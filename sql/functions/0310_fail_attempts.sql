@@ -21,8 +21,7 @@ begin
   return query
   select e.job_id, e.state, e.run_at, e.attempts, e.max_attempts
   from @schema@._end_attempts(v_lock.held, 'failed',
-    array(select m.message from unnest(fail_attempts.job_ids, fail_attempts.error_messages) as m(id, message)
-          join unnest(v_lock.held) with ordinality as h(id, n) on h.id = m.id order by h.n)) as e
+    jsonb_object(fail_attempts.job_ids::text[], fail_attempts.error_messages)) as e
   where v_lock.held is not null
   union all select b, 'busy', null, null, null from unnest(v_lock.busy) as b
   union all select l, 'lost', null, null, null from unnest(v_lock.lost) as l;
@@ -36,14 +35,21 @@ create or replace function @schema@.fail_held_jobs(
   job_ids bigint[],
   error_messages text[]
 ) returns setof @schema@._private_jobs
-language sql volatile
+language plpgsql volatile
 set search_path = pg_catalog, pg_temp
 as $$
-  select j.* from @schema@.fail_attempts(fail_held_jobs.worker_id, fail_held_jobs.job_ids,
+declare
+  v_ids bigint[];
+begin
+  select array_agg(f.job_id) into v_ids
+  from @schema@.fail_attempts(fail_held_jobs.worker_id, fail_held_jobs.job_ids,
     @schema@._current_leases(fail_held_jobs.worker_id, fail_held_jobs.job_ids),
     fail_held_jobs.error_messages) as f
-  join @schema@._private_jobs as j on j.id = f.job_id
   where f.outcome in ('retryable', 'failed');
+  -- a statement of its own: one that joined fail_attempts' answer to the
+  -- table would still see the rows as they were before it
+  return query select * from @schema@._private_jobs as j where j.id = any(v_ids) order by j.id;
+end;
 $$;
 
 -- Graphile Worker's fail_job; refuses a job the worker does not hold.
@@ -68,7 +74,7 @@ begin
   if v_job.queue_name is not null then
     perform from @schema@._private_job_queues as q where q.queue_name = v_job.queue_name for no key update;
   end if;
-  perform @schema@._end_attempts(array[v_job.id], 'failed', array[fail_job.error_message]);
+  perform @schema@._end_attempts(array[v_job.id], 'failed', jsonb_build_object(v_job.id::text, fail_job.error_message));
   select * into v_job from @schema@._private_jobs as j where j.id = fail_job.job_id;
   return v_job;
 end;

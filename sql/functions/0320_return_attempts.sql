@@ -51,9 +51,10 @@ set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_ids bigint[];
+  v_queues text[];
 begin
-  select array_agg(j.id) into v_ids
-  from (select j.id from @schema@._private_jobs as j
+  select array_agg(j.id order by j.id), array_agg(j.queue_name order by j.id) into v_ids, v_queues
+  from (select j.id, j.queue_name from @schema@._private_jobs as j
         where j.state = 'running' and j.locked_at < _release_expired_locks.now - _release_expired_locks.job_expiry
           and not exists (select from @schema@._private_workers as w where w.worker_id = j.locked_by)
         order by j.id
@@ -62,11 +63,57 @@ begin
   if v_ids is null then
     return 0;
   end if;
-  v_ids := @schema@._lock_queues_of(v_ids);
+  v_ids := @schema@._lock_queues_of(v_ids, v_queues);
   perform @schema@._end_attempts(v_ids, 'released',
-    array_fill(format('lock expired after %s: the worker that claimed it never finished it',
-                      _release_expired_locks.job_expiry), array[cardinality(v_ids)]),
+    @schema@._same_message(v_ids, format('lock expired after %s: the worker that claimed it never finished it',
+                                         _release_expired_locks.job_expiry)),
     null, _release_expired_locks.now);
   return cardinality(v_ids);
 end;
+$$;
+
+-- Graphile Worker's admin functions (complete_jobs, permanently_fail_jobs,
+-- reschedule_jobs, remove_job) treat a job locked more than 4 hours ago as not
+-- running. Here that holds for workers that never registered (a registered
+-- worker's lease decides): of these jobs, those are released first, as
+-- _release_expired_locks would, so that the admin function then acts on them
+-- like on any job that waits.
+create or replace function @schema@._release_expired_jobs(
+  job_ids bigint[]
+) returns void
+language plpgsql volatile
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_ids bigint[];
+  v_queues text[];
+begin
+  select array_agg(j.id order by j.id), array_agg(j.queue_name order by j.id) into v_ids, v_queues
+  from (select j.id, j.queue_name from @schema@._private_jobs as j
+        where j.id = any(_release_expired_jobs.job_ids) and j.state = 'running'
+          and j.locked_at < now() - interval '4 hours'
+          and not exists (select from @schema@._private_workers as w where w.worker_id = j.locked_by)
+        order by j.id
+        for update of j skip locked) as j;
+  if v_ids is null then
+    return;
+  end if;
+  v_ids := @schema@._lock_queues_of(v_ids, v_queues);
+  perform @schema@._end_attempts(v_ids, 'released',
+    @schema@._same_message(v_ids, format('lock expired after %s: the worker that claimed it never finished it',
+                                         interval '4 hours')));
+end;
+$$;
+
+-- The attempts this worker holds, with their leases (the jobs_running index):
+-- after a claim whose answer was lost, a runner gives back the ones it never saw.
+create or replace function @schema@.held_attempts(
+  worker_id text
+) returns table (job_id bigint, lease bigint)
+language sql stable
+set search_path = pg_catalog, pg_temp
+as $$
+  select j.id, j.lease from @schema@._private_jobs as j
+  where j.state = 'running' and j.locked_by = held_attempts.worker_id
+  order by j.id;
 $$;

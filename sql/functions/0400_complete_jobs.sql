@@ -10,6 +10,7 @@ as $$
 declare
   v_jobs @schema@._private_jobs[];
 begin
+  perform @schema@._release_expired_jobs(complete_jobs.job_ids);
   select array_agg(j order by j.id) into v_jobs
   from (select * from @schema@._private_jobs as j
         where j.id = any(complete_jobs.job_ids) and j.state <> 'running'

@@ -11,6 +11,7 @@ as $$
 declare
   v_ids bigint[];
 begin
+  perform @schema@._release_expired_jobs(permanently_fail_jobs.job_ids);
   select array_agg(j.id order by j.id) into v_ids
   from (select j.id from @schema@._private_jobs as j
         where j.id = any(permanently_fail_jobs.job_ids) and j.state <> 'running'

@@ -29,8 +29,16 @@ begin
       using errcode = '22023';
   end if;
 
+  perform @schema@._release_expired_jobs(reschedule_jobs.job_ids);
   with target as (
-    select j.id from @schema@._private_jobs as j
+    select j.id, case
+          when j.state = 'blocked' then 'blocked'
+          when coalesce(reschedule_jobs.attempts, j.attempts) >= coalesce(reschedule_jobs.max_attempts, j.max_attempts)
+            then 'failed'
+          when coalesce(reschedule_jobs.run_at, j.run_at) <= now() then 'available'
+          when coalesce(reschedule_jobs.attempts, j.attempts) > 0 then 'retryable'
+          else 'scheduled' end as state
+    from @schema@._private_jobs as j
     where j.id = any(reschedule_jobs.job_ids) and j.state not in ('running', 'completed', 'cancelled')
     order by j.id for update
   ), updated as (
@@ -39,25 +47,18 @@ begin
         priority = coalesce(reschedule_jobs.priority, j.priority),
         attempts = coalesce(reschedule_jobs.attempts, j.attempts),
         max_attempts = coalesce(reschedule_jobs.max_attempts, j.max_attempts),
-        state = case
-          when j.state = 'blocked' then 'blocked'
-          when coalesce(reschedule_jobs.attempts, j.attempts) >= coalesce(reschedule_jobs.max_attempts, j.max_attempts)
-            then 'failed'
-          when coalesce(reschedule_jobs.run_at, j.run_at) <= now() then 'available'
-          when coalesce(reschedule_jobs.attempts, j.attempts) > 0 then 'retryable'
-          else 'scheduled' end,
+        state = t.state,
+        -- in the same statement: the jobs_finished_when_final check holds on every row written
+        finished_at = case when t.state <> 'failed' then null
+                           when j.state = 'failed' then j.finished_at else now() end,
+        keep_until = case when t.state <> 'failed' then null
+                          when j.state = 'failed' then j.keep_until
+                          else @schema@._keep_until(j.task_identifier, j.queue_name, 'failed', now()) end,
         updated_at = now()
     from target as t where j.id = t.id
     returning j.*
   )
   select array_agg(u order by u.id) into v_rows from updated as u;
-
-  -- failed now (attempts used up) or not any more: finished_at follows the state
-  update @schema@._private_jobs as j
-  set finished_at = case when j.state = 'failed' then coalesce(j.finished_at, now()) end,
-      keep_until = case when j.state = 'failed' then j.keep_until end
-  where j.id in (select (r).id from unnest(v_rows) as r)
-    and (j.state = 'failed') <> (j.finished_at is not null);
 
   perform @schema@._offer_queue_heads(array(
     select distinct (r).queue_name from unnest(v_rows) as r

@@ -10,6 +10,8 @@ as $$
 declare
   v_job @schema@._private_jobs;
 begin
+  perform @schema@._release_expired_jobs(array(
+    select j.id from @schema@._private_jobs as j where j.key = remove_job.job_key and j.state = 'running'));
   delete from @schema@._private_jobs as j
   where j.key = remove_job.job_key and j.state not in ('running', 'completed', 'cancelled')
   returning * into v_job;

@@ -25,7 +25,7 @@ begin
   where q.queue_name in (select j.queue_name from @schema@._private_jobs as j where j.id = any(v_ids))
   order by q.queue_name for no key update of q;
   perform @schema@._end_attempts(v_ids, 'released',
-    array(select format('worker %s was force-unlocked by an admin', j.locked_by)
-          from @schema@._private_jobs as j where j.id = any(v_ids) order by j.id));
+    (select jsonb_object_agg(j.id::text, format('worker %s was force-unlocked by an admin', j.locked_by))
+     from @schema@._private_jobs as j where j.id = any(v_ids)));
 end;
 $$;

@@ -111,8 +111,9 @@ declare
   v_reaper @schema@._private_workers;
   v_reaped text[];
   v_ids bigint[];
+  v_queues text[];
   v_holders text[];
-  v_messages text[];
+  v_messages jsonb;
 begin
   select * into v_reaper from @schema@._private_workers as w where w.worker_id = reap_workers.reaper_id;
   if not found or v_reaper.reaped_at is not null or v_reaper.protocol <> 2
@@ -136,15 +137,15 @@ begin
 
   -- Release what any reaped worker still holds (this call's, or earlier
   -- calls' leftovers that were locked then).
-  select array_agg(j.id) into v_ids
-  from (select j.id from @schema@._private_jobs as j
+  select array_agg(j.id order by j.id), array_agg(j.queue_name order by j.id) into v_ids, v_queues
+  from (select j.id, j.queue_name from @schema@._private_jobs as j
         join @schema@._private_workers as w on w.worker_id = j.locked_by
         where j.state = 'running' and w.reaped_at is not null
         order by j.id
         limit 1000
         for update of j skip locked) as j;
   if v_ids is not null then
-    v_ids := @schema@._lock_queues_of(v_ids);
+    v_ids := @schema@._lock_queues_of(v_ids, v_queues);
   end if;
 
   if v_ids is null or cardinality(v_ids) = 0 then
@@ -152,8 +153,8 @@ begin
     return;
   end if;
   select array_agg(j.locked_by order by j.id),
-         array_agg(format('worker %s stopped sending heartbeats (last at %s); job released',
-                          j.locked_by, w.last_heartbeat_at) order by j.id)
+         jsonb_object_agg(j.id::text, format('worker %s stopped sending heartbeats (last at %s); job released',
+                                             j.locked_by, w.last_heartbeat_at))
   into v_holders, v_messages
   from @schema@._private_jobs as j join @schema@._private_workers as w on w.worker_id = j.locked_by
   where j.id = any(v_ids);
@@ -186,7 +187,9 @@ as $$
 $$;
 
 -- A worker leaving cleanly: whatever it still holds is released (the attempt
--- counts), then its row goes.
+-- counts) and its row goes. It never waits for a row another transaction
+-- holds: if it cannot release everything now, its row stays marked as reaped
+-- (by itself), and any live worker's next beat releases the rest.
 create or replace function @schema@.unregister_worker(
   worker_id text
 ) returns void
@@ -194,21 +197,26 @@ language plpgsql volatile
 set search_path = pg_catalog, pg_temp
 as $$
 declare
+  v_locked bigint[];
   v_ids bigint[];
+  v_queues text[];
 begin
-  select array_agg(j.id order by j.id) into v_ids
-  from (select j.id from @schema@._private_jobs as j
+  update @schema@._private_workers as w
+  set reaped_at = coalesce(w.reaped_at, now()), reaped_by = coalesce(w.reaped_by, w.worker_id), idle_since = null
+  where w.worker_id = unregister_worker.worker_id;
+  select array_agg(j.id order by j.id), array_agg(j.queue_name order by j.id) into v_locked, v_queues
+  from (select j.id, j.queue_name from @schema@._private_jobs as j
         where j.state = 'running' and j.locked_by = unregister_worker.worker_id
-        order by j.id for update of j) as j;
-  if v_ids is not null then
-    perform from @schema@._private_job_queues as q
-    where q.queue_name in (select j.queue_name from @schema@._private_jobs as j where j.id = any(v_ids))
-    order by q.queue_name for no key update of q;
+        order by j.id for update of j skip locked) as j;
+  if v_locked is not null then
+    v_ids := @schema@._lock_queues_of(v_locked, v_queues);
     perform @schema@._end_attempts(v_ids, 'released',
-      array_fill(format('worker %s stopped while holding the job', unregister_worker.worker_id),
-                 array[cardinality(v_ids)]));
+      @schema@._same_message(v_ids, format('worker %s stopped while holding the job', unregister_worker.worker_id)));
   end if;
-  delete from @schema@._private_workers as w where w.worker_id = unregister_worker.worker_id;
+  delete from @schema@._private_workers as w
+  where w.worker_id = unregister_worker.worker_id
+    and not exists (select from @schema@._private_jobs as j
+                    where j.state = 'running' and j.locked_by = unregister_worker.worker_id);
 end;
 $$;
 

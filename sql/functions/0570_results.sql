@@ -7,8 +7,9 @@ create or replace function @schema@.get_result(
 language sql stable
 set search_path = pg_catalog, pg_temp
 as $$
+  -- through the view: a role granted `read` has the view, not the table
   select j.state, j.result, j.last_error, j.finished_at
-  from @schema@._private_jobs as j where j.id = get_result.job_id;
+  from @schema@.jobs as j where j.id = get_result.job_id;
 $$;
 
 -- Someone waits for these jobs to finish (WorkerUtils.wait_for): when one

@@ -22,12 +22,12 @@ as $$
       'claim_jobs', 'get_job', 'get_jobs', 'complete_attempts', 'fail_attempts', 'return_attempts',
       'complete_job', 'fail_job', 'complete_held_jobs', 'fail_held_jobs', 'return_held_jobs',
       'register_worker', 'heartbeat', 'record_heartbeat', 'reap_workers', 'release_dead_workers',
-      'unregister_worker', 'maintain', 'prune_jobs', 'cron_register', 'cron_enqueue_tick']
+      'unregister_worker', 'held_attempts', 'maintain', 'prune_jobs', 'cron_register', 'cron_enqueue_tick']
     when 'admin' then array['add_job', 'add_jobs', 'get_result', 'watch_jobs', 'unwatch_jobs',
       'claim_jobs', 'get_job', 'get_jobs', 'complete_attempts', 'fail_attempts', 'return_attempts',
       'complete_job', 'fail_job', 'complete_held_jobs', 'fail_held_jobs', 'return_held_jobs',
       'register_worker', 'heartbeat', 'record_heartbeat', 'reap_workers', 'release_dead_workers',
-      'unregister_worker', 'maintain', 'prune_jobs', 'cron_register', 'cron_enqueue_tick',
+      'unregister_worker', 'held_attempts', 'maintain', 'prune_jobs', 'cron_register', 'cron_enqueue_tick',
       'complete_jobs', 'permanently_fail_jobs', 'reschedule_jobs', 'remove_job', 'force_unlock_workers',
       'set_retention', 'remove_retention']
   end) as f;
@@ -51,7 +51,12 @@ begin
       select p.oid::regprocedure from pg_proc as p
       join pg_namespace as n on n.oid = p.pronamespace
       where n.nspname = '@schema_text@'
-        and p.proname in (select f from @schema@._granted_functions(v_grant.kind) as f)
+        and (p.proname in (select f from @schema@._granted_functions(v_grant.kind) as f)
+             -- the private helpers those call run with the caller's rights too;
+             -- a role that has the tables gains nothing by them (the grant
+             -- machinery itself stays the owner's)
+             or (v_grant.kind in ('worker', 'admin') and starts_with(p.proname, '_')
+                 and p.proname not in ('_apply_grants', '_record_grant', '_secure', '_granted_functions')))
     loop
       execute format('grant execute on function %s to %I', v_function, v_grant.role_name);
     end loop;

@@ -5,6 +5,11 @@
 
 -- ---------------------------------------------------------------- jobs
 
+-- Every table this changes, locked up front in one order, so that a schema-1
+-- worker's statement running now cannot deadlock with the upgrade.
+lock table @schema@._private_workers, @schema@._private_jobs, @schema@._private_job_queues
+  in access exclusive mode;
+
 -- The view reads the payload column, whose type changes; it is made again below.
 drop view @schema@.jobs;
 -- Functions whose arguments changed (the function files make the new ones).
@@ -26,9 +31,19 @@ alter table @schema@._private_jobs
   -- role may see and replace its own jobs, never anyone else's
   add column created_by name;
 
+-- json accepts what jsonb refuses (\u0000, lone surrogates): such a payload is
+-- kept as its text under one key rather than blocking the upgrade.
+create function @schema@._payload_as_jsonb(payload json) returns jsonb
+language plpgsql immutable as $$
+begin
+  return payload::jsonb;
+exception when untranslatable_character or invalid_text_representation then
+  return jsonb_build_object('pgrun_unconvertible_payload', replace(payload::text, '\u0000', '\\u0000'));
+end $$;
 alter table @schema@._private_jobs alter column payload drop default;
-alter table @schema@._private_jobs alter column payload type jsonb using payload::jsonb;
+alter table @schema@._private_jobs alter column payload type jsonb using @schema@._payload_as_jsonb(payload);
 alter table @schema@._private_jobs alter column payload set default '{}'::jsonb;
+drop function @schema@._payload_as_jsonb(json);
 
 -- Schema 1 had no states; its columns say which one each job is in.
 update @schema@._private_jobs set state = case
@@ -157,6 +172,13 @@ alter table @schema@._private_workers set (fillfactor = 50,
   autovacuum_vacuum_scale_factor = 0.0, autovacuum_vacuum_threshold = 200);
 
 create sequence @schema@._private_lease_ids as bigint cache 16;
+
+-- Schema 1's claims had no lease. A job that a schema-1 worker runs during the
+-- upgrade gets one, or its runner's last outcome (complete_held_jobs,
+-- fail_held_jobs, return_held_jobs: they present the job's current lease)
+-- would find no attempt to end, and the job would run again.
+update @schema@._private_jobs set lease = nextval('@schema@._private_lease_ids')
+where state = 'running';
 
 -- ---------------------------------------------------------------- settings
 

@@ -5,41 +5,235 @@ create schema if not exists pgrun_tests;
 create or replace function pgrun_tests.worker(n integer default 1) returns text
 language sql immutable as $$ select 'test-worker-' || n $$;
 
--- Remove every job, queue and worker so a test starts from nothing.
+-- Remove every job, queue, queue listing, worker, retention rule, waiter and
+-- grant record, and forget the last nudge, so a test starts from nothing.
 create or replace function pgrun_tests.reset() returns void
 language sql as $$
   delete from pgrun._private_jobs;
+  delete from pgrun._private_queue_heads;
   delete from pgrun._private_job_queues;
   delete from pgrun._private_workers;
+  delete from pgrun._private_retention;
+  delete from pgrun._private_job_waiters;
+  delete from pgrun._private_grants;
+  update pgrun._private_notify_state set last_notify_at = '-infinity';
 $$;
 
--- Pretend a job was claimed `age` ago: moves back its lock and, when it runs in
--- a named queue, the queue's lock too. For the "lock older than 4 hours" rules.
+-- Registers worker n (pgrun_tests.worker(n)) with register_worker: a live
+-- lease from `now`, beats every heartbeat_interval, presumed dead after
+-- lease_timeout. Returns its id.
+create or replace function pgrun_tests.register(
+  n integer default 1,
+  now timestamptz default now(),
+  heartbeat_interval interval default interval '5 seconds',
+  lease_timeout interval default interval '20 seconds'
+) returns text
+language sql as $$
+  select pgrun.register_worker(pgrun_tests.worker(register.n), null, register.heartbeat_interval,
+                               register.lease_timeout, register.now);
+  select pgrun_tests.worker(register.n);
+$$;
+
+-- Worker n beats every 5 seconds from `since` to `until` (record_heartbeat,
+-- which never reaps), as a live runner would: its run of beats is unbroken.
+create or replace function pgrun_tests.beat_steadily(n integer, since timestamptz, until timestamptz)
+returns void
+language plpgsql as $$
+declare
+  v_at timestamptz := since;
+begin
+  while v_at < until loop
+    perform pgrun.record_heartbeat(pgrun_tests.worker(n), now => v_at);
+    v_at := v_at + interval '5 seconds';
+  end loop;
+  perform pgrun.record_heartbeat(pgrun_tests.worker(n), now => until);
+end;
+$$;
+
+-- The lease under which a job runs now (null when it is not running).
+create or replace function pgrun_tests.lease(job_id bigint) returns bigint
+language sql stable as $$
+  select j.lease from pgrun._private_jobs as j where j.id = lease.job_id and j.state = 'running';
+$$;
+
+-- A job's state (null when the job is gone).
+create or replace function pgrun_tests.state(job_id bigint) returns text
+language sql stable as $$
+  select j.state from pgrun._private_jobs as j where j.id = state.job_id;
+$$;
+
+-- Which queues _private_queue_heads lists, each with the job of its best row.
+create or replace function pgrun_tests.listed() returns table (queue_name text, job_id bigint)
+language sql stable as $$
+  select distinct on (h.queue_name) h.queue_name, h.job_id from pgrun._private_queue_heads as h
+  order by h.queue_name, h.priority, h.run_at, h.job_id;
+$$;
+
+-- Makes queue `name` with these settings before any job of it is added.
+create or replace function pgrun_tests.add_queue(name text, max_running integer default 1) returns void
+language sql as $$
+  insert into pgrun._private_job_queues (queue_name, max_running) values (add_queue.name, add_queue.max_running);
+$$;
+
+-- Queues that break the invariant of docs/internals.md: not paused, with
+-- room and a committed available job, yet not listed in _private_queue_heads.
+-- Empty whenever nothing is in flight.
+create or replace function pgrun_tests.unlisted_queues() returns setof text
+language sql stable as $$
+  select q.queue_name from pgrun._private_job_queues as q
+  where not q.paused and q.running < q.max_running
+    and exists (select from pgrun._private_jobs as j where j.queue_name = q.queue_name and j.state = 'available')
+    and not exists (select from pgrun._private_queue_heads as h where h.queue_name = q.queue_name)
+  order by 1;
+$$;
+
+-- Whether each queue's running counter equals the jobs of it that run.
+create or replace function pgrun_tests.counters_exact() returns boolean
+language sql stable as $$
+  select coalesce(bool_and(q.running = (select count(*) from pgrun._private_jobs as j
+                                        where j.queue_name = q.queue_name and j.state = 'running')), true)
+  from pgrun._private_job_queues as q;
+$$;
+
+-- The jobs a claim_jobs call took (its sentinel row left out), as (id, lease).
+create or replace function pgrun_tests.claim(n integer, max_jobs integer default 1,
+  task_identifiers text[] default null, now timestamptz default now())
+returns table (id bigint, lease bigint)
+language sql as $$
+  select c.id, c.lease from pgrun.claim_jobs(pgrun_tests.worker(claim.n), claim.max_jobs,
+    claim.task_identifiers, null, claim.now) as c
+  where c.id is not null;
+$$;
+
+-- Pretend a job was claimed `age` ago: moves back its lock (the attempt's
+-- start). For the job_expiry rules of workers that never registered.
 create or replace function pgrun_tests.age_lock(job_id bigint, age interval) returns void
 language sql as $$
   update pgrun._private_jobs as j
   set locked_at = j.locked_at - age_lock.age
   where j.id = age_lock.job_id and j.locked_at is not null;
-  update pgrun._private_job_queues as q
-  set locked_at = q.locked_at - age_lock.age
-  from pgrun._private_jobs as j
-  where j.id = age_lock.job_id and q.queue_name = j.queue_name and q.locked_by = j.locked_by;
+$$;
+
+-- Registers worker n and marks it idle, as if its last claim found nothing:
+-- only while some worker is idle do enqueuers NOTIFY (_notify_jobs).
+create or replace function pgrun_tests.idle_worker(n integer default 1) returns text
+language sql as $$
+  select pgrun_tests.register(idle_worker.n);
+  update pgrun._private_workers set idle_since = now() where worker_id = pgrun_tests.worker(idle_worker.n);
+  select pgrun_tests.worker(idle_worker.n);
+$$;
+
+-- Forgets when the last nudge was sent, so the next one is not debounced.
+create or replace function pgrun_tests.forget_nudge() returns void
+language sql as $$
+  update pgrun._private_notify_state set last_notify_at = '-infinity';
+$$;
+
+-- Records a nudge as sent at `at` (as another transaction's NOTIFY would).
+create or replace function pgrun_tests.nudged_at(at timestamptz) returns void
+language sql as $$
+  update pgrun._private_notify_state set last_notify_at = nudged_at.at;
+$$;
+
+-- How a dblink session reaches this database.
+create or replace function pgrun_tests.conninfo() returns text
+language sql stable as $$
+  select format('host=%s port=%s dbname=%s user=%s',
+    coalesce(host(inet_server_addr()), split_part(current_setting('unix_socket_directories'), ',', 1)),
+    current_setting('port'), current_database(), current_user);
+$$;
+
+-- Opens dblink session `name` (a statement that would block where it must
+-- not fails after 5 s instead of hanging the suite). Returns its backend pid.
+-- Needs dblink: the test runs `create extension dblink` inside its transaction.
+create or replace function pgrun_tests.connect(name text) returns integer
+language plpgsql as $$
+declare
+  v_pid integer;
+begin
+  perform dblink_connect(connect.name, pgrun_tests.conninfo());
+  perform dblink_exec(connect.name, 'set statement_timeout = ''5s''');
+  select t.pid into v_pid from dblink(connect.name, 'select pg_backend_pid()') as t(pid integer);
+  return v_pid;
+end;
+$$;
+
+-- Runs query on dblink session `name` (autocommit, or inside the
+-- transaction that session has open); returns how many rows it gave.
+create or replace function pgrun_tests.run(name text, query text) returns bigint
+language plpgsql as $$
+declare
+  v_n bigint;
+begin
+  select t.n into v_n from dblink(run.name, format('select count(*) from (%s) as q', run.query)) as t(n bigint);
+  return v_n;
+end;
+$$;
+
+-- Waits, at most 5 s, until backend `pid` waits for a lock; says whether it does.
+create or replace function pgrun_tests.waits_for_lock(pid integer) returns boolean
+language plpgsql as $$
+begin
+  for i in 1..500 loop
+    if exists (select from pg_stat_activity as a
+               where a.pid = waits_for_lock.pid and a.wait_event_type = 'Lock') then
+      return true;
+    end if;
+    perform pg_sleep(0.01);
+  end loop;
+  return false;
+end;
+$$;
+
+-- Waits, at most 5 s, for the query sent on dblink session `name` to finish;
+-- says whether it has.
+create or replace function pgrun_tests.finishes(name text) returns boolean
+language plpgsql as $$
+begin
+  for i in 1..500 loop
+    if dblink_is_busy(finishes.name) = 0 then
+      return true;
+    end if;
+    perform pg_sleep(0.01);
+  end loop;
+  return false;
+end;
+$$;
+
+-- Runs query on dblink session `name` and says whether it came back within
+-- 2 s, never waiting longer: a statement that must not wait for a lock
+-- shows it here (the statement keeps running if it did not; the caller
+-- then cancels it with dblink_cancel_query).
+create or replace function pgrun_tests.returns_promptly(name text, query text) returns boolean
+language plpgsql as $$
+begin
+  perform dblink_send_query(returns_promptly.name, returns_promptly.query);
+  for i in 1..200 loop
+    if dblink_is_busy(returns_promptly.name) = 0 then
+      return true;
+    end if;
+    perform pg_sleep(0.01);
+  end loop;
+  return false;
+end;
 $$;
 
 -- Runs each query on a second connection, in a transaction of its own that
 -- commits (or, with committed => false, all in one that rolls back), while a
--- third connection LISTENs on 'pgrun:jobs'; returns the notifications that
--- third connection was sent. A NOTIFY only leaves a transaction that commits,
--- so the test's own (rolled back) transaction could never see one. Needs
+-- third connection LISTENs on 'pgrun:jobs' and 'pgrun:finished'; returns the
+-- notifications that third connection was sent. A NOTIFY only leaves a
+-- transaction that commits, so the test's own (rolled back) transaction could
+-- never see one. Unless `debounced`, each query starts with the last nudge
+-- forgotten, so the 10 ms debounce of _notify_jobs suppresses nothing. Needs
 -- dblink: the test runs `create extension dblink` inside its transaction.
 -- Every job, queue and worker is deleted (committed) before and after.
-create or replace function pgrun_tests.notifications_from(queries text[], committed boolean default true)
-returns table (channel text, payload text)
+create or replace function pgrun_tests.notifications_from(
+  queries text[],
+  committed boolean default true,
+  debounced boolean default false
+) returns table (channel text, payload text)
 language plpgsql as $$
 declare
-  v_conninfo text := format('host=%s port=%s dbname=%s user=%s',
-    coalesce(host(inet_server_addr()), split_part(current_setting('unix_socket_directories'), ',', 1)),
-    current_setting('port'), current_database(), current_user);
   v_query text;
   v_seen record;
   v_done boolean := false;
@@ -48,9 +242,10 @@ begin
     create temporary table pgrun_tests_received (channel text, payload text) on commit drop;
   end if;
   delete from pgrun_tests_received;
-  perform dblink_connect('pgrun_tests_listener', v_conninfo);
-  perform dblink_connect('pgrun_tests_writer', v_conninfo);
-  perform dblink_exec('pgrun_tests_listener', 'listen "pgrun:jobs"; listen "pgrun_tests:done"');
+  perform dblink_connect('pgrun_tests_listener', pgrun_tests.conninfo());
+  perform dblink_connect('pgrun_tests_writer', pgrun_tests.conninfo());
+  perform dblink_exec('pgrun_tests_listener',
+    'listen "pgrun:jobs"; listen "pgrun:finished"; listen "pgrun_tests:done"');
   -- A writer blocked by a lock this test holds would otherwise wait forever.
   perform dblink_exec('pgrun_tests_writer', 'set statement_timeout = ''5s''');
   perform * from dblink('pgrun_tests_writer', 'select pgrun_tests.reset()') as t(nothing text);
@@ -58,6 +253,9 @@ begin
     perform dblink_exec('pgrun_tests_writer', 'begin');
   end if;
   foreach v_query in array notifications_from.queries loop
+    if not notifications_from.debounced then
+      perform * from dblink('pgrun_tests_writer', 'select pgrun_tests.forget_nudge()') as t(nothing text);
+    end if;
     perform * from dblink('pgrun_tests_writer', format('select count(*) from (%s) as q', v_query))
       as t(n bigint);
   end loop;

@@ -15,11 +15,11 @@ select results_eq(
   'task, payload, queue, run_at, max_attempts, key, priority and flags are stored; the job is fresh');
 select is((select created_at from pgrun.jobs where id = :job_id), now(), 'created_at is now()');
 
--- TEST: a named queue gets its (unlocked) queue row, so get_job can lock it
+-- TEST: a named queue gets its queue row: one job at a time, none running, not paused
 select results_eq(
-  $$select queue_name, locked_at, locked_by from pgrun._private_job_queues$$,
-  $$values ('reports', null::timestamptz, null::text)$$,
-  'the queue row exists and is free');
+  $$select queue_name, max_running, running, paused from pgrun._private_job_queues$$,
+  $$values ('reports', 1, 0, false)$$,
+  'the queue row exists with Graphile''s serial default and nothing running');
 select pgrun.add_job('reports.monthly', queue_name => 'reports');
 select is((select count(*)::integer from pgrun._private_job_queues), 1,
   'a second job in the same queue reuses the queue row');

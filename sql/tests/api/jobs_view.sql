@@ -16,8 +16,8 @@ select is(
   (select array_agg(c.column_name::text order by c.ordinal_position)
    from information_schema.columns as c
    where c.table_schema = 'pgrun' and c.table_name = 'jobs' and c.ordinal_position > 15),
-  array['payload', 'errors'],
-  'jobs then shows payload and the errors history');
+  array['payload', 'errors', 'state', 'finished_at', 'keep_until', 'result'],
+  'jobs then shows payload, the errors history, the state, when it finished, until when it is kept and its result');
 
 select finish();
 rollback;

@@ -21,9 +21,9 @@ select set_eq(
 select set_eq($$select id from pgrun.jobs$$, format('values (%s::bigint), (%s)', :other_id, :idle_id),
   'worker 1''s jobs are deleted; worker 2''s and the unclaimed one remain');
 select results_eq(
-  $$select queue_name, locked_by from pgrun._private_job_queues order by queue_name$$,
-  format($$values ('qa', null::text), ('qb', null), ('qo', %L)$$, pgrun_tests.worker(2)),
-  'worker 1''s queues are unlocked; worker 2''s queue is not');
+  $$select queue_name, running from pgrun._private_job_queues order by queue_name$$,
+  $$values ('qa', 0), ('qb', 0), ('qo', 1)$$,
+  'worker 1''s queues run nothing now; worker 2''s queue still runs its job');
 
 select finish();
 rollback;

@@ -15,8 +15,8 @@ select results_eq(
   format('select locked_by from pgrun.jobs where id = %s', :job_id),
   format('values (%L)', pgrun_tests.worker(1)),
   'the job still exists and still belongs to worker 1');
-select is((select locked_by from pgrun._private_job_queues where queue_name = 'q'), pgrun_tests.worker(1),
-  'queue q stays locked by worker 1');
+select is((select running from pgrun._private_job_queues where queue_name = 'q'), 1,
+  'queue q still runs worker 1''s job');
 
 -- TEST: nor complete a job nobody holds, or a job that does not exist
 select throws_ok(format('select pgrun.complete_job(%L, %s)', pgrun_tests.worker(1), :idle_id),

@@ -4,15 +4,14 @@
 begin;
 select plan(5);
 create extension if not exists dblink;
-select dblink_connect('s1', format('dbname=%s', current_database()));
-select dblink_connect('s2', format('dbname=%s', current_database()));
+select pgrun_tests.connect('s1');
+select pgrun_tests.connect('s2') as s2_pid \gset
 
 -- TEST: s1 claims and commits while s2 waits: s2 gets null, one job exists
 select dblink_exec('s1', 'begin');
 select * from dblink('s1', $$ select id from pgrun.cron_enqueue_tick('race-commit', '2024-05-01 10:00+00', false, 'race_task') $$) as r(id bigint);
 select dblink_send_query('s2', $$ select id from pgrun.cron_enqueue_tick('race-commit', '2024-05-01 10:00+00', false, 'race_task') $$);
-select pg_sleep(0.2);
-select is(dblink_is_busy('s2'), 1, 's2 waits while s1 holds the claim');
+select ok(pgrun_tests.waits_for_lock(:s2_pid), 's2 waits while s1 holds the claim');
 select dblink_exec('s1', 'commit');
 select is((select id from dblink_get_result('s2') as r(id bigint)), null,
   's2 enqueues nothing once s1 committed the tick');
@@ -24,7 +23,7 @@ select is((select count(*)::int from pgrun.jobs where task_identifier = 'race_ta
 select dblink_exec('s1', 'begin');
 select * from dblink('s1', $$ select id from pgrun.cron_enqueue_tick('race-rollback', '2024-05-01 10:00+00', false, 'race_task_2') $$) as r(id bigint);
 select dblink_send_query('s2', $$ select id from pgrun.cron_enqueue_tick('race-rollback', '2024-05-01 10:00+00', false, 'race_task_2') $$);
-select pg_sleep(0.2);
+select pgrun_tests.waits_for_lock(:s2_pid);
 select dblink_exec('s1', 'rollback');
 select isnt((select id from dblink_get_result('s2') as r(id bigint)), null,
   's2 enqueues the tick when s1 rolled back');

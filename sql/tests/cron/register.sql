@@ -30,11 +30,13 @@ select is((select count(*)::int from pgrun._private_known_crontabs), 3,
 -- TEST: bad inputs are refused with a clear message
 select throws_ok($$ select * from pgrun.cron_register(null) $$, '22023',
   'item_ids must not be null', 'a null array is refused');
-select throws_ok($$ select * from pgrun.cron_register(array['a', null]) $$, '22023', null,
+select throws_ok($$ select * from pgrun.cron_register(array['a', null]) $$, '22023',
+  'every cron item id must be 1 to 128 characters long (got {a,NULL})',
   'a null item id is refused');
 select throws_ok($$ select * from pgrun.cron_register(array['']) $$, '22023',
   'every cron item id must be 1 to 128 characters long (got {""})', 'an empty item id is refused');
-select throws_ok(format($$ select * from pgrun.cron_register(array[%L]) $$, repeat('x', 129)), '22023', null,
+select throws_ok(format($$ select * from pgrun.cron_register(array[%L]) $$, repeat('x', 129)), '22023',
+  format('every cron item id must be 1 to 128 characters long (got {%s})', repeat('x', 129)),
   'an item id over 128 characters is refused');
 select throws_ok($$ select * from pgrun.cron_register(array['a'], null) $$, '22023',
   'now must be a finite timestamp (got NULL)', 'a null now is refused');

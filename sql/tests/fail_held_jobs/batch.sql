@@ -27,9 +27,9 @@ select results_eq(
   format('values (%L, null::text)', pgrun_tests.worker(2)),
   'worker 2''s job is untouched');
 select results_eq(
-  $$select queue_name, locked_by from pgrun._private_job_queues order by queue_name$$,
-  format($$values ('qa', null::text), ('qo', %L)$$, pgrun_tests.worker(2)),
-  'worker 1''s queue is unlocked; worker 2''s is not');
+  $$select queue_name, running from pgrun._private_job_queues order by queue_name$$,
+  $$values ('qa', 0), ('qo', 1)$$,
+  'worker 1''s queue runs nothing now; worker 2''s still runs its job');
 
 select finish();
 rollback;

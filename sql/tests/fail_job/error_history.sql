@@ -6,7 +6,7 @@ select pgrun_tests.reset();
 select id as job_id from pgrun.add_job('t', queue_name => 'q', max_attempts => 3) \gset
 select is((pgrun.get_job(pgrun_tests.worker(1))).id, :job_id::bigint, 'setup: worker 1 claims the job');
 
--- TEST: fail_job records the error, unlocks the job and its queue, returns the job
+-- TEST: fail_job records the error, unlocks the job, frees its queue, returns the job
 select results_eq(
   format($$select id, last_error, attempts, locked_at, locked_by
            from pgrun.fail_job(%L, %s, 'connection refused')$$, pgrun_tests.worker(1), :job_id),
@@ -16,10 +16,8 @@ select results_eq(
   format('select last_error, locked_at, locked_by, updated_at from pgrun.jobs where id = %s', :job_id),
   $$values ('connection refused', null::timestamptz, null::text, now())$$,
   'the stored job says the same');
-select results_eq(
-  $$select locked_at, locked_by from pgrun._private_job_queues where queue_name = 'q'$$,
-  $$values (null::timestamptz, null::text)$$,
-  'queue q is unlocked');
+select is((select running from pgrun._private_job_queues where queue_name = 'q'), 0,
+  'queue q runs nothing');
 select is((select errors from pgrun.jobs where id = :job_id),
   jsonb_build_array(jsonb_build_object('at', now(), 'attempt', 1, 'error', 'connection refused')),
   'the errors history holds {at, attempt, error} of the failure');

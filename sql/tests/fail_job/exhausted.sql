@@ -18,7 +18,7 @@ select results_eq(
   'the job stays, unlocked, with attempts = max_attempts, its last error and its full history');
 select ok((pgrun.get_job(pgrun_tests.worker(1), now => now() + interval '1 year')).id is null,
   'it is not claimable, even a year later');
-select is((select locked_by from pgrun._private_job_queues where queue_name = 'q'), null,
+select is((select running from pgrun._private_job_queues where queue_name = 'q'), 0,
   'its queue is free for other jobs');
 select id as next_id from pgrun.add_job('t', queue_name => 'q') \gset
 select is((pgrun.get_job(pgrun_tests.worker(2))).id, :next_id::bigint,

@@ -22,9 +22,9 @@ select results_eq(
            ('w2', true, 1::smallint), ('w3', false, 1::smallint)$$,
   'the jobs of workers 1 and 2 are unlocked with their attempts still counted; worker 3''s is not');
 select results_eq(
-  $$select queue_name, locked_by from pgrun._private_job_queues order by queue_name$$,
-  format($$values ('q1', null::text), ('q2', null), ('q3', %L)$$, pgrun_tests.worker(3)),
-  'the queues of workers 1 and 2 are unlocked; worker 3''s is not');
+  $$select queue_name, running from pgrun._private_job_queues order by queue_name$$,
+  $$values ('q1', 0), ('q2', 0), ('q3', 1)$$,
+  'the queues of workers 1 and 2 run nothing now; worker 3''s still runs its job');
 select set_eq($$select id from pgrun.get_jobs(pgrun_tests.worker(4), max_jobs => 10)$$,
   format('values (%s::bigint), (%s), (%s), (%s)', :q1_id, :u1_id, :q2_id, :u2_id),
   'another worker claims all four released jobs');

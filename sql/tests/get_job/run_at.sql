@@ -10,8 +10,8 @@ select id as queued_future_id from pgrun.add_job('t', queue_name => 'q', run_at 
 select ok((pgrun.get_job(pgrun_tests.worker(1))).id is null, 'nothing is claimable now');
 select ok((pgrun.get_job(pgrun_tests.worker(1), now => now() + interval '59 minutes')).id is null,
   'nor a minute before run_at');
-select is((select count(*)::integer from pgrun._private_job_queues where locked_at is not null), 0,
-  'the queue is not locked by a claim that found nothing');
+select is((select running from pgrun._private_job_queues where queue_name = 'q'), 0,
+  'the queue counts nothing running after a claim that found nothing');
 
 -- TEST: once now reaches run_at the jobs are claimable
 select is((pgrun.get_job(pgrun_tests.worker(1), now => now() + interval '1 hour')).id, :future_id::bigint,

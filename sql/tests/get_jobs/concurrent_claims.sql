@@ -1,18 +1,11 @@
 begin;
-select plan(6);
+select plan(8);
 create extension if not exists dblink;
 
 -- Two real sessions (a and b) claim at the same time, each inside its own open
 -- transaction; this session only watches what they commit.
-select dblink_connect('a', format('host=%s port=%s dbname=%s user=%s',
-  coalesce(host(inet_server_addr()), split_part(current_setting('unix_socket_directories'), ',', 1)),
-  current_setting('port'), current_database(), current_user));
-select dblink_connect('b', format('host=%s port=%s dbname=%s user=%s',
-  coalesce(host(inet_server_addr()), split_part(current_setting('unix_socket_directories'), ',', 1)),
-  current_setting('port'), current_database(), current_user));
--- A claim that blocked instead of skipping would otherwise hang the suite.
-select dblink_exec('a', 'set statement_timeout = ''5s''');
-select dblink_exec('b', 'set statement_timeout = ''5s''');
+select pgrun_tests.connect('a');
+select pgrun_tests.connect('b');
 
 -- SETUP (committed by session a, which also clears what an earlier failed run
 -- may have left; this session must not touch those rows itself, or a and b
@@ -25,9 +18,10 @@ select * from dblink('a', $$
   union all select (pgrun.add_job('t', run_at => now() - interval '1 minute')).id$$) as t(id bigint);
 select id as u1_id from pgrun.jobs where queue_name is null order by id limit 1 \gset
 select id as q1_id from pgrun.jobs where queue_name = 'q' order by id limit 1 \gset
+select id as q2_id from pgrun.jobs where queue_name = 'q' order by id desc limit 1 \gset
 select id as u2_id from pgrun.jobs where queue_name is null order by id desc limit 1 \gset
 
--- TEST: while a holds its claim uncommitted, b skips it instead of waiting
+-- TEST: while a holds its claim uncommitted, b skips what a holds instead of waiting
 select dblink_exec('a', 'begin');
 select dblink_exec('b', 'begin');
 select set_eq(
@@ -35,29 +29,35 @@ select set_eq(
          'a', format('select id from pgrun.get_job(%L)', pgrun_tests.worker(1))),
   format('values (%s::bigint)', :u1_id),
   'session a claims the oldest job');
+select ok(pgrun_tests.returns_promptly('b', format('select id from pgrun.get_jobs(%L, max_jobs => 10)',
+                                                   pgrun_tests.worker(2))),
+  'session b''s claim, at the same time, does not wait for a');
+-- a's claim compared the head of q with u1 and took u1; it holds q's row and
+-- q's head until it commits, so b's claim passes them by
+select set_eq($$select id from dblink_get_result('b') as t(id bigint)$$,
+  format('values (%s::bigint)', :u2_id),
+  'session b claims the other unqueued job, and nothing of q, whose row a''s open claim holds');
+select * from dblink_get_result('b') as t(id bigint);
+
+-- TEST: once a commits, q's head is b's to take, and only its head
+select dblink_exec('a', 'commit');
 select set_eq(
   format('select id from dblink(%L, %L) as t(id bigint)',
          'b', format('select id from pgrun.get_jobs(%L, max_jobs => 10)', pgrun_tests.worker(2))),
-  format('values (%s::bigint), (%s)', :q1_id, :u2_id),
-  'session b, at the same time, claims the head of q and the other unqueued job');
-
--- TEST: a queue locked by an uncommitted claim is skipped by the other session
-select is_empty(
-  format('select id from dblink(%L, %L) as t(id bigint)',
-         'a', format('select id from pgrun.get_jobs(%L, max_jobs => 10)', pgrun_tests.worker(1))),
-  'session a, before b commits, gets nothing more: not the second job of q');
-select dblink_exec('a', 'commit');
+  format('values (%s::bigint)', :q1_id),
+  'session b, after a commits, claims the head of q, not the second job of q');
 select dblink_exec('b', 'commit');
 
 -- TEST: after both commit every job has one owner and q has one running job
 select results_eq(
-  $$select locked_by, count(*)::integer from pgrun.jobs where locked_at is not null group by locked_by order by locked_by$$,
+  $$select locked_by, count(*)::integer from pgrun.jobs where state = 'running' group by locked_by order by locked_by$$,
   format('values (%L, 1), (%L, 2)', pgrun_tests.worker(1), pgrun_tests.worker(2)),
   'worker 1 holds one job, worker 2 two');
-select is((select count(*)::integer from pgrun.jobs where queue_name = 'q' and locked_at is not null), 1,
+select is((select count(*)::integer from pgrun.jobs where queue_name = 'q' and state = 'running'), 1,
   'one job of q runs');
-select is((select locked_by from pgrun._private_job_queues where queue_name = 'q'), pgrun_tests.worker(2),
-  'q is locked by worker 2');
+select is((select running from pgrun._private_job_queues where queue_name = 'q'), 1,
+  'q counts exactly one running job');
+select is(pgrun_tests.state(:q2_id), 'available', 'the second job of q waits, available');
 
 -- CLEANUP: the sessions committed; leave the database as the test found it
 select * from dblink('a', 'select pgrun_tests.reset()') as t(nothing text);

@@ -17,9 +17,9 @@ select set_eq(
   format('values (%s::bigint), (%s), (%s), (%s)', :q1_id, :r1_id, :u1_id, :u2_id),
   'the heads of q and r and both unqueued jobs are claimed');
 select results_eq(
-  $$select queue_name, locked_by from pgrun._private_job_queues order by queue_name$$,
-  format($$values ('q', %L), ('r', %L)$$, pgrun_tests.worker(1), pgrun_tests.worker(1)),
-  'both queues are locked by the worker');
+  $$select queue_name, running from pgrun._private_job_queues order by queue_name$$,
+  $$values ('q', 1), ('r', 1)$$,
+  'both queues run one job each');
 select is_empty($$select from pgrun.get_jobs(pgrun_tests.worker(2), max_jobs => 10)$$,
   'a second worker finds only jobs behind locked queues');
 

@@ -24,9 +24,9 @@ select results_eq(
          :a_id, :b_id),
   'both are unlocked with the attempts they had before the claim, and no error');
 select results_eq(
-  $$select queue_name, locked_by from pgrun._private_job_queues order by queue_name$$,
-  format($$values ('q', null::text), ('qo', %L)$$, pgrun_tests.worker(2)),
-  'queue q is unlocked; worker 2''s queue is not');
+  $$select queue_name, running from pgrun._private_job_queues order by queue_name$$,
+  $$values ('q', 0), ('qo', 1)$$,
+  'queue q runs nothing now; worker 2''s queue still runs its job');
 select is((select locked_by from pgrun.jobs where id = :other_id), pgrun_tests.worker(2),
   'worker 2''s job is untouched');
 

@@ -19,9 +19,9 @@ select results_eq(
   format('values (%s::bigint, null::text, 1::smallint), (%s, %L, 1::smallint)', :a_id, :b_id, pgrun_tests.worker(2)),
   'worker 1''s job is unlocked (its attempt counted); worker 2''s is not');
 select results_eq(
-  $$select queue_name, locked_by from pgrun._private_job_queues order by queue_name$$,
-  format($$values ('q1', null::text), ('q2', %L)$$, pgrun_tests.worker(2)),
-  'worker 1''s queue is unlocked; worker 2''s is not');
+  $$select queue_name, running from pgrun._private_job_queues order by queue_name$$,
+  $$values ('q1', 0), ('q2', 1)$$,
+  'worker 1''s queue runs nothing now; worker 2''s still runs its job');
 
 select finish();
 rollback;

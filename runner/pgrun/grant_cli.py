@@ -1,0 +1,139 @@
+"""`pgrun grant enqueue|worker|admin|read ROLE` and `pgrun revoke ROLE`: the four roles of
+docs/sql.md, given with the SQL functions grant_enqueue, grant_worker, grant_admin,
+grant_read and revoke_all. Run them as the schema's owner (or a superuser).
+
+    pgrun grant enqueue web_app --task emails.send --queue 'tenant:*'
+    pgrun grant worker pgrun_worker
+    pgrun revoke web_app
+
+A grant is recorded, so upgrades re-apply it to functions they add; granting enqueue again
+replaces the tasks and queues it names. Role names are taken as written (case matters).
+The main CLI adds both commands (`main.add_command`).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import db, queries
+from .errors import PgrunError
+
+# As in cli.py, which imports this module (so this one cannot import it: `python -m pgrun.cli`).
+EXIT_USAGE = 2
+CONNECTION_HELP = "PostgreSQL URL or conninfo; else DATABASE_URL, else libpq's PG* variables."
+
+# SQLSTATEs that mean the caller asked for something wrong: role does not exist, bad
+# argument (task or queue name). They exit 2, as bad input does.
+_USAGE_STATES = {"42704", "22023"}
+
+
+class _OneLineUsage(click.UsageError):
+    """click's usage error, shown as one line (`pgrun: ...`) like every other error."""
+
+    def show(self, file=None) -> None:
+        click.echo(f"pgrun: {self.format_message()}", err=True)
+
+
+class _Command(click.Command):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as error:
+            if isinstance(error, _OneLineUsage):
+                raise
+            names, at = [], ctx
+            while at.parent is not None:  # "grant enqueue", without the program's name
+                names.insert(0, at.info_name)
+                at = at.parent
+            where = " ".join(names)
+            reason = error.format_message().rstrip(".")
+            raise _OneLineUsage(f"{where}: {reason} (see pgrun {where} --help)", ctx) from None
+
+
+def _target_options(command):
+    command = click.option("--schema", "-s", envvar="PGRUN_SCHEMA", show_envvar=True,
+                           help="Schema pgrun is installed in.  [default: pgrun]")(command)
+    command = click.option("--connection", "-c", envvar=["PGRUN_CONNECTION", "DATABASE_URL"],
+                           show_envvar=True, help=CONNECTION_HELP)(command)
+    return click.argument("role")(command)
+
+
+def _run(ctx: click.Context, connection: str | None, schema: str | None, statement: str,
+         params: tuple) -> str:
+    """Runs one grant statement; returns the schema. Errors end the process in one line."""
+    root = ctx.find_root()
+    connection = connection if connection is not None else root.params.get("connection")
+    schema = schema or root.params.get("schema") or "pgrun"
+    try:
+        query = getattr(queries.for_schema(schema), statement)
+        with db.connect(db.resolve_conninfo(connection)) as conn:
+            conn.execute(query, params)
+    except PgrunError as error:
+        click.echo(f"pgrun: {error}", err=True)
+        sys.exit(1)
+    except db.DatabaseError as error:
+        state = getattr(error, "sqlstate", None)
+        message = " ".join(str(error).split("\n", 1)[0].split())
+        if state in ("3F000", "42883"):  # no such schema / function
+            message = f"pgrun is not installed in schema {schema} (run pgrun migrate): {message}"
+        click.echo(f"pgrun: {message}", err=True)
+        sys.exit(EXIT_USAGE if state in _USAGE_STATES else 1)
+    return schema
+
+
+def _listed(values: tuple[str, ...]) -> list[str] | None:
+    return list(values) if values else None
+
+
+@click.group("grant")
+def grant() -> None:
+    """Give a role one of pgrun's four sets of rights (enqueue, worker, admin, read)."""
+
+
+@grant.command("enqueue", cls=_Command)
+@_target_options
+@click.option("--task", "tasks", multiple=True, metavar="TASK",
+              help="A task the role may add (repeat for more); any task if none is given.")
+@click.option("--queue", "queues", multiple=True, metavar="QUEUE",
+              help="A queue the role may add into, or a pattern ending in * (repeat for more); "
+                   "any queue if none is given.")
+@click.pass_context
+def grant_enqueue(ctx: click.Context, role: str, connection: str | None, schema: str | None,
+                  tasks: tuple[str, ...], queues: tuple[str, ...]) -> None:
+    """Let ROLE add jobs (add_job, add_jobs) and nothing more: it sees and changes only the
+    jobs it added, and only of these tasks and queues if given."""
+    schema = _run(ctx, connection, schema, "grant_enqueue", (role, _listed(tasks), _listed(queues)))
+    scope = f"tasks: {', '.join(tasks) if tasks else 'any'}; queues: {', '.join(queues) if queues else 'any'}"
+    click.echo(f"granted enqueue on schema {schema} to {role} ({scope})")
+
+
+def _simple_grant(kind: str, help_text: str):
+    @grant.command(kind, cls=_Command, help=help_text)
+    @_target_options
+    @click.pass_context
+    def command(ctx: click.Context, role: str, connection: str | None, schema: str | None) -> None:
+        schema = _run(ctx, connection, schema, f"grant_{kind}", (role,))
+        click.echo(f"granted {kind} on schema {schema} to {role}")
+
+    return command
+
+
+grant_worker = _simple_grant("worker", "Let ROLE run workers: claim and finish jobs, heartbeat, "
+                                       "cron, maintenance, and add jobs.")
+grant_admin = _simple_grant("admin", "Let ROLE do what a worker does and change or remove any job "
+                                     "(complete, fail, reschedule, remove, unlock, retention).")
+grant_read = _simple_grant("read", "Let ROLE read the jobs view and job results.")
+
+
+@click.command("revoke", cls=_Command)
+@_target_options
+@click.pass_context
+def revoke(ctx: click.Context, role: str, connection: str | None, schema: str | None) -> None:
+    """Take back every right pgrun gave ROLE in this schema."""
+    schema = _run(ctx, connection, schema, "revoke_all", (role,))
+    click.echo(f"revoked every pgrun right of {role} on schema {schema}")
+
+
+__all__ = ["grant", "revoke"]
