@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import pytest
+
 from fault_support import db_wait, embedded, holding
 from support import scalar
 
@@ -22,6 +24,7 @@ TIMEOUT = 2.0   # the workers' lease timeout (fault_support.FAST_LEASE)
 HOLD = 5.0      # how long the application keeps its transaction open: 2.5 timeouts
 
 
+@pytest.mark.slow
 def test_a_worker_whose_running_job_is_rekeyed_in_a_long_transaction_keeps_its_lease(dsn, conn, caplog):
     caplog.set_level(logging.INFO, logger="pgrun.worker")
     started: list[tuple[int, int]] = []
@@ -41,15 +44,17 @@ def test_a_worker_whose_running_job_is_rekeyed_in_a_long_transaction_keeps_its_l
             job_id = scalar(conn, "select id from pgrun.add_job('keyed', '{\"first\": true}', "
                                   "job_key => 'account-42')")
             await db_wait(lambda: started == [(job_id, 1)], message="the keyed job to start on A")
-            # It has been running for over an hour (schema 1's beat renewed such locks).
-            conn.execute("update pgrun._private_jobs set locked_at = now() - interval '2 hours' "
-                         "where id = %s", (job_id,))
             async with embedded({"keyed": keyed}, dsn, worker_id="fault-02-worker-b") as b:
                 # B may reap: it has beaten for longer than a lease timeout
                 await db_wait(lambda: scalar(conn, "select beating_since < now() - %s * interval '1 s' "
                                                    "from pgrun._private_workers where worker_id = %s",
                                              (TIMEOUT + 0.2, b.worker_id)),
                               message="B to have beaten for a full lease timeout")
+                # The job has been running for over an hour (schema 1's beat renewed such locks),
+                # and then the application re-keys it. Both without yielding to the loop, so no
+                # beat of A comes in between.
+                conn.execute("update pgrun._private_jobs set locked_at = now() - interval '2 hours' "
+                             "where id = %s", (job_id,))
                 with holding(dsn, "select pgrun.add_job('keyed', '{}', job_key => 'account-42')") as app:
                     assert scalar(app, "select key from pgrun._private_jobs where id = %s", (job_id,)) is None
                     # the running job's row is locked now: a probe that must not wait says so

@@ -40,6 +40,9 @@ LISTENING_POLL_INTERVAL = 60.0
 # After a nudge, one more look this much later: enqueuers skip their NOTIFY for
 # 10 ms after another one (see the SQL _notify_jobs).
 TRAILING_LOOK = 0.025
+# A claim that got nothing but was told to look again (jobs held by others at
+# that moment) looks again after 5 ms, 10 ms, ... up to 1 s.
+LOOK_AGAIN_FIRST, LOOK_AGAIN_LIMIT = 0.005, 1.0
 MAX_TIMERS = 1000
 
 
@@ -60,6 +63,7 @@ class Fetcher:
         self._maybe_more = True          # the last claim was full, or something happened since
         self._nudges = 0
         self._trailing_after = 0         # the nudge count that already has its trailing look
+        self._look_again_delay = LOOK_AGAIN_FIRST
         self._timers: list[float] = []   # monotonic due times, sorted
         self._next_poll = 0.0
         self._recover = False            # a claim's answer was lost: we may hold jobs we never saw
@@ -131,7 +135,7 @@ class Fetcher:
                     if jobs:
                         execution.take(jobs)
                     if len(jobs) < want:
-                        self._after_short_claim(due_in, look_again, nudges)
+                        self._after_short_claim(due_in, look_again, nudges, got=len(jobs))
                         if self._once and not look_again:
                             if idle and not jobs:
                                 self.drained = True
@@ -150,12 +154,19 @@ class Fetcher:
         finally:
             await _drop(worker.pool, conn)
 
-    def _after_short_claim(self, due_in: float | None, look_again: bool, nudges: int) -> None:
+    def _after_short_claim(self, due_in: float | None, look_again: bool, nudges: int, got: int) -> None:
         if due_in is not None:
             self.wake_in(due_in)
         if look_again:
-            self._maybe_more = True
+            if got or self._nudges != nudges:
+                self._look_again_delay = LOOK_AGAIN_FIRST
+                self._maybe_more = True
+            else:  # others hold what is left: look again soon, then less and less often
+                self._maybe_more = False
+                self.wake_in(self._look_again_delay)
+                self._look_again_delay = min(self._look_again_delay * 2, LOOK_AGAIN_LIMIT)
             return
+        self._look_again_delay = LOOK_AGAIN_FIRST
         # a nudge that came during the claim may be about a job it missed
         self._maybe_more = self._nudges != nudges
         if self._nudges > self._trailing_after:

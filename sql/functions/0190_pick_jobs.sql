@@ -108,6 +108,15 @@ begin
       from @schema@._private_queue_heads as h
       join @schema@._private_job_queues as q on q.queue_name = h.queue_name
       where not q.paused and q.running < q.max_running and not q.queue_name = any(v_seen)
+        -- A listing says a queue has a job for some worker, not for this one:
+        -- with a task or flag filter, a queue that holds none of this worker's
+        -- jobs is stepped over (one probe) instead of using up the visits,
+        -- or queues of other tasks listed ahead would starve this worker's.
+        and (v_tasks is null and v_flags is null
+             or exists (select from @schema@._private_jobs as j
+                        where j.queue_name = h.queue_name and j.state = 'available'
+                          and (v_tasks is null or j.task_identifier = any(v_tasks))
+                          and (v_flags is null or j.flags is null or not j.flags ?| v_flags)))
       order by h.priority, h.run_at, h.job_id
       limit v_visit
       for no key update of q skip locked

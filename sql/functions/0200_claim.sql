@@ -96,9 +96,12 @@ $$;
 -- When it claims fewer than max_jobs it adds one last row whose id is null:
 --   next_due_in  seconds until the next scheduled or retryable job of these
 --                tasks is due, by the database's clock (null: none)
---   look_again   true when this claim is the one that found the worker idle:
---                claim once more before sleeping, since jobs added while it
---                was busy sent no NOTIFY (see _notify_jobs)
+--   look_again   claim once more before sleeping: this claim is the one that
+--                found the worker idle (jobs added while it was busy sent no
+--                NOTIFY, see _notify_jobs), or it passed over available jobs
+--                that other sessions held at that moment (another claim's
+--                leftovers, an application's row lock); a runner that keeps
+--                getting nothing should look again with a growing delay
 create or replace function @schema@.claim_jobs(
   worker_id text,
   max_jobs integer,
@@ -155,7 +158,8 @@ begin
       null::timestamptz, null::integer, null::jsonb, null::bigint,
       -- greatest() skips nulls: nothing due must stay null, not "due now"
       case when v_due is not null then greatest(extract(epoch from v_due - claim_jobs.now)::double precision, 0) end,
-      coalesce(v_became_idle, false);
+      coalesce(v_became_idle, false)
+        or @schema@._more_available(claim_jobs.task_identifiers, claim_jobs.forbidden_flags);
   end if;
 end;
 $$;
@@ -201,4 +205,31 @@ set search_path = pg_catalog, pg_temp
 as $$
   select * from @schema@.get_jobs(get_job.worker_id, get_job.task_identifiers,
     get_job.job_expiry, get_job.forbidden_flags, get_job.now, 1);
+$$;
+
+-- After a short claim, in a new snapshot: are there still available jobs this
+-- worker could take (unqueued of its tasks, or in a listed queue with room)?
+-- Then some other session held them while the claim passed by.
+create or replace function @schema@._more_available(
+  task_identifiers text[],
+  forbidden_flags text[]
+) returns boolean
+language sql stable
+set search_path = pg_catalog, pg_temp
+as $$
+  select exists (
+      select from unnest(coalesce(_more_available.task_identifiers,
+                                  array(select t from @schema@._available_tasks() as t))) as t(task_identifier)
+      cross join lateral (
+        select from @schema@._private_jobs as j
+        where j.task_identifier = t.task_identifier and j.state = 'available' and j.queue_name is null
+          and (_more_available.forbidden_flags is null or j.flags is null
+               or not j.flags ?| _more_available.forbidden_flags)
+        limit 1) as more)
+    or exists (
+      select from @schema@._private_queue_heads as h
+      join @schema@._private_job_queues as q on q.queue_name = h.queue_name
+      join @schema@._private_jobs as j on j.id = h.job_id
+      where not q.paused and q.running < q.max_running and j.state = 'available'
+        and (_more_available.task_identifiers is null or j.task_identifier = any(_more_available.task_identifiers)));
 $$;

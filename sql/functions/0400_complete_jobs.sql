@@ -13,7 +13,7 @@ begin
   perform @schema@._release_expired_jobs(complete_jobs.job_ids);
   select array_agg(j order by j.id) into v_jobs
   from (select * from @schema@._private_jobs as j
-        where j.id = any(complete_jobs.job_ids) and j.state <> 'running'
+        where j.id = any(complete_jobs.job_ids) and j.state not in ('running', 'completed', 'cancelled')
         order by j.id for update) as j;
   perform @schema@._finish_waiting_jobs(array(select (j).id from unnest(v_jobs) as j), 'completed', null);
   return query select * from unnest(v_jobs);

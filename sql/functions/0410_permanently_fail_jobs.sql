@@ -14,7 +14,7 @@ begin
   perform @schema@._release_expired_jobs(permanently_fail_jobs.job_ids);
   select array_agg(j.id order by j.id) into v_ids
   from (select j.id from @schema@._private_jobs as j
-        where j.id = any(permanently_fail_jobs.job_ids) and j.state <> 'running'
+        where j.id = any(permanently_fail_jobs.job_ids) and j.state not in ('running', 'completed', 'cancelled')
         order by j.id for update) as j;
   perform @schema@._finish_waiting_jobs(v_ids, 'failed',
     coalesce(permanently_fail_jobs.error_message, 'Manually marked as failed'));

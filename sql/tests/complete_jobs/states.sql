@@ -32,9 +32,9 @@ select pgrun.complete_jobs(array[:kept_id]::bigint[]);
 select results_eq(format('select state, finished_at, keep_until from pgrun.jobs where id = %s', :kept_id),
   $$values ('completed', now(), now() + interval '1 day')$$, 'the job is completed and kept for the day');
 
--- TEST: completing a kept completed job again leaves it completed
-select results_eq(format('select state from pgrun.complete_jobs(array[%s]::bigint[])', :kept_id),
-  $$values ('completed')$$, 'complete_jobs returns it as it was');
+-- TEST: a kept completed job is final: completing it again does nothing
+select is_empty(format('select from pgrun.complete_jobs(array[%s]::bigint[])', :kept_id),
+  'complete_jobs leaves a completed job alone and returns nothing for it');
 select is_empty($$select from pgrun_tests.unlisted_queues()$$, 'no queue is left unlisted with a job');
 
 select finish();

@@ -1,0 +1,72 @@
+"""Fault 10 of issue 8: the cost of a claim grew with work that is not runnable.
+
+The scenario (issue 8's, scaled down): 200,000 future jobs of the worker's own
+task with a better priority, 100,000 available jobs of another task, and
+20,000 named queues each holding one job due later. Schema 1 claimed in
+32-490 ms there (index walks over the future jobs, a sequential scan behind
+the other task's backlog, a visit to every queue). Now a claim reads only what
+it can take: a claim by a registered worker touches about as many buffers as
+one on an empty table (the bound: 10 times that), and claims the right jobs.
+Buffers, not time: EXPLAIN (ANALYZE, BUFFERS) counts what the function's own
+statements touched.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from fault_support import add_many, buffers, explain
+from support import scalar
+
+WORKER = "fault-10-claimer"
+CLAIM = "select * from pgrun.claim_jobs(%s, %s, array['mine'])"
+
+
+def _claimed(conn) -> list[int]:
+    return [r[0] for r in conn.execute("select id from pgrun.jobs where state = 'running' and locked_by = %s "
+                                       "order by priority, run_at, id", (WORKER,)).fetchall()]
+
+
+def _claim_buffers(conn, max_jobs: int) -> int:
+    node = explain(conn, CLAIM, (WORKER, max_jobs))
+    assert node["Node Type"] == "Function Scan"
+    return buffers(node)
+
+
+@pytest.mark.slow
+def test_a_claim_reads_what_it_can_take_not_what_waits(conn):
+    conn.execute("select pgrun.register_worker(%s)", (WORKER,))
+    # What a claim reads on an empty table, once this session has planned the claim's statements.
+    empty = [_claim_buffers(conn, 10) for _ in range(4)][1:]
+    baseline = min(empty)
+    bound = 10 * baseline
+
+    add_many(conn, 200_000, "mine", priority=-10, run_at="now() + interval '1 day'")
+    add_many(conn, 100_000, "other", priority=0)
+    add_many(conn, 20_000, "mine", priority=-5, run_at="now() + interval '1 hour'", queue="entity-{n}")
+    # What the worker can take: three queues with a job ready, and unqueued jobs after them.
+    add_many(conn, 3, "mine", priority=-1, queue="ready-{n}")
+    add_many(conn, 25, "mine", priority=0)
+    ready_queued = [r[0] for r in conn.execute("select id from pgrun.jobs where queue_name like 'ready-%' "
+                                               "order by id").fetchall()]
+    unqueued = [r[0] for r in conn.execute("select id from pgrun.jobs where task_identifier = 'mine' "
+                                           "and queue_name is null and state = 'available' order by id").fetchall()]
+    assert (len(ready_queued), len(unqueued)) == (3, 25)
+    conn.execute("analyze pgrun._private_jobs")
+    conn.execute("select pgrun.heartbeat(%s)", (WORKER,))  # the lease is live (loading took a while)
+
+    costs = []
+    for max_jobs, expected in ((1, ready_queued[:1]),                    # the best queue head first
+                               (10, ready_queued[1:] + unqueued[:8]),    # the other heads, then unqueued
+                               (10, unqueued[8:18])):
+        before = set(_claimed(conn))
+        costs.append(_claim_buffers(conn, max_jobs))
+        got = [i for i in _claimed(conn) if i not in before]
+        assert sorted(got) == sorted(expected), (max_jobs, got, expected)
+    assert max(costs) <= bound, (f"claims read {costs} buffers; a claim on an empty table reads {empty} "
+                                 f"(bound {bound})")
+    # nothing else moved: the future jobs wait, the other task's backlog and the queues are untouched
+    assert scalar(conn, "select count(*) from pgrun.jobs where state = 'running'") == 21
+    assert scalar(conn, "select count(*) from pgrun.jobs where state = 'scheduled'") == 220_000
+    assert scalar(conn, "select count(*) from pgrun.jobs where task_identifier = 'other' "
+                        "and state = 'available'") == 100_000
