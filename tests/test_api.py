@@ -279,7 +279,8 @@ def test_a_worker_whose_lease_is_taken_stops_its_job_and_runs_it_again_under_a_n
         first_id = worker.worker_id
         try:
             job_id = scalar(conn, "select id from pgrun.add_job('long')")
-            await asyncio.to_thread(wait_until, lambda: attempts == [(1, "started")], message="the job to start")
+            await asyncio.to_thread(wait_until, lambda: attempts == [(1, "started")],
+                                    message="the job to start")
             # An admin releases the worker's jobs: its lease is gone, it must not go on running them.
             conn.execute("select pgrun.force_unlock_workers(array[%s])", (first_id,))
             await asyncio.to_thread(wait_until, lambda: (2, "ended") in attempts, timeout=10,

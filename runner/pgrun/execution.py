@@ -76,7 +76,8 @@ class Execution:
         loop = asyncio.get_running_loop()
         while self.buffer and len(self.running) < self.concurrency and self.starting:
             job = self.buffer.popleft()
-            self.running[job.id] = loop.create_task(self._run_job(job), name=f"job {job.task_identifier}[{job.id}]")
+            name = f"job {job.task_identifier}[{job.id}]"
+            self.running[job.id] = loop.create_task(self._run_job(job), name=name)
 
     def give_back_all(self) -> list[Job]:
         jobs = list(self.buffer)

@@ -102,7 +102,8 @@ class Fetcher:
                 self.wake.clear()
                 prefetch = self._prefetch if execution.average_duration <= PREFETCH_MAX_AVERAGE_SECONDS else 0
                 want = execution.concurrency + prefetch - len(execution.running) - len(execution.buffer)
-                if not self.paused and self._maybe_more and want > 0 and len(execution.buffer) <= prefetch // 2:
+                buffer_low = len(execution.buffer) <= prefetch // 2
+                if not self.paused and self._maybe_more and want > 0 and buffer_low:
                     idle = not (execution.running or execution.buffer or len(worker.outcomes)
                                 or worker.outcomes.writing)
                     try:
@@ -194,8 +195,9 @@ class Fetcher:
         jobs: list[Job] = []
         due_in, look_again = None, False
         worker_id = worker.worker_id
+        rows = await cursor.fetchall()
         for (job_id, queue_name, task, payload, priority, run_at, attempts, max_attempts, last_error,
-             created_at, key, locked_at, revision, flags, lease, next_due_in, again) in await cursor.fetchall():
+             created_at, key, locked_at, revision, flags, lease, next_due_in, again) in rows:
             if job_id is None:
                 due_in, look_again = next_due_in, bool(again)
                 continue
@@ -212,7 +214,8 @@ class Fetcher:
         orphans = [(job_id, lease) for job_id, lease in await cursor.fetchall() if job_id not in known]
         if orphans:
             ids = [job_id for job_id, _ in orphans]
-            await conn.execute(worker.queries.give_back, (worker.worker_id, ids, [lease for _, lease in orphans]))
+            leases = [lease for _, lease in orphans]
+            await conn.execute(worker.queries.give_back, (worker.worker_id, ids, leases))
             log.warning("gave back %d job(s) claimed by a query whose answer was lost: %s",
                         len(orphans), ", ".join(map(str, ids)))
         self._recover = False

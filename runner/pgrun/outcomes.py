@@ -164,9 +164,9 @@ class Outcomes:
         leases = [o.job.lease for o in batch]
         if kind == COMPLETE:
             results = [o.result for o in batch]
-            cursor = await conn.execute(
-                q.complete, (worker_id, ids, leases, results if any(r is not None for r in results) else None),
-                prepare=prepare)
+            if all(r is None for r in results):
+                results = None
+            cursor = await conn.execute(q.complete, (worker_id, ids, leases, results), prepare=prepare)
         elif kind == FAIL:
             cursor = await conn.execute(q.fail, (worker_id, ids, leases, [o.message for o in batch]),
                                         prepare=prepare)
@@ -197,7 +197,8 @@ class Outcomes:
         return rows
 
     def _settle(self, kind: str, batch: list[Outcome], rows: dict[int, tuple]) -> None:
-        returned = [o.job.id for o in batch if kind == RETURN and rows.get(o.job.id, ("", ""))[1] == "returned"]
+        returned = [o.job.id for o in batch
+                    if kind == RETURN and rows.get(o.job.id, ("", ""))[1] == "returned"]
         if returned:
             log.info("gave back %d unstarted job(s): %s", len(returned), ", ".join(map(str, returned)))
         for outcome in batch:

@@ -21,12 +21,11 @@ import os
 import secrets
 import socket
 import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import cron, db, queries
+from . import cron, db, queries, shutdown
 from .errors import ConfigurationError, PgrunError
 from .events import Events
 from .execution import Execution
@@ -36,7 +35,7 @@ from .lease import RETRYABLE, Lease
 from .listener import Listener
 from .maintenance import Maintenance
 from .migrate import migrate
-from .outcomes import RETURN, Outcome, Outcomes
+from .outcomes import Outcomes
 from .tasks import TaskDef
 
 log = logging.getLogger("pgrun.worker")
@@ -307,13 +306,15 @@ class Worker:
                 return
             except RETRYABLE as error:
                 delay = backoff.next()
-                log.warning("cron scheduler lost its connection (%s); restarting in %.1f s", reason(error), delay)
+                log.warning("cron scheduler lost its connection (%s); restarting in %.1f s", reason(error),
+                            delay)
                 await asyncio.sleep(delay)
 
     # ------------------------------------------------------------ the lease
 
     def _on_rescue(self, dead_worker_id: str, released: int) -> None:
-        log.warning("worker %s stopped sending heartbeats; released %d of its job(s)", dead_worker_id, released)
+        log.warning("worker %s stopped sending heartbeats; released %d of its job(s)", dead_worker_id,
+                    released)
         self.events.emit("worker:rescue", self.worker_id,
                          data={"dead_worker_id": dead_worker_id, "released_jobs": released})
         if released:
@@ -363,104 +364,14 @@ class Worker:
     async def _lifecycle(self) -> None:
         try:
             await self.stop_requested.wait()
-            await self._drain()
+            await shutdown.drain(self)
         except BaseException as error:  # a bug in shutdown itself: say so, still end
             log.critical("worker shutdown failed", exc_info=error)
             if self.error is None:
                 self.error = error
         finally:
             try:
-                await self._close()
+                await shutdown.close(self)
             except BaseException as error:
                 log.critical("closing the worker failed", exc_info=error)
             self._stopped.set()
-
-    async def _drain(self) -> None:
-        execution = self.execution
-        running, buffered = len(execution.running), len(execution.buffer)
-        self.events.emit("worker:shutdown", self.worker_id)
-        if running or buffered:
-            log.info("worker %s stopping: %d running job(s), %d buffered", self.worker_id, running, buffered)
-
-        # 1. No more claims: let an in-flight claim land, then give the buffer back.
-        fetcher = self._loops.get("pgrun fetcher")
-        if fetcher is not None and not fetcher.done():
-            done, _ = await asyncio.wait({fetcher}, timeout=5.0)
-            if not done:
-                fetcher.cancel()
-        for job in execution.give_back_all():
-            self.outcomes.add(Outcome(RETURN, job))
-
-        # 2. Running jobs get the grace period (a second signal ends it).
-        if execution.running and not self._force.is_set():
-            log.info("waiting up to %s for %d running job(s) to finish (send the signal again to stop "
-                     "at once)", duration(self._shutdown_timeout), len(execution.running))
-            deadline = time.monotonic() + self._shutdown_timeout
-            force = asyncio.create_task(self._force.wait())
-            while execution.running and not force.done():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                await asyncio.wait({*execution.running.values(), force}, timeout=remaining,
-                                   return_when=asyncio.FIRST_COMPLETED)
-            force.cancel()
-
-        # 3. Whatever still runs is interrupted and failed with a clear message.
-        if execution.running:
-            log.warning("interrupting %d job(s) still running: %s", len(execution.running),
-                        ", ".join(t.get_name() for t in execution.running.values()))
-            await asyncio.wait(execution.interrupt_all(), timeout=2.0)
-
-        # 4. Record every outcome (busy rows get a few seconds more).
-        self.outcomes.closing = True
-        writer = self._loops.get("pgrun outcomes")
-        if writer is not None:
-            self.outcomes.wake()  # it finishes the batch it is writing, then ends
-            done, _ = await asyncio.wait({writer}, timeout=5.0)
-            if not done:
-                writer.cancel()
-                await asyncio.gather(writer, return_exceptions=True)
-        await self.outcomes.flush(deadline=time.monotonic() + (1.0 if self._force.is_set() else 10.0))
-
-    async def _close(self) -> None:
-        """Always runs: every loop stopped, the worker unregistered, every connection closed."""
-        cron_loop = self._loops.get("pgrun cron")
-        if cron_loop is not None and not cron_loop.done():
-            await asyncio.wait({cron_loop}, timeout=5.0)
-        for task in self._loops.values():
-            if not task.done():
-                task.cancel()
-        await asyncio.gather(*self._loops.values(), return_exceptions=True)
-        if self._pool is not None:
-            await self._unregister()
-        await self.events.drain()
-        await self.lease.close()
-        self.execution.close()
-        if self._sync_pool is not None:
-            await asyncio.to_thread(self._sync_pool.close, 2.0)
-        if self._handler_pool is not None:
-            await self._handler_pool.close(timeout=2.0)
-        if self._pool is not None:
-            await self._pool.close(timeout=2.0)
-        s = self.stats
-        log.info("worker %s stopped%s: %d completed, %d failed%s", self.worker_id,
-                 " (forced)" if self.forced else "", s.completed, s.failed,
-                 f", {s.given_back} given back" if s.given_back else "")
-        self.events.emit("worker:stop", self.worker_id, error=self.error)
-        await self.events.drain()  # async listeners of worker:stop finish before wait() returns
-
-    async def _unregister(self) -> None:
-        for attempt in range(3):
-            try:
-                async with self._pool.connection(timeout=5.0) as conn:
-                    await conn.execute(self.queries.unregister, (self.worker_id,))
-                return
-            except RETRYABLE as error:
-                if attempt == 2:
-                    log.error("could not unregister worker %s (%s); its lease expires on its own",
-                              self.worker_id, reason(error))
-                    return
-                await asyncio.sleep(0.2 * (attempt + 1))
-            except db.DatabaseError as error:
-                log.error("could not unregister worker %s (%s)", self.worker_id, reason(error))
-                return
