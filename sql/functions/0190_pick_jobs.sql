@@ -85,6 +85,7 @@ create or replace function @schema@._pick_queued_jobs(
   out ids bigint[],
   out priorities smallint[],
   out run_ats timestamptz[],
+  out queue_names text[],
   out stale text[]
 )
 language plpgsql volatile
@@ -147,6 +148,7 @@ begin
     select array_agg(h.id order by h.priority, h.run_at, h.id) filter (where h.id is not null) as ids,
            array_agg(h.priority order by h.priority, h.run_at, h.id) filter (where h.id is not null) as priorities,
            array_agg(h.run_at order by h.priority, h.run_at, h.id) filter (where h.id is not null) as run_ats,
+           array_agg(distinct h.queue_name) filter (where h.id is not null) as queue_names,
            -- listed, yet its hint is no longer available: the listing is out of date
            array_agg(h.queue_name) filter (where h.id is null and not exists (
              select from @schema@._private_jobs as j
@@ -156,10 +158,12 @@ begin
     ids := coalesce(ids, '{}') || coalesce(v_got.ids, '{}');
     priorities := coalesce(priorities, '{}') || coalesce(v_got.priorities, '{}');
     run_ats := coalesce(run_ats, '{}') || coalesce(v_got.run_ats, '{}');
+    queue_names := coalesce(queue_names, '{}') || coalesce(v_got.queue_names, '{}');
     stale := coalesce(stale, '{}') || coalesce(v_got.stale, '{}');
     exit when cardinality(ids) >= _pick_queued_jobs.max_jobs or v_queues.visited < v_visit;
   end loop;
   if cardinality(ids) = 0 then ids := null; end if;
+  if cardinality(queue_names) = 0 then queue_names := null; end if;
   if cardinality(stale) = 0 then stale := null; end if;
 end;
 $$;

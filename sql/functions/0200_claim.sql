@@ -24,27 +24,30 @@ declare
   v_queued record;
   v_free record;
   v_chosen bigint[];
-  v_rows @schema@._private_jobs[];
-  v_refresh text[];
 begin
   perform @schema@._promote_due_jobs(v_tasks, _claim_jobs.now);
   v_queued := @schema@._pick_queued_jobs(v_tasks, v_flags, _claim_jobs.max_jobs);
   v_free := @schema@._pick_unqueued_jobs(
     coalesce(v_tasks, array(select t from @schema@._available_tasks() as t)), v_flags, _claim_jobs.max_jobs);
 
-  -- Both sides are locked; take the best max_jobs of the two. What is left
-  -- over is released when this transaction ends.
-  select array_agg(c.id order by c.priority, c.run_at, c.id) into v_chosen
-  from (select c.id, c.priority, c.run_at
-        from unnest(coalesce(v_queued.ids, '{}') || coalesce(v_free.ids, '{}'),
-                    coalesce(v_queued.priorities, '{}') || coalesce(v_free.priorities, '{}'),
-                    coalesce(v_queued.run_ats, '{}') || coalesce(v_free.run_ats, '{}')) as c(id, priority, run_at)
-        order by c.priority, c.run_at, c.id
-        limit _claim_jobs.max_jobs) as c;
+  -- Both sides are locked; take the best max_jobs of the two (unqueued jobs
+  -- alone are in order and at most max_jobs already). What is left over is
+  -- released when this transaction ends.
+  if v_queued.ids is null then
+    v_chosen := v_free.ids;
+  else
+    select array_agg(c.id order by c.priority, c.run_at, c.id) into v_chosen
+    from (select c.id, c.priority, c.run_at
+          from unnest(v_queued.ids || coalesce(v_free.ids, '{}'),
+                      v_queued.priorities || coalesce(v_free.priorities, '{}'),
+                      v_queued.run_ats || coalesce(v_free.run_ats, '{}')) as c(id, priority, run_at)
+          order by c.priority, c.run_at, c.id
+          limit _claim_jobs.max_jobs) as c;
+  end if;
 
-  v_refresh := v_queued.stale;
   if v_chosen is not null then
     v_lease := nextval('@schema@._private_lease_ids');
+    return query
     with claimed as (
       update @schema@._private_jobs as j
       set state = 'running', attempts = j.attempts + 1, locked_at = _claim_jobs.now,
@@ -56,19 +59,15 @@ begin
       from (select c.queue_name, count(*)::integer as n from claimed as c
             where c.queue_name is not null group by c.queue_name) as c
       where q.queue_name = c.queue_name
-      returning q.queue_name
     )
-    select array_agg(c order by c.priority, c.run_at, c.id),
-           coalesce(v_refresh, '{}') || coalesce((select array_agg(q.queue_name) from counted as q), '{}')
-    into v_rows, v_refresh
-    from claimed as c;
-    -- the claimed queues' listings now point at jobs that run: bring them up to date
-    if cardinality(v_refresh) > 0 then
-      perform @schema@._refresh_queue_heads(array(select distinct q from unnest(v_refresh) as q order by 1));
-    end if;
-    return query select * from unnest(v_rows);
-  elsif v_refresh is not null then
-    perform @schema@._refresh_queue_heads(array(select distinct q from unnest(v_refresh) as q order by 1));
+    select * from claimed as c order by c.priority, c.run_at, c.id;
+  end if;
+  -- the claimed queues' listings now point at jobs that run, and stale ones
+  -- at nothing: bring them up to date
+  if v_queued.ids is not null or v_queued.stale is not null then
+    perform @schema@._refresh_queue_heads(array(
+      select distinct q from unnest(coalesce(v_queued.queue_names, '{}') || coalesce(v_queued.stale, '{}')) as q
+      where q is not null order by 1));
   end if;
 end;
 $$;
