@@ -1,4 +1,4 @@
-"""Claim + complete throughput and claim latency of pgrun's SQL core (schema 2), no runner in the way.
+"""Claim + complete throughput and claim latency of pgrun's SQL core (schema 2), no runner between.
 
 N client processes (default 4), each with its own connection, register as
 workers (and beat every few seconds on a second connection, as a runner does),
@@ -8,11 +8,17 @@ then loop:
       where id is not null;                                         -- one transaction
     select * from pgrun.complete_attempts(worker, ids, leases);     -- another
 
-Every claim statement is timed by the client (wall time of the round trip);
-each measurement reports jobs/s and the claim's p50/p95/p99/max, and the
+A completion answered 'busy' (a row another transaction holds) is sent again
+with the next one, as the runner does. Every claim statement is timed by the
+client (wall time of the round trip, commit included); each measurement
+reports jobs/s, the claim's p50/p95/p99/max, the busy answers, and the
 server's side: EXPLAIN (ANALYZE, BUFFERS) of one claim_jobs call (rolled back)
-with its time and buffer count, and, through auto_explain, the statements
-nested in it.
+with its time and buffer count, before and after the run, the statements
+nested in it (auto_explain), and the latency of 200 claims one session makes
+alone (solo). Also recorded: cluster-wide WAL/checkpoint counters over the run
+(io) and, sampled each second, the load average and the statements other
+databases were running (box): the machine may be shared. --wait-quiet SECONDS
+(or PGRUN_BENCH_WAIT_QUIET) waits before each measurement until it is quiet.
 
 Scenarios (sizes from PGRUN_BENCH_* variables; the defaults are the full sizes):
   1k            1,000 available jobs, drained; refilled and drained again until
@@ -27,8 +33,11 @@ Scenarios (sizes from PGRUN_BENCH_* variables; the defaults are the full sizes):
                 (PGRUN_BENCH_OTHER_JOBS), beside the clients' own backlog.
   entity-queues 50,000 named queues each holding one job due in a day
                 (PGRUN_BENCH_ENTITY_QUEUES), beside a claimable backlog.
-The claimable backlog of the last three is PGRUN_BENCH_BACKLOG (200,000) unqueued
-jobs at priority 0, topped up before each measurement. Every table is filled
+  churn         (not by default) a claim's cost against the jobs claimed since the
+                last VACUUM: one session churns through 400,000 of PGRUN_BENCH_1M_JOBS.
+The claimable backlog of future, other-task and entity-queues is
+PGRUN_BENCH_BACKLOG (200,000) unqueued jobs at priority 0, topped up before each
+measurement. The clients claim task 'bench' only. Every table is filled
 server-side through pgrun.add_jobs (generate_series specs, chunks of 100,000),
 then VACUUM ANALYZE and CHECKPOINT before each measurement.
 
@@ -40,7 +49,7 @@ libpq's PG* variables. PGRUN_BENCH_PLANS=1 prints every nested plan in full
 (by default: the stuck scenario's, and those of any claim of 2 ms or more).
 
     .venv/bin/python bench/sql_claim.py [--clients 4] [--batches 1,10] [--seconds 10]
-        [--scenarios 1k,1m,stuck,future,other-task,entity-queues]
+        [--scenarios 1k,1m,stuck,future,other-task,entity-queues] [--wait-quiet 0]
 """
 
 from __future__ import annotations
@@ -110,7 +119,7 @@ class Measurement:
     busy_outcomes: int = 0         # completions answered 'busy', sent again
     lost_outcomes: int = 0         # completions answered 'lost' (must be 0)
     server: dict = field(default_factory=dict)       # explain of one claim_jobs call
-    io: dict = field(default_factory=dict)           # server counters over the run (per job)
+    io: dict = field(default_factory=dict)           # cluster-wide counters over the run (all databases)
     box: dict = field(default_factory=dict)          # what else ran meanwhile (shared machine)
 
 
@@ -641,8 +650,42 @@ def run_entity_queues(conn, dsn, args, batches, record) -> None:
                  before_each=lambda: top_up(conn, dsn, BACKLOG))
 
 
+def run_churn(conn, dsn, args, batches, record) -> None:
+    """Not a default scenario: how a claim's cost grows with the jobs claimed
+    and completed since the last VACUUM. Each claimed job leaves a dead entry
+    at the head of jobs_available (the claim order is the index order, and no
+    insert ever lands there to clean it), which every later claim walks over.
+    One session churns through MILLION jobs, 1,000 per claim, and explains a
+    claim (rolled back) at each level; then VACUUM and once more."""
+    timed_setup("churn", conn, lambda: add_jobs(conn, MILLION))
+    worker = f"bench-churner-{os.getpid()}"
+    conn.execute("select pgrun.register_worker(%s)", (worker,))
+    churned, beat = 0, time.monotonic()
+
+    def explain_all(label) -> None:
+        for batch in batches:
+            summary, _, _ = explain_claim(dsn, batch)
+            print(json.dumps({"churn": label, "batch": batch, "execution_ms": summary["execution_ms"],
+                              "buffers_total": summary["buffers_total"], "rows": summary["rows"]}),
+                  flush=True)
+
+    for level in [n for n in CHURN_LEVELS if n <= MILLION - 1000]:
+        while churned < level:
+            rows = conn.execute(CLAIM, (worker, 1000, [TASK])).fetchall()
+            conn.execute(COMPLETE, (worker, [r[0] for r in rows], [r[1] for r in rows])).fetchall()
+            churned += len(rows)
+            if time.monotonic() - beat > BEAT_EVERY_S:
+                conn.execute("select * from pgrun.heartbeat(%s)", (worker,)).fetchall()
+                beat = time.monotonic()
+        explain_all(churned)
+    conn.execute("vacuum pgrun._private_jobs")
+    explain_all("after vacuum")
+
+
 SCENARIOS = {"1k": run_1k, "1m": run_1m, "stuck": run_stuck, "future": run_future,
-             "other-task": run_other_task, "entity-queues": run_entity_queues}
+             "other-task": run_other_task, "entity-queues": run_entity_queues, "churn": run_churn}
+DEFAULT_SCENARIOS = ["1k", "1m", "stuck", "future", "other-task", "entity-queues"]
+CHURN_LEVELS = [0, 10_000, 50_000, 100_000, 200_000, 400_000]
 
 
 # -- main --------------------------------------------------------------------------
@@ -650,9 +693,11 @@ SCENARIOS = {"1k": run_1k, "1m": run_1m, "stuck": run_stuck, "future": run_futur
 
 def table(rows: list[Measurement]) -> str:
     """One row per measurement. 'vs 1k': jobs/s and client p50 against the 1k
-    scenario at the same batch. '< 2 ms': the claim's own cost, i.e. the
-    server's execution time (EXPLAIN ANALYZE, before and after the run) and
-    the p99 of claims made by one session alone, are both under 2 ms."""
+    scenario at the same batch. 'claim < 2 ms': the claim's own cost, the
+    server's execution time of one claim_jobs call (EXPLAIN ANALYZE, before
+    and after the run) and the p50 of claims one session makes alone (commit
+    included), are under 2 ms. Client percentiles under 4 clients include
+    waiting for a CPU on a small machine: compare them with the 1k row."""
     base = {m.batch: m for m in rows if m.scenario == "1k"}
     lines = ["| scenario | batch | queued at start | jobs | jobs/s | jobs/s vs 1k |"
              " claim p50 ms | p95 | p99 | max | p50 vs 1k | busy/lost |"
@@ -665,7 +710,7 @@ def table(rows: list[Measurement]) -> str:
         ratio = f"{m.jobs_per_s / ref.jobs_per_s:.2f}" if ref and ref.jobs_per_s else ""
         p50_ratio = f"{c['p50'] / ref.claim_ms['p50']:.2f}" if ref and c and ref.claim_ms else ""
         server = [x for x in (before.get("execution_ms"), after.get("execution_ms")) if x is not None]
-        ok = bool(server) and max(server) < TARGET_MS and solo.get("p99", TARGET_MS) < TARGET_MS
+        ok = bool(server) and max(server) < TARGET_MS and solo.get("p50", TARGET_MS) < TARGET_MS
         lines.append(
             f"| {m.scenario} | {m.batch} | {m.queued_at_start:,} | {m.jobs:,} | {m.jobs_per_s:,.0f} |"
             f" {ratio} | {c.get('p50', '')} | {c.get('p95', '')} | {c.get('p99', '')} | {c.get('max', '')} |"
@@ -684,7 +729,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--batches", default="1,10")
     parser.add_argument("--seconds", type=float, default=float(os.environ.get("PGRUN_BENCH_SECONDS", 10)))
-    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--scenarios", default=",".join(DEFAULT_SCENARIOS),
+                        help=f"comma-separated, from {', '.join(SCENARIOS)} (default: all but churn)")
     parser.add_argument("--wait-quiet", type=float,
                         default=float(os.environ.get("PGRUN_BENCH_WAIT_QUIET", 0)),
                         metavar="SECONDS", help="before each measurement, wait up to SECONDS until no other"
@@ -722,8 +768,9 @@ def main() -> None:
     finally:
         with psycopg.connect(args.connection, autocommit=True) as admin:
             admin.execute(f'drop database if exists "{dbname}" with (force)')
-    print()
-    print(table(rows))
+    if rows:
+        print()
+        print(table(rows))
 
 
 if __name__ == "__main__":

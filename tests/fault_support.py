@@ -83,7 +83,7 @@ def add_job(conn: psycopg.Connection, task: str, payload: dict | None = None, **
         values[name] = value
     cursor = conn.execute(f"select * from pgrun.add_job({', '.join(names)})", values)
     row = cursor.fetchone()
-    return dict(zip([c.name for c in cursor.description], row))
+    return dict(zip([c.name for c in cursor.description], row, strict=True))
 
 
 def add_many(conn: psycopg.Connection, count: int, task: str, *, priority: int = 0,
@@ -99,7 +99,8 @@ def add_many(conn: psycopg.Connection, count: int, task: str, *, priority: int =
 
 
 def db_seconds_between(conn: psycopg.Connection, later, earlier) -> float:
-    return scalar(conn, "select extract(epoch from %s::timestamptz - %s::timestamptz)::float8", (later, earlier))
+    return scalar(conn, "select extract(epoch from %s::timestamptz - %s::timestamptz)::float8",
+                  (later, earlier))
 
 
 def explain(conn: psycopg.Connection, statement: str, params: Any = None) -> dict:

@@ -277,7 +277,7 @@ class TcpProxy:
         while self._listener is sock and not self._closed.is_set():
             try:
                 client, _ = sock.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return  # closed

@@ -48,7 +48,7 @@ def _left(conn, ids) -> list[int]:
 def test_one_locked_job_does_not_stall_the_others_and_completes_after_the_lock(workers, conn, dsn, tmp_path):
     gate = tmp_path / "gate"
     worker, ids = _five_running_jobs(workers, conn, gate)
-    locked, others = ids[2], [i for i in ids if i != ids[2]]
+    locked = ids[2]
 
     with holding(dsn, "select from pgrun._private_jobs where id = %s for update", (locked,)):
         gate.touch()  # all five finish now

@@ -58,12 +58,13 @@ def test_a_worker_process_fails_unstorable_messages_cleanly_and_keeps_working(wo
     wait_until(lambda: scalar(conn, "select count(*) from pgrun.jobs where state = 'failed'") == 2,
                message="both poison jobs to fail")
     _assert_failed_cleanly(conn, ids)
-    for kind, job_id in ids.items():
+    for job_id in ids.values():
         worker.wait_for_line(f"job {job_id} (poison) failed permanently on attempt 1/1")
 
     # still up, still working
     scalar(conn, "select id from pgrun.add_job('note', '{\"note\": \"after the poison\"}')")
-    wait_until(lambda: scalar(conn, "select count(*) from pgrun_test_results where note = 'after the poison'"),
+    wait_until(lambda: scalar(conn, "select count(*) from pgrun_test_results "
+                                    "where note = 'after the poison'"),
                message="a job after the poison jobs to run")
     assert worker.proc.poll() is None, worker.output
     for bad in ("crashed", "refused", "cannot be recorded", "could not be stored"):

@@ -84,10 +84,6 @@ def test_a_job_added_while_listen_was_down_runs_on_time(dsn, conn):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: a failure that schedules a retry sends no NOTIFY (_end_attempts nudges only for jobs "
-    "available now), so an idle worker learns of the retry only at maintenance (10 s) or its poll "
-    "(60 s); seen 7.2 s late. Remove this mark once _end_attempts nudges idle workers for retries."))
 def test_a_retry_scheduled_by_another_worker_runs_on_time(dsn, conn):
     starts: list = []
     payload_gates["c"] = gate = asyncio.Event()
@@ -98,8 +94,9 @@ def test_a_retry_scheduled_by_another_worker_runs_on_time(dsn, conn):
             job_id = scalar(conn, "select id from pgrun.add_job('timed', '{\"fail_first\": \"c\"}')")
             await db_wait(lambda: len(starts) == 1, message="attempt 1 to start on A")
             async with embedded({"timed": _recorder(starts)}, dsn, worker_id="fault-06-worker-b") as b:
-                await db_wait(lambda: scalar(conn, "select idle_since is not null from pgrun._private_workers "
-                                                   "where worker_id = %s", (b.worker_id,)),
+                await db_wait(lambda: scalar(conn, "select idle_since is not null "
+                                                   "from pgrun._private_workers where worker_id = %s",
+                                             (b.worker_id,)),
                               message="B to be idle")
                 gate.set()  # A fails attempt 1: the retry is due ~2.7 s later
                 await db_wait(lambda: scalar(conn, "select state from pgrun.jobs where id = %s",

@@ -45,7 +45,8 @@ def test_a_locked_better_priority_queue_does_not_shorten_claims_or_stall_the_wor
 
                 worker.fetcher._claim = counted
                 worker.nudge()  # claims after the spy is in place see the same jobs as before
-                await db_wait(lambda: scalar(conn, "select count(*) from pgrun.jobs where queue_name is null") == 0,
+                await db_wait(lambda: scalar(conn, "select count(*) from pgrun.jobs "
+                                                   "where queue_name is null") == 0,
                               timeout=10, message="the unqueued jobs to drain while the queue row is locked")
                 assert not worker.shutting_down
                 # the locked queue's job waits for its queue, untouched

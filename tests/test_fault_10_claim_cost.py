@@ -49,8 +49,9 @@ def test_a_claim_reads_what_it_can_take_not_what_waits(conn):
     add_many(conn, 25, "mine", priority=0)
     ready_queued = [r[0] for r in conn.execute("select id from pgrun.jobs where queue_name like 'ready-%' "
                                                "order by id").fetchall()]
-    unqueued = [r[0] for r in conn.execute("select id from pgrun.jobs where task_identifier = 'mine' "
-                                           "and queue_name is null and state = 'available' order by id").fetchall()]
+    unqueued = [r[0] for r in conn.execute(
+        "select id from pgrun.jobs where task_identifier = 'mine' and queue_name is null "
+        "and state = 'available' order by id").fetchall()]
     assert (len(ready_queued), len(unqueued)) == (3, 25)
     conn.execute("analyze pgrun._private_jobs")
     conn.execute("select pgrun.heartbeat(%s)", (WORKER,))  # the lease is live (loading took a while)

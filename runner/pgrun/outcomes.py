@@ -121,8 +121,9 @@ class Outcomes:
                 if wait is None:
                     return None
                 if deadline is not None and time.monotonic() + wait > deadline:
-                    log.error("could not record %d job outcome(s) in time; those jobs are released when "
-                              "this worker unregisters and may run again", len(self._pending))
+                    log.error("could not record %d job outcome(s) in time; those jobs stay running until a "
+                              "live worker releases them after this one unregisters, and may run again",
+                              len(self._pending))
                     return None
                 await asyncio.sleep(wait)
             return None
@@ -188,9 +189,9 @@ class Outcomes:
                     raise
                 except db.DatabaseError as refused:
                     if attempt == 1:
-                        log.critical("job %d (%s): its outcome cannot be recorded (%s); it is released when "
-                                     "this worker unregisters", outcome.job.id, outcome.job.task_identifier,
-                                     reason(refused))
+                        log.critical("job %d (%s): its outcome cannot be recorded (%s); the job is released "
+                                     "after this worker unregisters and may run again", outcome.job.id,
+                                     outcome.job.task_identifier, reason(refused))
                         break
                     outcome.message = f"the error of this attempt could not be stored: {reason(refused)}"
                     outcome.result = None

@@ -11,17 +11,16 @@ set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_clock timestamptz := clock_timestamp();
+  v_micros bigint := (extract(epoch from v_clock) * 1000000)::bigint;
 begin
   if not exists (select from @schema@._private_workers as w where w.idle_since is not null) then
     return;
   end if;
   if v_clock - now() < interval '10 milliseconds'
-     and (select s.last_notify_at from @schema@._private_notify_state as s) > v_clock - interval '10 milliseconds' then
+     and (select n.last_value from @schema@._private_last_nudge as n) > v_micros - 10000 then
     return;
   end if;
-  -- Record it if nobody else is doing so right now; never wait for that row.
-  update @schema@._private_notify_state as s set last_notify_at = v_clock
-  where s.id in (select x.id from @schema@._private_notify_state as x for update skip locked);
+  perform setval('@schema@._private_last_nudge', v_micros);
   perform pg_notify('@schema_text@:jobs', '');
 end;
 $$;

@@ -132,10 +132,16 @@ begin
   end if;
   -- a job available again, or a queue with room again that has a job ready;
   -- a freed queue with nothing ready wakes nobody
+  -- Nudge idle workers when a job is available again, when a queue with room
+  -- again has a job ready (a freed queue with nothing ready wakes nobody), or
+  -- when a retry falls due within a minute: the nudged worker's next claim
+  -- tells it when (next_due_in), so it need not wait for its poll.
   if v_ended.got_jobs
      or (v_relist is not null
          and exists (select from @schema@._private_jobs as j
-                     where j.queue_name = any(v_relist) and j.state = 'available')) then
+                     where j.queue_name = any(v_relist) and j.state = 'available'))
+     or exists (select from unnest(v_ended.states, v_ended.run_ats) as e(state, run_at)
+                where e.state = 'retryable' and e.run_at < _end_attempts.now + interval '1 minute') then
     perform @schema@._notify_jobs();
   end if;
 

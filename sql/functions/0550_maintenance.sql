@@ -61,10 +61,19 @@ begin
   get diagnostics v_n = row_count;
   if v_n > 0 then task := 'unused queues dropped'; rows := v_n; return next; end if;
 
-  select array_agg(distinct h.queue_name order by h.queue_name) into v_queues
-  from @schema@._private_queue_heads as h
-  join @schema@._private_job_queues as q on q.queue_name = h.queue_name
-  where q.paused or q.running >= q.max_running;
+  -- Listings of paused and full queues, refreshed with their queue rows locked
+  -- (skipping those a claim or an outcome holds), as a claim does: a queue
+  -- seen full here may be getting room from an outcome in flight whose offer
+  -- saw neither a job added meanwhile nor that adder's row; removing that row
+  -- on the strength of the old counter would leave the queue unlisted.
+  select array_agg(q.queue_name order by q.queue_name) into v_queues
+  from (select q.queue_name from @schema@._private_job_queues as q
+        where q.queue_name in (
+            select h.queue_name from @schema@._private_queue_heads as h
+            join @schema@._private_job_queues as f on f.queue_name = h.queue_name
+            where f.paused or f.running >= f.max_running)
+        order by q.queue_name
+        for no key update of q skip locked) as q;
   if v_queues is not null then
     perform @schema@._refresh_queue_heads(v_queues);
   end if;

@@ -68,7 +68,7 @@ begin
       -- add_jobs are security definer), so they need the tables
       execute format('grant select, insert, update, delete on all tables in schema %I to %I',
                      '@schema_text@', v_grant.role_name);
-      execute format('grant usage, select on all sequences in schema %I to %I',
+      execute format('grant usage, select, update on all sequences in schema %I to %I',
                      '@schema_text@', v_grant.role_name);
     end if;
   end loop;

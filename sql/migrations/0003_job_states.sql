@@ -224,13 +224,10 @@ insert into @schema@._private_settings (name, value) values
   ('last_error_max_chars', '16000')
 on conflict (name) do nothing;
 
--- When the last NOTIFY that woke idle workers committed (see _notify_jobs).
-create table @schema@._private_notify_state (
-  id              boolean primary key default true,
-  last_notify_at  timestamptz not null default '-infinity',
-  constraint notify_state_one_row check (id)
-) with (fillfactor = 50);
-insert into @schema@._private_notify_state default values;
+-- When the last NOTIFY that woke idle workers was sent, in microseconds since
+-- 1970 (see _notify_jobs). A sequence, because setting it takes no lock and
+-- every session sees it at once, whether or not the sender has committed.
+create sequence @schema@._private_last_nudge as bigint minvalue 0 start 0;
 
 -- ---------------------------------------------------------------- views
 

@@ -16,7 +16,7 @@ language sql as $$
   delete from pgrun._private_retention;
   delete from pgrun._private_job_waiters;
   delete from pgrun._private_grants;
-  update pgrun._private_notify_state set last_notify_at = '-infinity';
+  select setval('pgrun._private_last_nudge', 0);
 $$;
 
 -- Registers worker n (pgrun_tests.worker(n)) with register_worker: a live
@@ -126,13 +126,13 @@ $$;
 -- Forgets when the last nudge was sent, so the next one is not debounced.
 create or replace function pgrun_tests.forget_nudge() returns void
 language sql as $$
-  update pgrun._private_notify_state set last_notify_at = '-infinity';
+  select setval('pgrun._private_last_nudge', 0);
 $$;
 
 -- Records a nudge as sent at `at` (as another transaction's NOTIFY would).
 create or replace function pgrun_tests.nudged_at(at timestamptz) returns void
 language sql as $$
-  update pgrun._private_notify_state set last_notify_at = nudged_at.at;
+  select setval('pgrun._private_last_nudge', (extract(epoch from nudged_at.at) * 1000000)::bigint);
 $$;
 
 -- How a dblink session reaches this database.

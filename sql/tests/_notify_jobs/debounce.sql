@@ -43,8 +43,8 @@ select results_eq(
 select pgrun_tests.reset();
 select pgrun_tests.idle_worker(1);
 select pgrun._notify_jobs();
-select ok((select last_notify_at from pgrun._private_notify_state) >= now(),
-  'last_notify_at is set to the moment of the nudge');
+select ok((select to_timestamp(last_value / 1000000.0) from pgrun._private_last_nudge) >= now(),
+  'the last nudge is recorded as the moment it was sent');
 
 select finish();
 rollback;

@@ -1,5 +1,5 @@
 begin;
-select plan(5);
+select plan(6);
 -- No reset here: rows this session deleted would block the helper's sessions.
 create extension if not exists dblink;
 
@@ -35,14 +35,26 @@ select is_empty(
       'select pgrun_tests.idle_worker(2)',
       'select pgrun.complete_held_jobs(pgrun_tests.worker(1), array(select id from pgrun.jobs))'])$$,
   'completing the last job of a queue sends nothing');
-select is_empty(
-  $$select from pgrun_tests.notifications_from(array[
+-- TEST: a retry due within a minute nudges idle workers, whose next claim
+-- says when it is due (fault 6: a retry scheduled by another worker)
+select results_eq(
+  $$select payload from pgrun_tests.notifications_from(array[
       'select pgrun_tests.register(1)',
       'select pgrun.add_job(''a'', queue_name => ''q'')',
       'select pgrun.claim_jobs(pgrun_tests.worker(1), 1)',
       'select pgrun_tests.idle_worker(2)',
       'select pgrun.fail_held_jobs(pgrun_tests.worker(1), array(select id from pgrun.jobs), array[''boom''])'])$$,
-  'failing the only job of a queue (its retry is due later) sends nothing');
+  $$values ('')$$,
+  'failing the only job of a queue with its retry due in seconds sends one nudge');
+select is_empty(
+  $$select from pgrun_tests.notifications_from(array[
+      'select pgrun_tests.register(1)',
+      'select pgrun.add_job(''a'', queue_name => ''q'')',
+      'select pgrun.reschedule_jobs(array(select id from pgrun.jobs), attempts => 8)',
+      'select pgrun.claim_jobs(pgrun_tests.worker(1), 1)',
+      'select pgrun_tests.idle_worker(2)',
+      'select pgrun.fail_held_jobs(pgrun_tests.worker(1), array(select id from pgrun.jobs), array[''boom''])'])$$,
+  'failing the only job of a queue with its retry due in hours sends nothing');
 
 -- TEST: finishing a job without a queue sends nothing
 select is_empty(

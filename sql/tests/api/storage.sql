@@ -38,8 +38,8 @@ select ok((select reloptions @> array['fillfactor=50'] from pg_class where oid =
   'workers: fillfactor 50');
 select ok((select reloptions @> array['fillfactor=70'] from pg_class where oid = 'pgrun._private_job_queues'::regclass),
   'job queues: fillfactor 70');
-select ok((select reloptions @> array['fillfactor=50'] from pg_class where oid = 'pgrun._private_notify_state'::regclass),
-  'notify state: fillfactor 50');
+select ok((select relkind = 'S' from pg_class where oid = 'pgrun._private_last_nudge'::regclass),
+  'the last nudge is a sequence: recording it writes no row and takes no lock');
 select ok((select reloptions @> array['autovacuum_vacuum_scale_factor=0.02']
            and not reloptions::text like '%fillfactor%' from pg_class where oid = 'pgrun._private_jobs'::regclass),
   'jobs: default fillfactor (no update of it is HOT), vacuumed after 2 % of changes');
