@@ -17,7 +17,8 @@ stuck                W6        W6_QUEUES x W6_PER_QUEUE jobs behind locked named
 Environment: DATABASE_URL (an empty database; pgrun is installed by this script), N (20000),
 CONCURRENCY (10), BATCH (1000), LAT_N (500), LAT_GAP_MS (10), IDLE_SECONDS (60), SETTLE (5),
 PGRUN_CONFIG = default (library defaults, concurrency CONCURRENCY) | tuned (see CONFIGS),
-PGRUN_VARIANT for W1a (sql | utils | utils-async) and W1b (sql | utils).
+PGRUN_VARIANT for W1a (sql | utils | utils-async) and W1b (sql | utils), PGRUN_RETENTION for W2
+(an interval such as "1 day": completed jobs are kept that long instead of deleted).
 
 Prints one JSON line per measurement with the kit's fields (system, version, workload, variant,
 n, value, unit; W2/W5/W6 add seconds, value_excl_startup, startup_ms; W3 p50/p95/p99_ms, received)
@@ -50,6 +51,7 @@ LAT_GAP_MS = float(os.environ.get("LAT_GAP_MS", "10"))
 IDLE_SECONDS = float(os.environ.get("IDLE_SECONDS", "60"))
 SETTLE = float(os.environ.get("SETTLE", "5"))
 CONFIG = os.environ.get("PGRUN_CONFIG", "default")
+RETENTION = os.environ.get("PGRUN_RETENTION")  # W2: keep completed jobs this long
 VARIANT = os.environ.get("PGRUN_VARIANT", "sql")
 W5_TOTAL = int(os.environ.get("W5_TOTAL", "1000000"))
 W6_QUEUES = int(os.environ.get("W6_QUEUES", "100"))
@@ -75,6 +77,8 @@ def worker_options() -> dict:
 
 def config_label() -> str:
     extra = " ".join(f"{k}={v}" for k, v in CONFIGS[CONFIG].items())
+    if RETENTION:
+        extra = (extra + f" retention={RETENTION.replace(' ', '')}").strip()
     return f"{CONFIG} concurrency={CONC}" + (f" {extra}" if extra else "")
 
 
@@ -333,6 +337,8 @@ class Counter:
 def drain() -> None:
     install()
     with psycopg.connect(URL, autocommit=True) as conn:
+        if RETENTION:
+            conn.execute("select pgrun.set_retention(%s::interval, null, null)", (RETENTION,))
         conn.execute(ADD_JOBS_JSON, (specs_json(0, N),))   # one call, as Graphile's perfTest
         maintenance(conn)
         if count(conn) != N:
@@ -344,11 +350,14 @@ def drain() -> None:
     t_end = now()
     res = usage.stop(N)
     with psycopg.connect(URL, autocommit=True) as conn:
-        remaining = count(conn)
+        remaining = count(conn, "state <> 'completed'")
+        kept = count(conn, "state = 'completed'")
     out(workload="W2", variant=config_label(), n=N, executed=counter.executed, completed=stats.completed,
         remaining_rows_after=remaining, seconds=t_end - t0, startup_ms=(counter.t_first - t0) * 1000,
         value=N / (t_end - t0), value_excl_startup=N / (t_end - counter.t_first), unit="jobs/s",
-        completed_jobs="deleted", **res)
+        completed_jobs=f"kept {kept}" if RETENTION else "deleted", **res)
+    if RETENTION and kept != N:
+        sys.exit(2)
     if remaining or counter.executed != N:
         sys.exit(2)
 
