@@ -41,6 +41,10 @@ NO_WAIT_TIMEOUT = "2s"
 # How often an outcome is sent again while some of its rows are busy (locked
 # by another transaction for the length of a statement or a short transaction).
 BUSY_RETRIES = 5000
+# A session that keeps finding nothing to do while work remains (a job the
+# claim cannot find) fails after this long without progress, rather than
+# spinning until the race hangs.
+STUCK_S = 20
 
 
 def worker(name: str) -> str:
@@ -88,8 +92,30 @@ def race(dsn: str, producers: Sequence[Session], consumers: Sequence[Session] = 
     with ThreadPoolExecutor(len(producers) + len(consumers)) as pool:
         futures = [pool.submit(run, p, True) for p in producers]
         futures += [pool.submit(run, c, False) for c in consumers]
-        results = [f.result(timeout=RACE_TIMEOUT_S) for f in futures]
+        try:
+            results = [f.result(timeout=RACE_TIMEOUT_S) for f in futures]
+        except BaseException:
+            stop.set()  # consumers end; a stuck producer ends through its Progress
+            raise
     return results[: len(producers)], results[len(producers):]
+
+
+class Progress:
+    """Watches a loop that waits for work others hold: fails it once nothing
+    has moved for STUCK_S (only a failing run ever waits that long)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.last = time.monotonic()
+
+    def made(self) -> None:
+        self.last = time.monotonic()
+
+    def none(self, conn: psycopg.Connection) -> None:
+        if time.monotonic() - self.last > STUCK_S:
+            left = conn.execute("select state, queue_name, count(*) from pgrun._private_jobs"
+                                " group by 1, 2 order by 1, 2").fetchall()
+            raise AssertionError(f"{self.what}: nothing claimed for {STUCK_S} s while jobs remain: {left}")
 
 
 def ids(rows: list[tuple]) -> list[int]:
@@ -275,6 +301,7 @@ def claiming_worker(name: str, batch: int, fail_every: int, api: str = "leases",
         if api == "leases":
             register(conn, worker_id)
         claimed: list[int] = []
+        progress = Progress(worker_id)
         while True:
             if api == "leases":
                 rows = claim(conn, worker_id, max(batch, 1))
@@ -286,8 +313,10 @@ def claiming_worker(name: str, batch: int, fail_every: int, api: str = "leases",
                                     (worker_id, batch)).fetchall()
             if not rows:
                 if any_job_ready(conn):
+                    progress.none(conn)
                     continue  # the rest is held by others or behind a busy queue
                 return claimed
+            progress.made()
             assert len(rows) <= max(batch, 1)
             queues = Counter(q for _, _, q in rows if q is not None)
             if check_queues and queues:
@@ -444,14 +473,15 @@ PICK_BATCH = 1000
 @pytest.mark.parametrize(("change_sql", "still_claimable"), STALE_PICK_CHANGES)
 def test_a_queued_job_changed_while_a_worker_picks_it_is_not_claimed(conn, dsn, change_sql,
                                                                       still_claimable):
-    # 3,000 listed queues whose one job is of another task: a claim of
-    # 'wanted-task' for PICK_BATCH jobs visits them all, in three rounds of
+    # 3,000 listed queues, each with one 'wanted-task' job whose row a holder
+    # keeps locked: a claim for PICK_BATCH jobs visits them in three rounds of
     # PICK_BATCH + 8 queues, and the target queue (its job has the worst
-    # priority) comes last in the last round: the statement that picks the
-    # target's job probes ~1,000 queues (one index probe each) between its
-    # snapshot and the target's row lock, a window for the change to land in.
+    # priority) comes last in the last round. The statement that picks the
+    # target's job probes ~1,000 queues (one index probe each, skipping the
+    # locked row) between its snapshot and the target's row lock: a window for
+    # the change to land in.
     conn.execute(
-        "select count(*) from pgrun.add_jobs(array(select row('other-task', null, 'stuck-' || q, null,"
+        "select count(*) from pgrun.add_jobs(array(select row('wanted-task', null, 'stuck-' || q, null,"
         " null, null, null, null)::pgrun.job_spec from generate_series(1, 3000) q))")
     # 'busy' is full: its one job runs.
     conn.execute("select pgrun.add_job('blocker', queue_name => 'busy')")
@@ -462,8 +492,10 @@ def test_a_queued_job_changed_while_a_worker_picks_it_is_not_claimed(conn, dsn, 
     register(conn, picker_id)
     assert conn.execute("select count(*) from pgrun._private_queue_heads").fetchone()[0] == 3000
 
-    with connect(dsn) as picker, connect(dsn) as changer:
-        claim(picker, picker_id, PICK_BATCH, ["wanted-task"])  # cache plans
+    with connect(dsn) as holder, connect(dsn) as picker, connect(dsn) as changer:
+        holder.execute("begin")
+        holder.execute("select from pgrun._private_jobs where queue_name like 'stuck-%' for update")
+        assert claim(picker, picker_id, PICK_BATCH, ["wanted-task"]) == []  # caches plans
         picker_pid = picker.info.backend_pid
         bad_claims = []
         overlapped = 0  # rounds where the change committed while claim_jobs was running
@@ -497,6 +529,7 @@ def test_a_queued_job_changed_while_a_worker_picks_it_is_not_claimed(conn, dsn, 
                          " and state <> 'running'", (key,))
             if bad_claims:
                 break
+        holder.execute("rollback")
 
     assert bad_claims == [], f"claimed after `{change_sql}`: {bad_claims}"
     assert overlapped, "the change never landed while claim_jobs ran: this test raced nothing"
@@ -578,10 +611,13 @@ FINAL_STATES = ("completed", "failed", "cancelled")
 
 def assert_one_pending_job_holds(conn: psycopg.Connection, key: str) -> None:
     rows = conn.execute(
-        "select key, attempts, state, locked_at from pgrun.jobs"
+        "select key, attempts, state, locked_at, run_at <= now() from pgrun.jobs"
         " where key = %s or state not in ('completed', 'failed', 'cancelled')", (key,)).fetchall()
     assert len(rows) == 1, rows
-    assert rows[0] == (key, 0, "available", None), rows
+    # Due and waiting. It may still say 'scheduled' (promoted by the next
+    # claim): preserve_run_at keeps a run_at written by an adder whose
+    # transaction began after the one that replaced it, hence after its now().
+    assert rows[0] in ((key, 0, "available", None, True), (key, 0, "scheduled", None, True)), rows
     # Every job that gave its key up is finished, never to be retried.
     assert conn.execute(
         "select count(*) from pgrun.jobs where key is null and state not in ('completed', 'failed', 'cancelled')"
@@ -1113,8 +1149,14 @@ def test_a_late_outcome_of_attempt_1_is_lost_and_leaves_attempt_2_running(conn, 
 
     def claim_again(c: psycopg.Connection) -> list[tuple[int, int]]:
         got: list[tuple[int, int]] = []
+        progress = Progress(second)
         while len(got) < len(job_ids):
-            got += [(job_id, lease) for job_id, lease, _ in claim(c, second, 1)]
+            more = [(job_id, lease) for job_id, lease, _ in claim(c, second, 1)]
+            if more:
+                progress.made()
+            else:
+                progress.none(c)
+            got += more
         return got
 
     def late_writer(kinds: Sequence[str]) -> Session:
@@ -1363,13 +1405,16 @@ def no_wait_worker(name: str) -> Session:
         register(conn, worker_id)
         claimed: list[int] = []
         busy: Counter = Counter()
+        progress = Progress(worker_id)
         while True:
             conn.execute("select * from pgrun.heartbeat(%s)", (worker_id,)).fetchall()
             got = claim(conn, worker_id, 5)
             if not got:
                 if conn.execute("select exists (select from pgrun._private_jobs)").fetchone()[0]:
+                    progress.none(conn)
                     continue
                 return claimed, busy["busy"]
+            progress.made()
             claimed += ids(got)
             end_held_attempts(conn, "complete", worker_id, [(job_id, lease) for job_id, lease, _ in got], busy)
 

@@ -44,9 +44,9 @@ def _fail(error: PgrunError) -> None:
 @click.option("--poll-interval", type=click.FloatRange(min=0, min_open=True), default=2.0,
               envvar="PGRUN_POLL_INTERVAL", show_envvar=True, metavar="SECONDS",
               help="How often to look for jobs while the LISTEN connection is down. While it works, "
-                   "jobs due now arrive as notifications and jobs due later as timers (the run_at in "
-                   "the NOTIFY, or the retry time of a job that failed here), and the worker polls "
-                   "only every max(SECONDS, 60 s), as a safety net.")
+                   "jobs due now arrive as notifications and every claim that comes back short says "
+                   "when the next job is due (in database time), so the worker polls only every "
+                   "max(SECONDS, 60 s), as a safety net.")
 @click.option("--once", is_flag=True, envvar="PGRUN_ONCE", show_envvar=True,
               help="Run until no job is runnable, then exit.")
 @click.option("--crontab", type=click.Path(dir_okay=False), envvar="PGRUN_CRONTAB", show_envvar=True,

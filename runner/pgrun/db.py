@@ -82,9 +82,13 @@ def connection_kwargs(prepared_statements: bool = True, *, conninfo: str = "",
                       application_name: str = "pgrun") -> dict:
     """Settings of every runner connection: autocommit, timeouts, TCP keepalives. Without
     prepared statements the runner works behind poolers in transaction mode (PgBouncer)."""
-    return {"autocommit": True, "prepare_threshold": 5 if prepared_statements else None,
-            "options": session_options(conninfo, statement_timeout, lock_timeout),
-            "application_name": application_name, **TCP_SETTINGS}
+    kwargs = {"autocommit": True, "prepare_threshold": 5 if prepared_statements else None,
+              "application_name": application_name, **TCP_SETTINGS}
+    # Poolers in transaction mode (the reason to turn prepared statements off) refuse
+    # startup options; there the pooler's own timeouts have to do.
+    if prepared_statements:
+        kwargs["options"] = session_options(conninfo, statement_timeout, lock_timeout)
+    return kwargs
 
 
 async def open_pool(conninfo: str, *, max_size: int, prepared_statements: bool = True,
@@ -101,9 +105,9 @@ async def open_pool(conninfo: str, *, max_size: int, prepared_statements: bool =
         await pool.open(wait=True, timeout=timeout)
     except PoolTimeout as error:
         await pool.close()
-        # The pool hides the reason; one direct attempt tells it.
+        # The pool hides the reason; one direct attempt with the same settings tells it.
         try:
-            conn = await connect_async(conninfo, connect_timeout=5)
+            conn = await connect_async(conninfo, **(kwargs or {}))
         except ConnectionFailed as failed:
             raise failed from error
         await conn.close()

@@ -27,7 +27,8 @@ begin
              where g.kind in ('worker', 'admin') and pg_has_role(_enqueue_rights.role_name, g.role_name, 'member')) then
     return;
   end if;
-  select true,
+  -- an aggregate always answers one row: restricted only if a grant matched
+  select count(*) > 0,
          case when bool_or(g.tasks is null) then null else array_agg(distinct t) end,
          case when bool_or(g.queues is null) then null else array_agg(distinct q) end
   into restricted, tasks, queues

@@ -20,6 +20,8 @@ as $$
 #variable_conflict use_column
 declare
   v_n integer;
+  v_batch integer;
+  v_started timestamptz;
   v_queues text[];
 begin
   if not pg_try_advisory_xact_lock(hashtext('@schema_text@'), 1) then
@@ -32,7 +34,15 @@ begin
   v_n := @schema@._release_expired_locks(maintain.job_expiry, maintain.now);
   if v_n > 0 then task := 'expired locks released'; rows := v_n; return next; end if;
 
-  v_n := @schema@.prune_jobs(maintain.max_rows, maintain.now);
+  -- prune in batches until a batch comes back short or a second has passed,
+  -- so that pruning keeps up with busy tasks
+  v_n := 0;
+  v_started := clock_timestamp();
+  loop
+    v_batch := @schema@.prune_jobs(maintain.max_rows, maintain.now);
+    v_n := v_n + v_batch;
+    exit when v_batch < maintain.max_rows or clock_timestamp() - v_started > interval '1 second';
+  end loop;
   if v_n > 0 then task := 'pruned'; rows := v_n; return next; end if;
 
   delete from @schema@._private_workers as w
@@ -76,6 +86,20 @@ begin
         for no key update of q skip locked) as q;
   if v_queues is not null then
     perform @schema@._refresh_queue_heads(v_queues);
+  end if;
+
+  -- Queues that can give a job but are not listed (max_running raised or a
+  -- queue resumed by hand) are listed again.
+  select array_agg(q.queue_name order by q.queue_name) into v_queues
+  from (select q.queue_name from @schema@._private_job_queues as q
+        where not q.paused and q.running < q.max_running
+          and not exists (select from @schema@._private_queue_heads as h where h.queue_name = q.queue_name)
+          and exists (select from @schema@._private_jobs as j
+                      where j.queue_name = q.queue_name and j.state = 'available')
+        limit maintain.max_rows) as q;
+  if v_queues is not null then
+    perform @schema@._offer_queue_heads(v_queues);
+    task := 'queues listed again'; rows := cardinality(v_queues); return next;
   end if;
 end;
 $$;
