@@ -4,7 +4,10 @@ Every test races real sessions: one thread per session, each with its own
 connection, lined up on a barrier (or an event) so they really overlap. The
 assertions count what each session saw (claims per job id, answers per
 attempt, jobs released per worker, jobs running per queue); nothing here
-measures or assumes timings.
+assumes timings. The only clocks are statement timeouts, which turn a wait
+for a lock that must not happen into an error, and a no-progress guard
+(Progress), which turns a session spinning on a job nobody can claim into a
+failure rather than a hang.
 
 Workers come in two kinds, as in pgrun: registered workers (register_worker)
 claim with claim_jobs and end each attempt with the lease their claim returned
@@ -174,6 +177,11 @@ def claim(conn: psycopg.Connection, worker_id: str, max_jobs: int, tasks: list[s
         " where id is not null", (worker_id, max_jobs, tasks, now)).fetchall()
 
 
+def attempts_of(rows: Sequence[tuple]) -> list[tuple[int, int]]:
+    """The (id, lease) of each claimed row (id, lease, ...)."""
+    return [(row[0], row[1]) for row in rows]
+
+
 def send_outcome(conn: psycopg.Connection, kind: str, worker_id: str,
                  attempts: Sequence[tuple[int, int]]) -> dict[int, str]:
     """One call of complete_attempts, fail_attempts or return_attempts (kind
@@ -182,15 +190,15 @@ def send_outcome(conn: psycopg.Connection, kind: str, worker_id: str,
     job_ids = [a[0] for a in attempts]
     leases = [a[1] for a in attempts]
     if kind == "complete":
-        rows = conn.execute("select job_id, outcome from pgrun.complete_attempts(%s, %s::bigint[], %s::bigint[])",
-                            (worker_id, job_ids, leases)).fetchall()
+        rows = conn.execute("select job_id, outcome from pgrun.complete_attempts(%s, %s::bigint[],"
+                            " %s::bigint[])", (worker_id, job_ids, leases)).fetchall()
     elif kind == "fail":
         rows = conn.execute("select job_id, outcome from pgrun.fail_attempts(%s, %s::bigint[], %s::bigint[],"
                             " %s::text[])", (worker_id, job_ids, leases, ["boom"] * len(job_ids))).fetchall()
     else:
         assert kind == "return", kind
-        rows = conn.execute("select job_id, outcome from pgrun.return_attempts(%s, %s::bigint[], %s::bigint[])",
-                            (worker_id, job_ids, leases)).fetchall()
+        rows = conn.execute("select job_id, outcome from pgrun.return_attempts(%s, %s::bigint[],"
+                            " %s::bigint[])", (worker_id, job_ids, leases)).fetchall()
     answers = dict(rows)
     assert len(rows) == len(job_ids) and sorted(answers) == sorted(job_ids), (kind, attempts, rows)
     return answers
@@ -274,7 +282,8 @@ def assert_counters_exact(conn: psycopg.Connection) -> None:
 UNLISTED_QUEUES_SQL = """
 select q.queue_name from pgrun._private_job_queues as q
 where not q.paused and q.running < q.max_running
-  and exists (select from pgrun._private_jobs as j where j.queue_name = q.queue_name and j.state = 'available')
+  and exists (select from pgrun._private_jobs as j
+              where j.queue_name = q.queue_name and j.state = 'available')
   and not exists (select from pgrun._private_queue_heads as h where h.queue_name = q.queue_name)
 order by 1
 """
@@ -306,8 +315,8 @@ def claiming_worker(name: str, batch: int, fail_every: int, api: str = "leases",
             if api == "leases":
                 rows = claim(conn, worker_id, max(batch, 1))
             elif batch == 0:
-                rows = conn.execute("select id, lease, queue_name from pgrun.get_job(%s) where id is not null",
-                                    (worker_id,)).fetchall()
+                rows = conn.execute("select id, lease, queue_name from pgrun.get_job(%s)"
+                                    " where id is not null", (worker_id,)).fetchall()
             else:
                 rows = conn.execute("select id, lease, queue_name from pgrun.get_jobs(%s, max_jobs => %s)",
                                     (worker_id, batch)).fetchall()
@@ -337,13 +346,15 @@ def claiming_worker(name: str, batch: int, fail_every: int, api: str = "leases",
                 for job_id, _ in to_fail:
                     conn.execute("select pgrun.fail_job(%s, %s, 'boom')", (worker_id, job_id))
             else:
-                assert sorted(end_held_jobs(conn, "complete", worker_id, ids(to_complete))) == sorted(ids(to_complete))
-                assert sorted(end_held_jobs(conn, "fail", worker_id, ids(to_fail))) == sorted(ids(to_fail))
+                for kind, attempts in (("complete", to_complete), ("fail", to_fail)):
+                    done = end_held_jobs(conn, kind, worker_id, ids(attempts))
+                    assert sorted(done) == sorted(ids(attempts))
 
     return session
 
 
-def four_claimers(api: str, fail_every: int, batches: Sequence[int], check_queues: bool = False) -> list[Session]:
+def four_claimers(api: str, fail_every: int, batches: Sequence[int],
+                  check_queues: bool = False) -> list[Session]:
     return [claiming_worker(f"{api}-{batch}", batch=batch, fail_every=fail_every, api=api,
                             check_queues=check_queues) for batch in batches]
 
@@ -393,7 +404,8 @@ def test_named_queues_never_run_two_jobs_at_once_under_concurrent_claims(conn, d
     assert [r[0] for r in left] == [i for i in sorted(all_ids) if i % 3 == 0]
     assert {r[1:] for r in left} == {("failed", 1, None)}
     assert_counters_exact(conn)
-    assert conn.execute("select count(*) from pgrun._private_job_queues where running <> 0").fetchone()[0] == 0
+    assert conn.execute("select count(*) from pgrun._private_job_queues"
+                        " where running <> 0").fetchone()[0] == 0
 
 
 # A test-only trigger: whenever a job of a named queue starts running, the
@@ -620,8 +632,8 @@ def assert_one_pending_job_holds(conn: psycopg.Connection, key: str) -> None:
     assert rows[0] in ((key, 0, "available", None, True), (key, 0, "scheduled", None, True)), rows
     # Every job that gave its key up is finished, never to be retried.
     assert conn.execute(
-        "select count(*) from pgrun.jobs where key is null and state not in ('completed', 'failed', 'cancelled')"
-    ).fetchone()[0] == 0
+        "select count(*) from pgrun.jobs"
+        " where key is null and state not in ('completed', 'failed', 'cancelled')").fetchone()[0] == 0
 
 
 @pytest.mark.parametrize("mode", ["replace", "preserve_run_at"])
@@ -867,13 +879,11 @@ def test_add_jobs_and_a_worker_failing_the_same_keyed_jobs_do_not_deadlock(conn,
 
 def test_a_worker_failing_its_jobs_while_reaped_does_not_deadlock(conn, dsn):
     add_plain_jobs(conn, 3, max_attempts=5)
-    now = db_now(conn)
-    reaper = worker("reaper")
-    register(conn, reaper, heartbeat_interval="1 hour", lease_timeout="2 hours", now=now - timedelta(minutes=10))
+    register_reaper(conn, worker("reaper"))  # (see "dead workers" below)
     w = worker("slow")
     # It claimed its jobs and stopped beating a minute ago (lease timeout 20 s).
-    register(conn, w, heartbeat_interval="5 seconds", lease_timeout="20 seconds", now=now - timedelta(minutes=1))
-    attempts = [(job_id, lease) for job_id, lease, _ in claim(conn, w, 3, now=now - timedelta(minutes=1))]
+    then = register_silent_worker(conn, w)
+    attempts = attempts_of(claim(conn, w, 3, now=then))
     first, second, third = sorted(attempts)
     in_callers_order = [second, third, first]
     answers: dict[int, str] = {}
@@ -905,8 +915,8 @@ def test_a_worker_failing_its_jobs_while_reaped_does_not_deadlock(conn, dsn):
                 break
             fail(c)
     assert {name for name, _ in released} == {w}, released
-    jobs = dict(((job_id, (state, attempts, len(errors or []))) for job_id, state, attempts, errors in
-                 conn.execute("select id, state, attempts, errors from pgrun.jobs").fetchall()))
+    jobs = {job_id: (state, tries, len(errors or [])) for job_id, state, tries, errors in
+            conn.execute("select id, state, attempts, errors from pgrun.jobs").fetchall()}
     released_ids = {job_id for job_id, (state, _, _) in jobs.items() if state == "available"}
     assert sum(n for _, n in released) == len(released_ids)
     for job_id, _ in attempts:
@@ -1001,7 +1011,7 @@ def test_racing_reapers_and_claims_release_each_job_once(conn, dsn):
             while not stop.is_set():
                 got = claim(c, live, 3)
                 claimed += len(got)
-                end_held_attempts(c, "complete", live, [(job_id, lease) for job_id, lease, _ in got])
+                end_held_attempts(c, "complete", live, attempts_of(got))
             return claimed
 
         released, _ = race(dsn, [release, beat], [claim_and_complete, claim_and_complete])
@@ -1029,14 +1039,14 @@ def test_a_worker_completing_its_jobs_while_reaped_ends_each_job_once(conn, dsn)
         slow = worker(f"slow-{round_no}")
         then = register_silent_worker(conn, slow)
         add_plain_jobs(conn, 30, max_attempts=5)
-        held = [(job_id, lease) for job_id, lease, _ in claim(conn, slow, 30, now=then)]
+        held = attempts_of(claim(conn, slow, 30, now=then))
         assert len(held) == 30
 
         def release(c: psycopg.Connection) -> list[tuple]:
             return c.execute("select * from pgrun.release_dead_workers()").fetchall()
 
-        def complete(c: psycopg.Connection, held: list[tuple] = held, leases: bool = round_no % 2 == 0
-                     ) -> list[int]:
+        def complete(c: psycopg.Connection, held: list[tuple] = held, slow: str = slow,
+                     leases: bool = round_no % 2 == 0) -> list[int]:
             if leases:
                 answers = end_attempts(c, "complete", slow, held)
                 assert set(answers.values()) <= {"completed", "lost"}, answers
@@ -1080,7 +1090,7 @@ def test_reaping_racing_live_workers_beats_reaps_no_live_worker_and_each_dead_on
     held = {}
     for w in everyone:
         register(conn, w, heartbeat_interval="1 second", lease_timeout="3 seconds", now=at(0))
-        held[w] = [(job_id, lease) for job_id, lease, _ in claim(conn, w, counts[w], now=at(0))]
+        held[w] = attempts_of(claim(conn, w, counts[w], now=at(0)))
         assert len(held[w]) == counts[w]
     assert conn.execute("select count(*) from pgrun.jobs where state <> 'running'").fetchone()[0] == 0
 
@@ -1093,7 +1103,7 @@ def test_reaping_racing_live_workers_beats_reaps_no_live_worker_and_each_dead_on
             def session(c: psycopg.Connection) -> tuple[list, list]:
                 reports = c.execute("select * from pgrun.heartbeat(%s, now => %s)", (w, now)).fetchall()
                 got = claim(c, w, 2, now=now) if reclaim else []
-                end_held_attempts(c, "complete", w, [(job_id, lease) for job_id, lease, _ in got])
+                end_held_attempts(c, "complete", w, attempts_of(got))
                 return reports, ids(got)
             return session
 
@@ -1112,7 +1122,7 @@ def test_reaping_racing_live_workers_beats_reaps_no_live_worker_and_each_dead_on
 
     # What the last rounds released and nobody claimed yet is claimed now.
     rest = claim(conn, live[0], 50, now=at(12))
-    end_held_attempts(conn, "complete", live[0], [(job_id, lease) for job_id, lease, _ in rest])
+    end_held_attempts(conn, "complete", live[0], attempts_of(rest))
     claimed_again += ids(rest)
     # Each dying worker was reaped once, in the first round it was dead, and
     # all it held was released then; it learns so at its next beat.
@@ -1120,7 +1130,7 @@ def test_reaping_racing_live_workers_beats_reaps_no_live_worker_and_each_dead_on
     with pytest.raises(psycopg.Error) as refused:
         conn.execute("select * from pgrun.heartbeat(%s, now => %s)", (next(iter(dying)), at(13)))
     assert refused.value.sqlstate == "PGR01"
-    # Released once each (one error), claimed again once each by the live workers.
+    # Released once each: claimed again exactly once each by the live workers.
     dead_jobs = sorted(job_id for w in dying for job_id, _ in held[w])
     assert sorted(claimed_again) == dead_jobs
     # The live workers still run what they claimed at the start, under the same leases.
@@ -1140,7 +1150,7 @@ def test_a_late_outcome_of_attempt_1_is_lost_and_leaves_attempt_2_running(conn, 
     conn.execute("insert into pgrun._private_job_queues (queue_name, max_running) values ('late-queue', 3)")
     job_ids = add_plain_jobs(conn, 30, max_attempts=5) + add_plain_jobs(conn, 3, queue_name="late-queue",
                                                                         max_attempts=5)
-    attempt_1 = [(job_id, lease) for job_id, lease, _ in claim(conn, first, 50, now=then)]
+    attempt_1 = attempts_of(claim(conn, first, 50, now=then))
     assert sorted(ids(attempt_1)) == sorted(job_ids)
     # The first worker is cut off: its attempts are released...
     assert conn.execute("select * from pgrun.release_dead_workers()").fetchall() == [(first, len(job_ids))]
@@ -1151,7 +1161,7 @@ def test_a_late_outcome_of_attempt_1_is_lost_and_leaves_attempt_2_running(conn, 
         got: list[tuple[int, int]] = []
         progress = Progress(second)
         while len(got) < len(job_ids):
-            more = [(job_id, lease) for job_id, lease, _ in claim(c, second, 1)]
+            more = attempts_of(claim(c, second, 1))
             if more:
                 progress.made()
             else:
@@ -1178,7 +1188,8 @@ def test_a_late_outcome_of_attempt_1_is_lost_and_leaves_attempt_2_running(conn, 
     assert all(answers["held"] == 0 for answers in late), late
     assert sorted(ids(attempt_2)) == sorted(job_ids)
     assert not set(attempt_2) & set(attempt_1), "a new claim, a new lease"
-    running = conn.execute("select id, lease, attempts, state, locked_by from pgrun._private_jobs order by id").fetchall()
+    running = conn.execute("select id, lease, attempts, state, locked_by from pgrun._private_jobs"
+                           " order by id").fetchall()
     assert running == [(job_id, lease, 2, "running", second) for job_id, lease in sorted(attempt_2)]
     assert set(send_outcome(conn, "complete", first, attempt_1).values()) == {"lost"}
     assert set(end_attempts(conn, "complete", second, attempt_2).values()) == {"completed"}
@@ -1193,7 +1204,8 @@ def test_a_late_outcome_of_attempt_1_is_lost_and_leaves_attempt_2_running(conn, 
     ((_, lease_2, _),) = claim(conn, w, 1, now=db_now(conn) + timedelta(hours=1))  # its retry is due
     for kind in ("complete", "fail", "return"):
         assert send_outcome(conn, kind, w, [(job_id, lease_1)]) == {job_id: "lost"}
-    assert conn.execute("select state, attempts, lease from pgrun._private_jobs").fetchall() == [("running", 2, lease_2)]
+    assert conn.execute("select state, attempts, lease from pgrun._private_jobs").fetchall() \
+        == [("running", 2, lease_2)]
     assert send_outcome(conn, "complete", w, [(job_id, lease_2)]) == {job_id: "completed"}
 
 
@@ -1254,7 +1266,8 @@ def queue_adder(seed: int, ops: int, batch: bool, round_: Round) -> Session:
                     added += conn.execute(ADD_MIXED_SQL, (queues, later, priorities)).fetchone()[0]
                 else:
                     conn.execute("select pgrun.add_job('mixed', queue_name => %s, max_attempts => 2,"
-                                 " priority => %s, run_at => case when %s then now() + interval '1 second' end)",
+                                 " priority => %s,"
+                                 " run_at => case when %s then now() + interval '1 second' end)",
                                  (queues[0], priorities[0], later[0]))
                     added += 1
         finally:
@@ -1282,7 +1295,8 @@ def mixed_worker(name: str, seed: int, round_: Round) -> Session:
             by_kind: dict[str, list[tuple[int, int]]] = {"complete": [], "fail": [], "return": []}
             for job_id, lease, _ in got:
                 draw = rng.random()
-                by_kind["complete" if draw < 0.7 else "fail" if draw < 0.85 else "return"].append((job_id, lease))
+                kind = "complete" if draw < 0.7 else "fail" if draw < 0.85 else "return"
+                by_kind[kind].append((job_id, lease))
             for kind, attempts in by_kind.items():
                 end_held_attempts(conn, kind, worker_id, attempts)
         return claimed
@@ -1291,10 +1305,16 @@ def mixed_worker(name: str, seed: int, round_: Round) -> Session:
 
 
 def maintainer(conn: psycopg.Connection, stop: threading.Event) -> int:
-    """maintain() in a loop: it also brings full queues' listings up to date."""
+    """maintain() in a loop: it removes full queues' listings (another remover
+    racing the adders and outcomes). Its last step lists again any queue with
+    room and an available job but no listing, which would mend a stranded
+    job before the end of the round: as no limit is raised and no queue
+    resumed here, that step must find nothing (it reads one committed
+    snapshot, so anything it finds broke the invariant)."""
     calls = 0
     while not stop.is_set():
-        conn.execute("select * from pgrun.maintain()").fetchall()
+        did = dict(conn.execute("select * from pgrun.maintain()").fetchall())
+        assert "queues listed again" not in did, f"maintain found unlisted queues: {did}"
         calls += 1
     return calls
 
@@ -1366,15 +1386,17 @@ def test_outcomes_skip_rows_an_application_locks_and_answer_busy_at_once(conn, d
             assert c.execute("select * from pgrun.heartbeat(%s)", (w,)).fetchall() == []
             for kind, job_ids in calls.items():
                 answers = send_outcome(c, kind, w, [(job_id, lease[job_id]) for job_id in job_ids])
-                assert answers == {job_id: "busy" if job_id in locked else expected[kind] for job_id in job_ids}
-            assert c.execute(
-                "select * from pgrun.complete_held_jobs(%s, %s::bigint[])", (w, [unqueued[0]])).fetchall() == []
+                assert answers == {job_id: "busy" if job_id in locked else expected[kind]
+                                   for job_id in job_ids}
+            assert c.execute("select * from pgrun.complete_held_jobs(%s, %s::bigint[])",
+                             (w, [unqueued[0]])).fetchall() == []
             assert time.monotonic() - started < 2.0
         # The locks are gone: sent again, the busy ones are done too.
         for kind, job_ids in calls.items():
-            answers = send_outcome(c, kind, w, [(job_id, lease[job_id]) for job_id in job_ids if job_id in locked])
+            again = [(job_id, lease[job_id]) for job_id in job_ids if job_id in locked]
+            answers = send_outcome(c, kind, w, again)
             assert set(answers.values()) <= {expected[kind]}, answers
-    left = dict((row[0], row[1:]) for row in conn.execute("select id, state, attempts from pgrun.jobs").fetchall())
+    left = {row[0]: row[1:] for row in conn.execute("select id, state, attempts from pgrun.jobs").fetchall()}
     assert left == {**{job_id: ("retryable", 1) for job_id in calls["fail"]},
                     **{job_id: ("available", 0) for job_id in calls["return"]}}
     assert_counters_exact(conn)
@@ -1416,7 +1438,7 @@ def no_wait_worker(name: str) -> Session:
                 return claimed, busy["busy"]
             progress.made()
             claimed += ids(got)
-            end_held_attempts(conn, "complete", worker_id, [(job_id, lease) for job_id, lease, _ in got], busy)
+            end_held_attempts(conn, "complete", worker_id, attempts_of(got), busy)
 
     return session
 
