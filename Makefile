@@ -38,7 +38,7 @@ bench: install ## Measure pgrun alone, each workload on a fresh database (about 
 bench-compare: install ## Measure pgrun beside Graphile Worker, procrastinate, pgqueuer and pgbench in one run (about 25 min)
 	$(PYTHON) bench/run.py compare
 
-bench-sql: install ## Claim + complete throughput of the SQL core alone (about 2 min)
+bench-sql: install ## Claim + complete throughput and claim latency of the SQL core alone, six scenarios (about 6 min)
 	$(PYTHON) bench/sql_claim.py
 
 lint: install ## Check style with ruff

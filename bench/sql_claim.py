@@ -34,7 +34,7 @@ Scenarios (sizes from PGRUN_BENCH_* variables; the defaults are the full sizes):
   entity-queues 50,000 named queues each holding one job due in a day
                 (PGRUN_BENCH_ENTITY_QUEUES), beside a claimable backlog.
   churn         (not by default) a claim's cost against the jobs claimed since the
-                last VACUUM: one session churns through 400,000 of PGRUN_BENCH_1M_JOBS.
+                last VACUUM: one session churns through 800,000 of PGRUN_BENCH_1M_JOBS.
 The claimable backlog of future, other-task and entity-queues is
 PGRUN_BENCH_BACKLOG (200,000) unqueued jobs at priority 0, topped up before each
 measurement. The clients claim task 'bench' only. Every table is filled
@@ -685,7 +685,7 @@ def run_churn(conn, dsn, args, batches, record) -> None:
 SCENARIOS = {"1k": run_1k, "1m": run_1m, "stuck": run_stuck, "future": run_future,
              "other-task": run_other_task, "entity-queues": run_entity_queues, "churn": run_churn}
 DEFAULT_SCENARIOS = ["1k", "1m", "stuck", "future", "other-task", "entity-queues"]
-CHURN_LEVELS = [0, 10_000, 50_000, 100_000, 200_000, 400_000]
+CHURN_LEVELS = [0, 10_000, 50_000, 100_000, 200_000, 400_000, 800_000]
 
 
 # -- main --------------------------------------------------------------------------

@@ -409,3 +409,25 @@ def test_async_worker_stop_listeners_finish_before_run_once_returns(dsn):
     pgrun.run_once({"t": lambda payload, helpers: None}, connection=dsn, events=events,
                    worker_id="pgrun-test-stop-listener")
     assert stopped == ["pgrun-test-stop-listener"]
+
+
+def test_a_worker_vacuums_the_jobs_table_once_it_holds_many_dead_rows(dsn, conn, caplog):
+    caplog.set_level(logging.INFO, logger="pgrun.worker")
+
+    async def main():
+        worker = pgrun.make_worker({"t": lambda payload, helpers: None}, connection=dsn,
+                                   maintenance_interval=0.3)
+        worker._maintenance.vacuum_dead_rows = 500
+        conn.execute("select count(*) from pgrun.add_jobs(array(select row('t', null, null, null, null, "
+                     "null, null, null)::pgrun.job_spec from generate_series(1, 2000)))")
+        await worker.start()
+        try:
+            # completed jobs are deleted: 2,000 dead rows, seen by the statistics a little later
+            await asyncio.to_thread(wait_until, lambda: "vacuumed the jobs table" in caplog.text, timeout=20,
+                                    interval=0.2, message="the worker to vacuum the jobs table")
+        finally:
+            await worker.stop()
+
+    asyncio.run(main())
+    assert scalar(conn, "select vacuum_count from pg_stat_user_tables "
+                        "where relid = 'pgrun._private_jobs'::regclass") >= 1

@@ -34,7 +34,8 @@ def notes(conn, task: str | None = None) -> list[str]:
 
 
 def assert_nothing_held(conn) -> None:
-    assert scalar(conn, "select count(*) from pgrun.jobs where locked_at is not null or state = 'running'") == 0
+    assert scalar(conn, "select count(*) from pgrun.jobs "
+                        "where locked_at is not null or state = 'running'") == 0
     assert scalar(conn, "select count(*) from pgrun._private_job_queues where running > 0") == 0
     assert scalar(conn, "select count(*) from pgrun._private_workers") == 0
 

@@ -2,12 +2,21 @@
 SQL function `maintain` takes an advisory lock, so across instances one runs
 it and the others return at once. It promotes due jobs of every task, expires
 abandoned locks, prunes jobs whose retention ended, forgets reaped workers and
-drops unused queue rows, each in bounded batches."""
+drops unused queue rows, each in bounded batches.
+
+And the jobs table is vacuumed when it holds many dead rows: every claimed job
+leaves a dead entry at the head of the claim's index, which later claims step
+over until VACUUM clears it, and autovacuum visits a database at most once a
+minute. VACUUM cannot run inside a function, so the runner sends it, on a
+connection of its own without a statement timeout, one instance at a time
+(an advisory lock); a role that does not own the table is skipped by the
+server with a warning."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from . import db
 from .errors import ConnectionFailed
@@ -17,12 +26,15 @@ log = logging.getLogger("pgrun.worker")
 
 RETRYABLE = (*db.CONNECTION_ERRORS, ConnectionFailed)
 INTERVAL = 10.0
+# dead rows in the jobs table before a worker vacuums it (about ten seconds of a busy queue)
+VACUUM_DEAD_ROWS = 50_000
 
 
 class Maintenance:
-    def __init__(self, worker, interval: float = INTERVAL) -> None:
+    def __init__(self, worker, interval: float = INTERVAL, vacuum_dead_rows: int = VACUUM_DEAD_ROWS) -> None:
         self._worker = worker
         self._interval = interval
+        self.vacuum_dead_rows = vacuum_dead_rows
         self.runs = 0
 
     async def run(self) -> None:
@@ -48,3 +60,28 @@ class Maintenance:
                 log.info("maintenance: %s %d", task, rows)
                 if task == "promoted":
                     worker.nudge()
+            try:
+                await self._vacuum_if_bloated()
+            except RETRYABLE as error:
+                log.debug("vacuum skipped (%s)", reason(error))
+            except db.DatabaseError as error:
+                log.warning("vacuum of the jobs table failed (%s)", reason(error))
+
+    async def _vacuum_if_bloated(self) -> None:
+        worker = self._worker
+        async with worker.pool.connection(timeout=5.0) as conn:
+            cursor = await conn.execute(worker.queries.dead_job_rows)
+            dead = (await cursor.fetchone())[0] or 0
+        if dead < self.vacuum_dead_rows:
+            return
+        conn = await db.connect_async(worker.conninfo, **db.connection_kwargs(
+            worker.prepare, conninfo=worker.conninfo, statement_timeout="0", application_name="pgrun vacuum"))
+        try:
+            cursor = await conn.execute(worker.queries.vacuum_lock)
+            if not (await cursor.fetchone())[0]:
+                return  # another worker is at it
+            started = time.monotonic()
+            await conn.execute(worker.queries.vacuum_jobs)
+            log.info("vacuumed the jobs table (%d dead rows) in %.1f s", dead, time.monotonic() - started)
+        finally:
+            await conn.close()

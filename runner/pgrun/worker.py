@@ -103,7 +103,7 @@ class Worker:
         self._tasks = dict(tasks)
         self.task_ids = sorted(self._tasks)
         self.forbidden_flags = forbidden_flags
-        self._conninfo = conninfo
+        self.conninfo = conninfo
         self._concurrency = concurrency
         self.prepare = bool(prepared_statements)
         self._shutdown_timeout = shutdown_timeout
@@ -173,7 +173,7 @@ class Worker:
         async with self._handler_pool_lock:
             if self._handler_pool is None:
                 self._handler_pool = await db.open_pool(
-                    self._conninfo, max_size=self._concurrency, min_size=0, name="pgrun-tasks",
+                    self.conninfo, max_size=self._concurrency, min_size=0, name="pgrun-tasks",
                     kwargs={"autocommit": True, "prepare_threshold": 5 if self.prepare else None})
             return self._handler_pool
 
@@ -181,7 +181,7 @@ class Worker:
         """A small blocking pool for plain handlers' own queries, opened on first use."""
         with self._sync_pool_lock:
             if self._sync_pool is None:
-                self._sync_pool = db.open_sync_pool(self._conninfo, max_size=self._concurrency,
+                self._sync_pool = db.open_sync_pool(self.conninfo, max_size=self._concurrency,
                                                     prepared_statements=self.prepare, name="pgrun-tasks-sync")
             return self._sync_pool
 
@@ -201,8 +201,8 @@ class Worker:
         self._started = True
         if self._run_migrations:
             await asyncio.to_thread(self._migrate)
-        self._pool = await db.open_pool(self._conninfo, max_size=4, min_size=2, name=f"pgrun-{self.schema}",
-                                        kwargs=db.connection_kwargs(self.prepare, conninfo=self._conninfo))
+        self._pool = await db.open_pool(self.conninfo, max_size=4, min_size=2, name=f"pgrun-{self.schema}",
+                                        kwargs=db.connection_kwargs(self.prepare, conninfo=self.conninfo))
         try:
             await self.lease.register()
             scheduler = self._make_cron()
@@ -262,7 +262,7 @@ class Worker:
     # ------------------------------------------------------------ start-up
 
     def _migrate(self) -> None:
-        with db.connect(self._conninfo) as conn:
+        with db.connect(self.conninfo) as conn:
             migrate(conn, self.schema)
 
     def _make_cron(self):

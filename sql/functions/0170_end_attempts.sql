@@ -172,6 +172,7 @@ declare
   v_leases jsonb := jsonb_object(_lock_attempts.job_ids::text[], _lock_attempts.leases::text[]);
   v_locked bigint[];
   v_queues text[];
+  v_timeout text;
 begin
   select array_agg(j.id order by j.id), array_agg(j.queue_name order by j.id) into v_locked, v_queues
   from (select j.id, j.queue_name from @schema@._private_jobs as j
@@ -195,6 +196,30 @@ begin
     on j.id = a.id and j.lease = (v_leases ->> a.id::text)::bigint and j.state = 'running'
        and j.locked_by = _lock_attempts.worker_id
   where held is null or not a.id = any(held);
+
+  -- A claim that compared one of these rows and found it running keeps its
+  -- lock until it commits, a few milliseconds: those are worth one short wait
+  -- (an application holding the row longer is not).
+  if busy is not null then
+    v_timeout := current_setting('lock_timeout');
+    begin
+      perform set_config('lock_timeout', '10ms', true);
+      select array_agg(j.id order by j.id), array_agg(j.queue_name order by j.id) into v_locked, v_queues
+      from (select j.id, j.queue_name from @schema@._private_jobs as j
+            where j.id = any(busy) and j.state = 'running'
+              and j.locked_by = _lock_attempts.worker_id and j.lease = (v_leases ->> j.id::text)::bigint
+            order by j.id
+            for update of j) as j;
+      perform set_config('lock_timeout', v_timeout, true);
+    exception when lock_not_available then
+      v_locked := null;  -- still held: busy, as said
+    end;
+    if v_locked is not null then
+      v_locked := @schema@._lock_queues_of(v_locked, v_queues);
+      held := nullif(coalesce(held, '{}') || v_locked, '{}');
+      busy := nullif(array(select b from unnest(busy) as b where not b = any(v_locked) order by b), '{}');
+    end if;
+  end if;
 end;
 $$;
 
