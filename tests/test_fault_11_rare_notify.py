@@ -2,7 +2,7 @@
 
 A NOTIFY serialises the commits of every transaction that sends one, and each
 woke every idle worker. Now it is a rare nudge: nothing while no worker is
-idle, at most one per 10 ms from short transactions, and nothing when a freed
+idle, at most one per 2 ms from short transactions, and nothing when a freed
 queue has nothing ready. The notifications are counted on a real LISTENing
 connection; workers are registered sessions (register_worker, and a claim that
 found nothing marks one idle, as a real worker's does).

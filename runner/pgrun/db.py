@@ -93,12 +93,14 @@ def connection_kwargs(prepared_statements: bool = True, *, conninfo: str = "",
 
 async def open_pool(conninfo: str, *, max_size: int, prepared_statements: bool = True,
                     name: str = "pgrun", timeout: float = 10.0, min_size: int | None = None,
-                    kwargs: dict | None = None) -> AsyncConnectionPool:
+                    kwargs: dict | None = None, check: bool = True) -> AsyncConnectionPool:
+    """An open async pool. `check` tests each connection with a query when it is taken out;
+    without it a broken connection fails on first use (callers that retry do not need it)."""
     pool = AsyncConnectionPool(
         conninfo, min_size=min(2, max_size) if min_size is None else min_size, max_size=max_size,
         open=False, name=name,
         kwargs=kwargs if kwargs is not None else connection_kwargs(prepared_statements, conninfo=conninfo),
-        check=AsyncConnectionPool.check_connection,
+        check=AsyncConnectionPool.check_connection if check else None,
         reconnect_timeout=float("inf"),
     )
     try:

@@ -37,9 +37,10 @@ RETRYABLE = (*db.CONNECTION_ERRORS, ConnectionFailed)
 PREFETCH_MAX_AVERAGE_SECONDS = 0.2
 DEFAULT_PREFETCH = 30
 LISTENING_POLL_INTERVAL = 60.0
-# After a nudge, one more look this much later: enqueuers skip their NOTIFY for
-# 10 ms after another one (see the SQL _notify_jobs).
-TRAILING_LOOK = 0.025
+# After a nudge, one more look this much later: enqueuers whose transaction
+# is younger than 2 ms skip their NOTIFY for 2 ms after another one (see the SQL
+# _notify_jobs); this covers their commits.
+TRAILING_LOOK = 0.010
 # A claim that got nothing but was told to look again (jobs held by others at
 # that moment) looks again after 5 ms, 10 ms, ... up to 1 s.
 LOOK_AGAIN_FIRST, LOOK_AGAIN_LIMIT = 0.005, 1.0

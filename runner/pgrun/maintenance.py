@@ -56,24 +56,25 @@ class Maintenance:
             except db.DatabaseError as error:
                 log.error("maintenance failed (%s); trying again in %.0f s", reason(error), self._interval)
                 continue
+            dead = 0
             for task, rows in done:
+                if task == "dead job rows":
+                    dead = rows or 0
+                    continue
                 log.info("maintenance: %s %d", task, rows)
                 if task == "promoted":
                     worker.nudge()
+            if dead < self.vacuum_dead_rows:
+                continue
             try:
-                await self._vacuum_if_bloated()
+                await self._vacuum(dead)
             except RETRYABLE as error:
                 log.debug("vacuum skipped (%s)", reason(error))
             except db.DatabaseError as error:
                 log.warning("vacuum of the jobs table failed (%s)", reason(error))
 
-    async def _vacuum_if_bloated(self) -> None:
+    async def _vacuum(self, dead: int) -> None:
         worker = self._worker
-        async with worker.pool.connection(timeout=5.0) as conn:
-            cursor = await conn.execute(worker.queries.dead_job_rows)
-            dead = (await cursor.fetchone())[0] or 0
-        if dead < self.vacuum_dead_rows:
-            return
         conn = await db.connect_async(worker.conninfo, **db.connection_kwargs(
             worker.prepare, conninfo=worker.conninfo, statement_timeout="0", application_name="pgrun vacuum"))
         try:

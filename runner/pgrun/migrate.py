@@ -6,6 +6,7 @@ behind an advisory lock, and whoever comes second finds it done.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import psycopg
@@ -102,10 +103,7 @@ def migrate(conn: psycopg.Connection, schema: str = "pgrun") -> MigrationResult:
         replaced = state.functions_digest != digest or previous != latest
         if replaced:
             for name, body in functions:
-                try:
-                    conn.execute(sql_files.render(body, schema))
-                except psycopg.Error as error:
-                    raise MigrationError(f"function file {name} failed: {error}") from error
+                _install_function_file(conn, schema, name, body)
             conn.execute(
                 sql.SQL(
                     "insert into {}._private_settings (name, value)"
@@ -117,6 +115,37 @@ def migrate(conn: psycopg.Connection, schema: str = "pgrun") -> MigrationResult:
             # PUBLIC gets nothing; roles granted through pgrun get new functions too
             conn.execute(sql.SQL("select {}._secure()").format(ident))
     return MigrationResult(schema, previous, latest, replaced)
+
+
+# CREATE OR REPLACE cannot change what a function returns. Public functions
+# keep their signatures (a migration drops one when it must change); private
+# ones (a leading underscore) may change between releases, so the installer
+# drops and re-creates those. Their rights come back from _secure().
+_PRIVATE_FUNCTION = re.compile(r"create or replace function @schema@\.(_[a-z0-9_]+)\(")
+
+
+def _install_function_file(conn: psycopg.Connection, schema: str, name: str, body: str) -> None:
+    rendered = sql_files.render(body, schema)
+    try:
+        with conn.transaction():  # a savepoint: a failure here can be retried
+            conn.execute(rendered)
+        return
+    except psycopg.errors.InvalidFunctionDefinition:
+        private = sorted(set(_PRIVATE_FUNCTION.findall(body)))
+        if not private:
+            raise MigrationError(f"function file {name} failed: a public function's result changed; "
+                                 "a migration must drop it first") from None
+    except psycopg.Error as error:
+        raise MigrationError(f"function file {name} failed: {error}") from error
+    try:
+        for function in conn.execute(
+                "select p.oid::regprocedure::text from pg_proc as p "
+                "join pg_namespace as n on n.oid = p.pronamespace "
+                "where n.nspname = %s and p.proname = any(%s)", (schema, private)).fetchall():
+            conn.execute(sql.SQL("drop function {}").format(sql.SQL(function[0])))
+        conn.execute(rendered)
+    except psycopg.Error as error:
+        raise MigrationError(f"function file {name} failed: {error}") from error
 
 
 def _refuse_newer(schema: str, state: InstalledState, latest: int, digest: str) -> None:

@@ -37,7 +37,6 @@ class Queries:
     heartbeat: str
     unregister: str
     maintain: str
-    dead_job_rows: str
     vacuum_lock: str
     vacuum_jobs: str
     add_job: str
@@ -79,8 +78,6 @@ def for_schema(schema: str) -> Queries:
         heartbeat=f"select dead_worker_id, released_jobs from {s}.heartbeat(%s)",
         unregister=f"select {s}.unregister_worker(%s)",
         maintain=f"select task, rows from {s}.maintain()",
-        dead_job_rows=("select n_dead_tup from pg_stat_user_tables "
-                       f"where relid = '{s}._private_jobs'::regclass"),
         # session-level, released when the vacuum's own connection closes
         vacuum_lock=f"select pg_try_advisory_lock(hashtext('{schema}'), 2)",
         vacuum_jobs=f"vacuum (skip_locked) {s}._private_jobs",

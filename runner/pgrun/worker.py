@@ -201,8 +201,10 @@ class Worker:
         self._started = True
         if self._run_migrations:
             await asyncio.to_thread(self._migrate)
+        # every use of the runner's pool retries lost connections: no check query per checkout
         self._pool = await db.open_pool(self.conninfo, max_size=4, min_size=2, name=f"pgrun-{self.schema}",
-                                        kwargs=db.connection_kwargs(self.prepare, conninfo=self.conninfo))
+                                        kwargs=db.connection_kwargs(self.prepare, conninfo=self.conninfo),
+                                        check=False)
         try:
             await self.lease.register()
             scheduler = self._make_cron()

@@ -53,22 +53,26 @@ begin
   perform @schema@._use_queues(array(select s.queue_name from unnest(add_jobs.specs) as s));
 
   if not exists (select from unnest(add_jobs.specs) as s where s.job_key is not null) then
-    -- Nothing to merge, detach or lock: one plain insert, ids in spec order.
-    with written as (
-      insert into @schema@._private_jobs
-        (queue_name, task_identifier, payload, run_at, max_attempts, priority, flags, state)
-      select s.queue_name, s.identifier, coalesce(s.payload::jsonb, '{}'::jsonb),
-             coalesce(s.run_at, now()), coalesce(s.max_attempts, 25), coalesce(s.priority, 0),
-             case when s.flags is not null then
-               (select jsonb_object_agg(f, true) from unnest(s.flags) as f where f is not null)
-             end,
-             case when s.run_at > now() then 'scheduled' else 'available' end
-      from unnest(add_jobs.specs) with ordinality
-        as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, ord)
-      order by s.ord
-      returning *
-    )
-    select array_agg(w order by w.id) into v_rows from written as w;
+    -- Nothing to merge, detach or lock: one plain insert, ids (and the rows
+    -- returned) in spec order.
+    return query
+    insert into @schema@._private_jobs
+      (queue_name, task_identifier, payload, run_at, max_attempts, priority, flags, state)
+    select s.queue_name, s.identifier, coalesce(s.payload::jsonb, '{}'::jsonb),
+           coalesce(s.run_at, now()), coalesce(s.max_attempts, 25), coalesce(s.priority, 0),
+           case when s.flags is not null then
+             (select jsonb_object_agg(f, true) from unnest(s.flags) as f where f is not null)
+           end,
+           case when s.run_at > now() then 'scheduled' else 'available' end
+    from unnest(add_jobs.specs) with ordinality
+      as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, ord)
+    order by s.ord
+    returning *;
+    perform @schema@._offer_queue_heads(array(
+      select distinct s.queue_name from unnest(add_jobs.specs) as s
+      where s.queue_name is not null and coalesce(s.run_at, now()) <= now() order by 1));
+    perform @schema@._notify_jobs();
+    return;
 
   elsif exists (select from unnest(add_jobs.specs) as s
                 where s.job_key is not null group by s.job_key having count(*) > 1) then

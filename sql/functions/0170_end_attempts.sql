@@ -31,7 +31,7 @@ begin
     -- the common end: completed jobs nobody keeps leave at once
     with removed as (
       delete from @schema@._private_jobs as j
-      where j.id = any(_end_attempts.job_ids) and j.state = 'running'
+      where j.id = any(_end_attempts.job_ids)  -- locked running by the caller
       returning j.id, j.queue_name, j.run_at, j.attempts, j.max_attempts
     )
     select array_agg(r.queue_name order by r.id) as queues,
@@ -54,18 +54,27 @@ begin
           else 'retryable'
         end as state,
         v_waited and exists (select from @schema@._private_job_waiters as w where w.job_id = j.id) as waited
+      -- (the caller locked them running; no state test here, which would let a
+      -- generic plan scan every running job through jobs_running)
       from @schema@._private_jobs as j
-      where j.id = any(_end_attempts.job_ids) and j.state = 'running'
+      where j.id = any(_end_attempts.job_ids)
+    ), rules as materialized (  -- retention, once per task, queue and final state among these jobs
+      select d.task_identifier, d.queue_name, d.state,
+             @schema@._keep_until(d.task_identifier, d.queue_name, d.state, _end_attempts.now) as keep_until
+      from (select distinct n.task_identifier, coalesce(n.queue_name, '') as queue_name, n.state
+            from next as n where n.state in ('completed', 'failed')) as d
+      where v_retention or v_waited
     ), plan as (
       select n.*, case
         when n.state not in ('completed', 'failed') then null
         when n.waited then  -- whoever waits reads the outcome: keep it a while for them
-          greatest(coalesce(@schema@._keep_until(n.task_identifier, n.queue_name, n.state, _end_attempts.now),
-                            'infinity'), _end_attempts.now + interval '10 minutes')
-        when v_retention then @schema@._keep_until(n.task_identifier, n.queue_name, n.state, _end_attempts.now)
+          greatest(coalesce(r.keep_until, 'infinity'), _end_attempts.now + interval '10 minutes')
+        when v_retention then r.keep_until
         when n.state = 'completed' then _end_attempts.now  -- by default completed jobs leave at once
       end as keep_until
       from next as n
+      left join rules as r on r.task_identifier = n.task_identifier and r.state = n.state
+                          and r.queue_name = coalesce(n.queue_name, '')
     ), removed as (
       delete from @schema@._private_jobs as j using plan as p
       where j.id = p.id and p.keep_until <= _end_attempts.now

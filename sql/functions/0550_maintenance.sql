@@ -101,6 +101,13 @@ begin
     perform @schema@._offer_queue_heads(v_queues);
     task := 'queues listed again'; rows := cardinality(v_queues); return next;
   end if;
+
+  -- for the runner, which vacuums the jobs table when this grows (VACUUM cannot
+  -- run in a function)
+  task := 'dead job rows';
+  rows := (select s.n_dead_tup from pg_stat_user_tables as s
+           where s.relid = '@schema@._private_jobs'::regclass);
+  return next;
 end;
 $$;
 

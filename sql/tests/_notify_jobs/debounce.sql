@@ -4,11 +4,11 @@ select plan(4);
 create extension if not exists dblink;
 
 -- A NOTIFY serialises the commits of every transaction that sends one, so
--- short transactions send at most one per 10 ms. The tests record the last
--- nudge ahead of the clock, so that "within 10 ms of the last nudge" holds
+-- short transactions send at most one per 2 ms. The tests record the last
+-- nudge ahead of the clock, so that "within 2 ms of the last nudge" holds
 -- however slowly this machine runs the next statement.
 
--- TEST: a short transaction within 10 ms of the last nudge sends nothing
+-- TEST: a short transaction within 2 ms of the last nudge sends nothing
 select is_empty(
   $$select from pgrun_tests.notifications_from(array[
       'select pgrun_tests.idle_worker(1)',
@@ -33,11 +33,11 @@ select results_eq(
 select results_eq(
   $$select payload from pgrun_tests.notifications_from(array[
       'select pgrun_tests.idle_worker(1)',
-      'select pgrun_tests.nudged_at(clock_timestamp() - interval ''11 milliseconds'')',
+      'select pgrun_tests.nudged_at(clock_timestamp() - interval ''3 milliseconds'')',
       'select pgrun.add_job(''notify.probe'')'],
       debounced => true)$$,
   $$values ('')$$,
-  'add_job 11 ms after the last nudge notifies');
+  'add_job 3 ms after the last nudge notifies');
 
 -- TEST: a nudge records when it was sent, for the next transactions' window
 select pgrun_tests.reset();

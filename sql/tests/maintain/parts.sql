@@ -33,7 +33,7 @@ select is((select count(*)::integer from pgrun._private_queue_heads where queue_
   'setup: the paused queue is listed');
 
 -- TEST: one call does each part and says what it did
-select set_eq($$select task, rows from pgrun.maintain(now => now() + interval '5 hours')$$,
+select set_eq($$select task, rows from pgrun.maintain(now => now() + interval '5 hours') where task <> 'dead job rows'$$,
   $$values ('promoted', 1), ('expired locks released', 1), ('pruned', 1),
            ('reaped workers forgotten', 1), ('unused queues dropped', 1)$$,
   'promoted, released, pruned, forgot, dropped one of each');
@@ -52,11 +52,11 @@ select is_empty($$select from pgrun._private_queue_heads where queue_name = 'pau
 select is(pgrun_tests.state(:held_id), 'running', 'the job of the reaped worker is not touched by maintain');
 
 -- TEST: a second call finds nothing left to do
-select is_empty($$select from pgrun.maintain(now => now() + interval '5 hours')$$, 'nothing more to do');
+select is_empty($$select from pgrun.maintain(now => now() + interval '5 hours') where task <> 'dead job rows'$$, 'nothing more to do');
 
 -- TEST: max_rows bounds each part
 select pgrun.add_job('later', run_at => now() + interval '1 hour') from generate_series(1, 3);
-select results_eq($$select task, rows from pgrun.maintain(2, now => now() + interval '5 hours')$$,
+select results_eq($$select task, rows from pgrun.maintain(2, now => now() + interval '5 hours') where task <> 'dead job rows'$$,
   $$values ('promoted', 2)$$, 'with max_rows 2, two of three due jobs are promoted per call');
 
 select finish();
