@@ -26,8 +26,9 @@ log = logging.getLogger("pgrun.worker")
 
 RETRYABLE = (*db.CONNECTION_ERRORS, ConnectionFailed)
 INTERVAL = 10.0
-# dead rows in the jobs table before a worker vacuums it (about ten seconds of a busy queue)
-VACUUM_DEAD_ROWS = 50_000
+# dead rows in the jobs table before a worker vacuums it (a second or two of a busy queue):
+# claims step over dead index entries at the head of their index until VACUUM clears them
+VACUUM_DEAD_ROWS = 10_000
 
 
 class Maintenance:

@@ -80,7 +80,9 @@ def for_schema(schema: str) -> Queries:
         maintain=f"select task, rows from {s}.maintain()",
         # session-level, released when the vacuum's own connection closes
         vacuum_lock=f"select pg_try_advisory_lock(hashtext('{schema}'), 2)",
-        vacuum_jobs=f"vacuum (skip_locked) {s}._private_jobs",
+        # analyze too: statistics steer the claim's plans, and a server without
+        # autovacuum never refreshes them otherwise
+        vacuum_jobs=f"vacuum (skip_locked, analyze) {s}._private_jobs",
         add_job=(
             f"select {_ROW_COLUMNS} from {s}.add_job(identifier => %s, payload => %s::json, "
             "queue_name => %s, run_at => %s::timestamptz, max_attempts => %s::int, job_key => %s, "

@@ -19,9 +19,8 @@ surrogates are refused before anything is sent.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from . import db, payloads, queries, results
@@ -42,29 +41,29 @@ def _add_job_params(identifier: str, payload: Any, queue_name: str | None, run_a
             max_attempts, job_key, priority, None if flags is None else list(flags), job_key_mode)
 
 
-def _spec_default(value: Any) -> str:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
 def _add_jobs_params(specs: Iterable[JobSpec], job_key_preserve_run_at: bool) -> tuple[str, bool]:
-    """The specs as one JSON array; each payload is written by payloads.encode, as add_job's."""
+    """The specs as one JSON array, payloads written by the rules of payloads.encode (add_job's)."""
     rows = []
-    for index, spec in enumerate(specs):
+    for spec in specs:
         if not isinstance(spec, JobSpec):
             raise TypeError(f"add_jobs takes JobSpec objects, got {type(spec).__name__}")
-        try:
-            payload = "null" if spec.payload is None else payloads.encode(spec.payload)
-        except (TypeError, ValueError) as error:
-            raise type(error)(f"specs[{index}]: {error}") from None
-        fields = json.dumps({
-            "identifier": spec.identifier, "queue_name": spec.queue_name, "run_at": spec.run_at,
-            "max_attempts": spec.max_attempts, "job_key": spec.job_key, "priority": spec.priority,
-            "flags": None if spec.flags is None else list(spec.flags),
-        }, default=_spec_default, separators=(",", ":"))
-        rows.append('{"payload":' + payload + "," + fields[1:])
-    return "[" + ",".join(rows) + "]", bool(job_key_preserve_run_at)
+        rows.append({
+            "identifier": spec.identifier, "payload": spec.payload, "queue_name": spec.queue_name,
+            "run_at": spec.run_at, "max_attempts": spec.max_attempts, "job_key": spec.job_key,
+            "priority": spec.priority, "flags": None if spec.flags is None else list(spec.flags),
+        })
+    text = payloads.encode_all(rows)
+    if text is None:  # something may be refused: each spec alone says which and why
+        pieces = []
+        for index, row in enumerate(rows):
+            try:
+                payload = payloads.encode(row.pop("payload"))
+                fields = payloads.encode(row, where="spec")
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"specs[{index}]: {error}") from None
+            pieces.append('{"payload":' + payload + "," + fields[1:])
+        text = "[" + ",".join(pieces) + "]"
+    return text, bool(job_key_preserve_run_at)
 
 
 def _jobs(rows: list[tuple]) -> list[Job]:

@@ -1,13 +1,17 @@
 -- A setting from _private_settings, as text; `fallback` when it is not set.
+-- The small helpers here and in the enqueue path have no search_path of their
+-- own: they run inside functions that set it (add_job, add_jobs), a SET clause
+-- costs every call, and PL/pgSQL keeps their plans between calls.
 create or replace function @schema@._setting(
   name text,
   fallback text default null
 ) returns text
-language sql stable
-set search_path = pg_catalog, pg_temp
+language plpgsql stable
 as $$
-  select coalesce((select s.value from @schema@._private_settings as s where s.name = _setting.name),
+begin
+  return coalesce((select s.value from @schema@._private_settings as s where s.name = _setting.name),
                   _setting.fallback);
+end;
 $$;
 
 -- The role on whose behalf a function runs: inside a security definer function
@@ -15,7 +19,6 @@ $$;
 -- visible in the `role` setting; without it, the session's own role.
 create or replace function @schema@._invoker() returns name
 language sql stable
-set search_path = pg_catalog, pg_temp
 as $$
   select case when current_setting('role') = 'none' then session_user
               else current_setting('role') end::name;

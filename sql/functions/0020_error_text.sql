@@ -6,7 +6,6 @@ create or replace function @schema@._clean_error(
   max_chars integer
 ) returns text
 language sql immutable
-set search_path = pg_catalog, pg_temp
 as $$
   select case
     when _clean_error.message is null or _clean_error.message = '' then 'error (no message given)'
@@ -25,7 +24,6 @@ create or replace function @schema@._with_error(
   at timestamptz
 ) returns jsonb
 language plpgsql stable
-set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_keep integer := @schema@._setting('error_history_length', '10')::integer;

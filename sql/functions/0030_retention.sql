@@ -10,7 +10,6 @@ create or replace function @schema@._keep_until(
   at timestamptz
 ) returns timestamptz
 language plpgsql stable
-set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_keep interval;

@@ -8,7 +8,6 @@
 -- nudge), and a woken worker looks once more shortly after (docs/internals.md).
 create or replace function @schema@._notify_jobs() returns void
 language plpgsql volatile
-set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_clock timestamptz := clock_timestamp();

@@ -14,7 +14,6 @@ create or replace function @schema@._offer_queue_heads(
   queue_names text[]
 ) returns void
 language plpgsql volatile
-set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_pinned text[];
@@ -52,7 +51,6 @@ create or replace function @schema@._refresh_queue_heads(
   queue_names text[]
 ) returns void
 language plpgsql volatile
-set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_rows bigint[];

@@ -5,7 +5,6 @@ create or replace function @schema@._use_queues(
   queue_names text[]
 ) returns void
 language plpgsql volatile
-set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_names text[] := array(select distinct q from unnest(_use_queues.queue_names) as q

@@ -11,7 +11,6 @@ create or replace function @schema@._check_job_spec(
   payload_max_bytes integer default null
 ) returns void
 language plpgsql immutable
-set search_path = pg_catalog, pg_temp
 as $$
 begin
   if _check_job_spec.identifier is null or length(_check_job_spec.identifier) = 0 then

@@ -10,7 +10,6 @@ create or replace function @schema@._enqueue_rights(
   out queues text[]
 )
 language plpgsql stable
-set search_path = pg_catalog, pg_temp
 as $$
 begin
   restricted := false;
@@ -51,7 +50,6 @@ create or replace function @schema@._check_enqueue_rights(
   queue_name text
 ) returns void
 language plpgsql stable
-set search_path = pg_catalog, pg_temp
 as $$
 begin
   if not _check_enqueue_rights.restricted then

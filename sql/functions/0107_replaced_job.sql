@@ -9,7 +9,6 @@ create or replace function @schema@._replaced_job(
   preserve_run_at boolean
 ) returns @schema@._private_jobs
 language plpgsql stable
-set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_job @schema@._private_jobs := old;

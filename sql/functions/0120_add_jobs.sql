@@ -111,7 +111,6 @@ create or replace function @schema@._add_keyed_jobs(
   mode text
 ) returns @schema@._private_jobs[]
 language plpgsql volatile
-set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_rows @schema@._private_jobs[];

@@ -9,7 +9,6 @@ create or replace function @schema@._promote_due_jobs(
   max_jobs integer default 1000
 ) returns integer
 language plpgsql volatile
-set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_tasks text[] := _promote_due_jobs.task_identifiers;
@@ -66,7 +65,6 @@ $$;
 -- jobs_due index, one probe per task.
 create or replace function @schema@._due_tasks() returns setof text
 language sql stable
-set search_path = pg_catalog, pg_temp
 as $$
   with recursive tasks (task_identifier) as (
     (select j.task_identifier from @schema@._private_jobs as j

@@ -2,14 +2,14 @@
 -- (the only kind a runner should be) needs a live lease: its row, not reaped,
 -- beating within its lease timeout. Without a row, `unregistered_ok` lets it
 -- claim under Graphile Worker's rules (locks expire after job_expiry): that is
--- get_job's, for runners that never heartbeat. Returns true when registered.
+-- get_job's, for runners that never heartbeat. Returns the worker's row (its
+-- fields null when it is not registered).
 create or replace function @schema@._check_lease(
   worker_id text,
   now timestamptz,
   unregistered_ok boolean
-) returns boolean
+) returns @schema@._private_workers
 language plpgsql stable
-set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_worker @schema@._private_workers;
@@ -21,7 +21,7 @@ begin
   select * into v_worker from @schema@._private_workers as w where w.worker_id = _check_lease.worker_id;
   if not found then
     if _check_lease.unregistered_ok then
-      return false;
+      return null;
     end if;
     raise exception 'worker % is not registered; call register_worker first', _check_lease.worker_id
       using errcode = 'PGR02', hint = 'a worker claims only while it holds a live lease';
@@ -40,6 +40,6 @@ begin
       _check_lease.worker_id, v_worker.last_heartbeat_at, v_worker.lease_timeout
       using errcode = 'PGR02', hint = 'send a heartbeat, then claim again';
   end if;
-  return true;
+  return v_worker;
 end;
 $$;

@@ -17,7 +17,6 @@ create or replace function @schema@._end_attempts(
   now timestamptz default now()
 ) returns table (job_id bigint, state text, run_at timestamptz, attempts smallint, max_attempts smallint)
 language plpgsql volatile
-set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_retention boolean := exists (select from @schema@._private_retention);
@@ -174,7 +173,6 @@ create or replace function @schema@._lock_attempts(
   out lost bigint[]
 )
 language plpgsql volatile
-set search_path = pg_catalog, pg_temp
 as $$
 declare
   -- the lease asked for each id, looked up per row (see _end_attempts)
@@ -240,7 +238,6 @@ create or replace function @schema@._lock_queues_of(
   queue_names text[]
 ) returns bigint[]
 language plpgsql volatile
-set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_free text[];
@@ -265,7 +262,6 @@ create or replace function @schema@._same_message(
   message text
 ) returns jsonb
 language sql immutable
-set search_path = pg_catalog, pg_temp
 as $$
   select jsonb_object(_same_message.job_ids::text[],
                       array_fill(_same_message.message, array[cardinality(_same_message.job_ids)]));

@@ -14,7 +14,6 @@ create or replace function @schema@._pick_unqueued_jobs(
   out run_ats timestamptz[]
 )
 language plpgsql volatile
-set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_tasks text[] := _pick_unqueued_jobs.task_identifiers;
@@ -89,7 +88,6 @@ create or replace function @schema@._pick_queued_jobs(
   out stale text[]
 )
 language plpgsql volatile
-set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_tasks text[] := _pick_queued_jobs.task_identifiers;

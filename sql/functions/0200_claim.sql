@@ -15,32 +15,49 @@ language plpgsql volatile
 -- Estimates grow with the table and cross jit_above_cost near a million
 -- rows; compiling then costs 30-80 ms per claim for nothing.
 set jit = off
-set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_tasks text[] := _claim_jobs.task_identifiers;  -- null: any task
   v_flags text[] := nullif(_claim_jobs.forbidden_flags, '{}');
   v_lease bigint;
-  v_queued record;
+  -- what _pick_queued_jobs gave (null: nothing)
+  v_queued_ids bigint[];
+  v_queued_priorities smallint[];
+  v_queued_run_ats timestamptz[];
+  v_queued_queues text[];
+  v_queued_stale text[];
   v_free record;
   v_chosen bigint[];
 begin
-  perform @schema@._promote_due_jobs(v_tasks, _claim_jobs.now);
-  v_queued := @schema@._pick_queued_jobs(v_tasks, v_flags, _claim_jobs.max_jobs);
+  -- Most claims find nothing due and no queue listed: probed here, so that
+  -- they call nothing more (each call costs).
+  if v_tasks is null or exists (
+      select from unnest(v_tasks) as t(task_identifier)
+      cross join lateral (select j.run_at from @schema@._private_jobs as j
+                          where j.task_identifier = t.task_identifier and j.state in ('scheduled', 'retryable')
+                          order by j.run_at limit 1) as due
+      where due.run_at <= _claim_jobs.now) then
+    perform @schema@._promote_due_jobs(v_tasks, _claim_jobs.now);
+  end if;
+  if exists (select from @schema@._private_queue_heads) then
+    select q.ids, q.priorities, q.run_ats, q.queue_names, q.stale
+    into v_queued_ids, v_queued_priorities, v_queued_run_ats, v_queued_queues, v_queued_stale
+    from @schema@._pick_queued_jobs(v_tasks, v_flags, _claim_jobs.max_jobs) as q;
+  end if;
   v_free := @schema@._pick_unqueued_jobs(
     coalesce(v_tasks, array(select t from @schema@._available_tasks() as t)), v_flags, _claim_jobs.max_jobs);
 
   -- Both sides are locked; take the best max_jobs of the two (unqueued jobs
   -- alone are in order and at most max_jobs already). What is left over is
   -- released when this transaction ends.
-  if v_queued.ids is null then
+  if v_queued_ids is null then
     v_chosen := v_free.ids;
   else
     select array_agg(c.id order by c.priority, c.run_at, c.id) into v_chosen
     from (select c.id, c.priority, c.run_at
-          from unnest(v_queued.ids || coalesce(v_free.ids, '{}'),
-                      v_queued.priorities || coalesce(v_free.priorities, '{}'),
-                      v_queued.run_ats || coalesce(v_free.run_ats, '{}')) as c(id, priority, run_at)
+          from unnest(v_queued_ids || coalesce(v_free.ids, '{}'),
+                      v_queued_priorities || coalesce(v_free.priorities, '{}'),
+                      v_queued_run_ats || coalesce(v_free.run_ats, '{}')) as c(id, priority, run_at)
           order by c.priority, c.run_at, c.id
           limit _claim_jobs.max_jobs) as c;
   end if;
@@ -64,9 +81,9 @@ begin
   end if;
   -- the claimed queues' listings now point at jobs that run, and stale ones
   -- at nothing: bring them up to date
-  if v_queued.ids is not null or v_queued.stale is not null then
+  if v_queued_ids is not null or v_queued_stale is not null then
     perform @schema@._refresh_queue_heads(array(
-      select distinct q from unnest(coalesce(v_queued.queue_names, '{}') || coalesce(v_queued.stale, '{}')) as q
+      select distinct q from unnest(coalesce(v_queued_queues, '{}') || coalesce(v_queued_stale, '{}')) as q
       where q is not null order by 1));
   end if;
 end;
@@ -75,7 +92,6 @@ $$;
 -- Every task that has available unqueued jobs: a skip scan over jobs_available.
 create or replace function @schema@._available_tasks() returns setof text
 language sql stable
-set search_path = pg_catalog, pg_temp
 as $$
   with recursive tasks (task_identifier) as (
     (select j.task_identifier from @schema@._private_jobs as j
@@ -121,13 +137,13 @@ declare
   v_claimed integer := 0;
   v_idle boolean;
   v_became_idle boolean;
-  v_due timestamptz;
+  v_worker @schema@._private_workers;
 begin
   if claim_jobs.max_jobs is null or claim_jobs.max_jobs < 1 then
     raise exception 'max_jobs must be at least 1 (got %)', coalesce(claim_jobs.max_jobs::text, 'NULL')
       using errcode = '22023';
   end if;
-  perform @schema@._check_lease(claim_jobs.worker_id, claim_jobs.now, false);
+  v_worker := @schema@._check_lease(claim_jobs.worker_id, claim_jobs.now, false);
 
   return query
   select j.id, j.queue_name, j.task_identifier, j.payload, j.priority, j.run_at, j.attempts,
@@ -140,25 +156,53 @@ begin
   -- A worker is idle while its claims come back short: only then do
   -- enqueuers nudge it. Written only when that changes.
   v_idle := v_claimed < claim_jobs.max_jobs;
-  update @schema@._private_workers as w
-  set idle_since = case when v_idle then claim_jobs.now end
-  where w.worker_id = claim_jobs.worker_id and (w.idle_since is null) = v_idle
-  returning v_idle into v_became_idle;
+  if v_idle <> (v_worker.idle_since is not null) then
+    update @schema@._private_workers as w
+    set idle_since = case when v_idle then claim_jobs.now end
+    where w.worker_id = claim_jobs.worker_id and (w.idle_since is null) = v_idle
+    returning v_idle into v_became_idle;
+  end if;
 
-  if v_idle then
-    select min(d.run_at) into v_due
-    from unnest(coalesce(claim_jobs.task_identifiers, array(select t from @schema@._due_tasks() as t)))
-      as t(task_identifier)
-    cross join lateral (select j.run_at from @schema@._private_jobs as j
-                        where j.task_identifier = t.task_identifier and j.state in ('scheduled', 'retryable')
-                        order by j.run_at limit 1) as d;
-    return query select null::bigint, null::text, null::text, null::jsonb, null::smallint,
+  if v_idle then  -- the last row, in one statement: each costs here
+    return query
+    select null::bigint, null::text, null::text, null::jsonb, null::smallint,
       null::timestamptz, null::smallint, null::smallint, null::text, null::timestamptz, null::text,
       null::timestamptz, null::integer, null::jsonb, null::bigint,
       -- greatest() skips nulls: nothing due must stay null, not "due now"
-      case when v_due is not null then greatest(extract(epoch from v_due - claim_jobs.now)::double precision, 0) end,
+      case when due.run_at is not null
+        then greatest(extract(epoch from due.run_at - claim_jobs.now)::double precision, 0) end,
+      -- look again: this claim found the worker idle, or (in this new snapshot)
+      -- available jobs it could take are still there: other sessions held them
+      -- while it passed by (another claim's leftovers, an application's lock)
       coalesce(v_became_idle, false)
-        or @schema@._more_available(claim_jobs.task_identifiers, claim_jobs.forbidden_flags);
+        or exists (
+          select from unnest(coalesce(claim_jobs.task_identifiers,
+                                      array(select t from @schema@._available_tasks() as t))) as t(task_identifier)
+          cross join lateral (
+            select from @schema@._private_jobs as j
+            where j.task_identifier = t.task_identifier and j.state = 'available' and j.queue_name is null
+              and (claim_jobs.forbidden_flags is null or j.flags is null
+                   or not j.flags ?| claim_jobs.forbidden_flags)
+            limit 1) as more)
+        or exists (
+          -- the listing (small) goes first whatever the statistics say: offset 0
+          -- keeps the planner from flattening these and starting from the jobs
+          select from @schema@._private_queue_heads as h
+          cross join lateral (select from @schema@._private_job_queues as q
+                              where q.queue_name = h.queue_name and not q.paused
+                                and q.running < q.max_running offset 0) as q
+          cross join lateral (select from @schema@._private_jobs as j
+                              where j.id = h.job_id and j.state = 'available'
+                                and (claim_jobs.task_identifiers is null
+                                     or j.task_identifier = any(claim_jobs.task_identifiers))
+                              offset 0) as j)
+    from (select min(d.run_at) as run_at
+          from unnest(coalesce(claim_jobs.task_identifiers, array(select t from @schema@._due_tasks() as t)))
+            as t(task_identifier)
+          cross join lateral (select j.run_at from @schema@._private_jobs as j
+                              where j.task_identifier = t.task_identifier
+                                and j.state in ('scheduled', 'retryable')
+                              order by j.run_at limit 1) as d) as due;
   end if;
 end;
 $$;
@@ -183,7 +227,7 @@ begin
   if get_jobs.max_jobs is null or get_jobs.max_jobs < 1 then
     return;
   end if;
-  if not @schema@._check_lease(get_jobs.worker_id, get_jobs.now, true) then
+  if (@schema@._check_lease(get_jobs.worker_id, get_jobs.now, true)).worker_id is null then
     perform @schema@._release_expired_locks(coalesce(get_jobs.job_expiry, interval '4 hours'), get_jobs.now);
   end if;
   return query select * from @schema@._claim_jobs(get_jobs.worker_id, get_jobs.max_jobs,
@@ -206,29 +250,3 @@ as $$
     get_job.job_expiry, get_job.forbidden_flags, get_job.now, 1);
 $$;
 
--- After a short claim, in a new snapshot: are there still available jobs this
--- worker could take (unqueued of its tasks, or in a listed queue with room)?
--- Then some other session held them while the claim passed by.
-create or replace function @schema@._more_available(
-  task_identifiers text[],
-  forbidden_flags text[]
-) returns boolean
-language sql stable
-set search_path = pg_catalog, pg_temp
-as $$
-  select exists (
-      select from unnest(coalesce(_more_available.task_identifiers,
-                                  array(select t from @schema@._available_tasks() as t))) as t(task_identifier)
-      cross join lateral (
-        select from @schema@._private_jobs as j
-        where j.task_identifier = t.task_identifier and j.state = 'available' and j.queue_name is null
-          and (_more_available.forbidden_flags is null or j.flags is null
-               or not j.flags ?| _more_available.forbidden_flags)
-        limit 1) as more)
-    or exists (
-      select from @schema@._private_queue_heads as h
-      join @schema@._private_job_queues as q on q.queue_name = h.queue_name
-      join @schema@._private_jobs as j on j.id = h.job_id
-      where not q.paused and q.running < q.max_running and j.state = 'available'
-        and (_more_available.task_identifiers is null or j.task_identifier = any(_more_available.task_identifiers)));
-$$;

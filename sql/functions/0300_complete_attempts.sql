@@ -38,7 +38,6 @@ create or replace function @schema@._current_leases(
   job_ids bigint[]
 ) returns bigint[]
 language sql stable
-set search_path = pg_catalog, pg_temp
 as $$
   select array_agg(j.lease order by i.n)
   from unnest(_current_leases.job_ids) with ordinality as i(id, n)

@@ -47,7 +47,6 @@ create or replace function @schema@._release_expired_locks(
   now timestamptz
 ) returns integer
 language plpgsql volatile
-set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_ids bigint[];
@@ -82,7 +81,6 @@ create or replace function @schema@._release_expired_jobs(
   job_ids bigint[]
 ) returns void
 language plpgsql volatile
-set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_ids bigint[];

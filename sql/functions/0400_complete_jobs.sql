@@ -28,7 +28,6 @@ create or replace function @schema@._finish_waiting_jobs(
   error_message text
 ) returns void
 language plpgsql volatile
-set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_waited bigint[];
