@@ -13,6 +13,8 @@ create or replace function @schema@.add_job(
   job_key_mode text default 'replace'
 ) returns @schema@._private_jobs
 language plpgsql volatile security definer
+-- plans made once per session, not per call (docs/internals.md, "Plans")
+set plan_cache_mode = force_generic_plan
 set search_path = pg_catalog, pg_temp
 as $$
 declare

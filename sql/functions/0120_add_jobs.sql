@@ -7,6 +7,8 @@ create or replace function @schema@.add_jobs(
   job_key_preserve_run_at boolean default false
 ) returns setof @schema@._private_jobs
 language plpgsql volatile security definer
+-- plans made once per session, not per call (docs/internals.md, "Plans")
+set plan_cache_mode = force_generic_plan
 set search_path = pg_catalog, pg_temp
 as $$
 declare

@@ -131,6 +131,8 @@ create or replace function @schema@.claim_jobs(
 )
 language plpgsql volatile
 set jit = off
+-- plans made once per session, not per call (docs/internals.md, "Plans")
+set plan_cache_mode = force_generic_plan
 set search_path = pg_catalog, pg_temp
 as $$
 declare
@@ -221,6 +223,8 @@ create or replace function @schema@.get_jobs(
 ) returns setof @schema@._private_jobs
 language plpgsql volatile
 set jit = off
+-- plans made once per session, not per call (docs/internals.md, "Plans")
+set plan_cache_mode = force_generic_plan
 set search_path = pg_catalog, pg_temp
 as $$
 begin

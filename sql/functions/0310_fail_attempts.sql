@@ -11,6 +11,8 @@ create or replace function @schema@.fail_attempts(
   error_messages text[]
 ) returns table (job_id bigint, outcome text, run_at timestamptz, attempts smallint, max_attempts smallint)
 language plpgsql volatile
+-- plans made once per session, not per call (docs/internals.md, "Plans")
+set plan_cache_mode = force_generic_plan
 set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column

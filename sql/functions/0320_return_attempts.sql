@@ -7,6 +7,8 @@ create or replace function @schema@.return_attempts(
   leases bigint[]
 ) returns table (job_id bigint, outcome text)
 language plpgsql volatile
+-- plans made once per session, not per call (docs/internals.md, "Plans")
+set plan_cache_mode = force_generic_plan
 set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
