@@ -9,6 +9,9 @@
 --   outcome 'returned':  never started: the attempt is given back, the job available again
 --   outcome 'released':  its worker is gone: messages->>id recorded, the attempt
 --                        counts, the job available again at once (or failed if it was the last)
+-- Whatever the outcome, a job whose cancel was asked (cancel_jobs) ends
+-- 'cancelled', with "cancelled[: reason]" in its errors and the attempt's own
+-- message after it.
 create or replace function @schema@._end_attempts(
   job_ids bigint[],
   outcome text,
@@ -23,10 +26,13 @@ declare
   v_waited boolean := exists (select from @schema@._private_job_waiters as w
                               where w.job_id = any(_end_attempts.job_ids));
   v_max_error integer := @schema@._setting('last_error_max_chars', '16000')::integer;
+  v_cancelled boolean := exists (select from @schema@._private_jobs as j  -- jobs_cancel_requested: one page
+                                 where j.id = any(_end_attempts.job_ids) and j.state = 'running'
+                                   and j.cancel_requested_at is not null);
   v_ended record;
   v_relist text[];
 begin
-  if _end_attempts.outcome = 'completed' and not v_retention and not v_waited then
+  if _end_attempts.outcome = 'completed' and not v_retention and not v_waited and not v_cancelled then
     -- the common end: completed jobs nobody keeps leave at once
     with removed as (
       delete from @schema@._private_jobs as j
@@ -44,8 +50,13 @@ begin
   else
     with next as (
       select j.id, j.task_identifier, j.queue_name,
-        _end_attempts.messages ->> j.id::text as message, _end_attempts.results -> j.id::text as result,
+        case when j.cancel_requested_at is null then _end_attempts.messages ->> j.id::text
+             else 'cancelled' || coalesce(': ' || j.cancel_reason, '')
+                  || coalesce('; its attempt ended: ' || (_end_attempts.messages ->> j.id::text), '')
+        end as message,
+        _end_attempts.results -> j.id::text as result,
         case
+          when j.cancel_requested_at is not null then 'cancelled'
           when _end_attempts.outcome = 'completed' then 'completed'
           when _end_attempts.outcome = 'returned' then 'available'
           when j.attempts >= j.max_attempts then 'failed'
@@ -61,11 +72,11 @@ begin
       select d.task_identifier, d.queue_name, d.state,
              @schema@._keep_until(d.task_identifier, d.queue_name, d.state, _end_attempts.now) as keep_until
       from (select distinct n.task_identifier, coalesce(n.queue_name, '') as queue_name, n.state
-            from next as n where n.state in ('completed', 'failed')) as d
+            from next as n where n.state in ('completed', 'failed', 'cancelled')) as d
       where v_retention or v_waited
     ), plan as (
       select n.*, case
-        when n.state not in ('completed', 'failed') then null
+        when n.state not in ('completed', 'failed', 'cancelled') then null
         when n.waited then  -- whoever waits reads the outcome: keep it a while for them
           greatest(coalesce(r.keep_until, 'infinity'), _end_attempts.now + interval '10 minutes')
         when v_retention then r.keep_until
@@ -86,15 +97,15 @@ begin
         run_at = case when p.state = 'retryable'
                       then greatest(_end_attempts.now, j.run_at) + exp(least(j.attempts, 10)) * interval '1 second'
                       else j.run_at end,
-        last_error = case when _end_attempts.outcome in ('failed', 'released')
+        last_error = case when _end_attempts.outcome in ('failed', 'released') or p.state = 'cancelled'
                           then @schema@._clean_error(p.message, v_max_error) else j.last_error end,
-        errors = case when _end_attempts.outcome in ('failed', 'released')
+        errors = case when _end_attempts.outcome in ('failed', 'released') or p.state = 'cancelled'
                       then @schema@._with_error(j.errors, j.attempts, p.message, _end_attempts.now)
                       else j.errors end,
         result = case when p.state = 'completed' then p.result else j.result end,
         locked_at = null,
         locked_by = null,
-        finished_at = case when p.state in ('completed', 'failed') then _end_attempts.now end,
+        finished_at = case when p.state in ('completed', 'failed', 'cancelled') then _end_attempts.now end,
         keep_until = case when p.keep_until = 'infinity' then null else p.keep_until end,
         updated_at = _end_attempts.now
       from plan as p
@@ -107,7 +118,8 @@ begin
       (select array_agg(p.queue_name order by p.id) from plan as p) as queues,
       (select array_agg(p.state order by p.id) from plan as p) as plan_states,
       -- only an end is announced: a retry or a release is not one
-      (select array_agg(p.id) from plan as p where p.waited and p.state in ('completed', 'failed')) as waited_ids,
+      (select array_agg(p.id) from plan as p
+       where p.waited and p.state in ('completed', 'failed', 'cancelled')) as waited_ids,
       (select bool_or(p.state = 'available') from plan as p) as got_jobs,
       (select array_agg(e.id order by e.id) from ended as e) as ids,
       (select array_agg(e.state order by e.id) from ended as e) as states,

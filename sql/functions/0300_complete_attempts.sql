@@ -2,7 +2,9 @@
 -- returned; results[i] (optional) is what the handler returned, kept while
 -- retention keeps the job. Rows another transaction holds are not waited for:
 -- their ids come back 'busy', to be sent again. Answers every id:
--- 'completed', 'busy', or 'lost' (not this worker's attempt any more).
+-- 'completed', 'cancelled' (its cancel was asked while it ran: it ends
+-- cancelled, its result is not kept), 'busy', or 'lost' (not this worker's
+-- attempt any more).
 create or replace function @schema@.complete_attempts(
   worker_id text,
   job_ids bigint[],
@@ -20,14 +22,12 @@ declare
 begin
   v_lock := @schema@._lock_attempts(complete_attempts.worker_id, complete_attempts.job_ids,
                                     complete_attempts.leases);
-  if v_lock.held is not null then
-    perform @schema@._end_attempts(v_lock.held, 'completed', null,
+  return query
+  select e.job_id, e.state from @schema@._end_attempts(v_lock.held, 'completed', null,
       (select jsonb_object_agg(r.id::text, r.result)
        from unnest(complete_attempts.job_ids, complete_attempts.results) as r(id, result)
-       where r.result is not null));
-  end if;
-  return query
-  select h, 'completed' from unnest(v_lock.held) as h
+       where r.result is not null)) as e
+  where v_lock.held is not null
   union all select b, 'busy' from unnest(v_lock.busy) as b
   union all select l, 'lost' from unnest(v_lock.lost) as l;
 end;

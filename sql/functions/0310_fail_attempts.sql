@@ -3,7 +3,8 @@
 -- and is retried at greatest(now(), run_at) + exp(least(attempts, 10))
 -- seconds; after its last attempt it is 'failed' and kept as retention says.
 -- Answers every id: 'retryable' or 'failed' (with the job's new run_at and
--- attempts), 'busy' (try again later) or 'lost'.
+-- attempts), 'cancelled' (its cancel was asked while it ran: it ends
+-- cancelled, not retried), 'busy' (try again later) or 'lost'.
 create or replace function @schema@.fail_attempts(
   worker_id text,
   job_ids bigint[],

@@ -1,6 +1,7 @@
 -- A worker hands back attempts it claimed but never started (its buffer at
 -- shutdown): the jobs are available again, the attempt given back, as if
--- never claimed. Answers every id: 'returned', 'busy' or 'lost'.
+-- never claimed. Answers every id: 'returned', 'cancelled' (its cancel was
+-- asked meanwhile: it ends cancelled), 'busy' or 'lost'.
 create or replace function @schema@.return_attempts(
   worker_id text,
   job_ids bigint[],
@@ -17,11 +18,10 @@ declare
 begin
   v_lock := @schema@._lock_attempts(return_attempts.worker_id, return_attempts.job_ids,
                                     return_attempts.leases);
-  if v_lock.held is not null then
-    perform @schema@._end_attempts(v_lock.held, 'returned');
-  end if;
   return query
-  select h, 'returned' from unnest(v_lock.held) as h
+  select e.job_id, case when e.state = 'cancelled' then 'cancelled' else 'returned' end
+  from @schema@._end_attempts(v_lock.held, 'returned') as e
+  where v_lock.held is not null
   union all select b, 'busy' from unnest(v_lock.busy) as b
   union all select l, 'lost' from unnest(v_lock.lost) as l;
 end;

@@ -29,7 +29,7 @@ as $$
       'register_worker', 'heartbeat', 'record_heartbeat', 'reap_workers', 'release_dead_workers',
       'unregister_worker', 'held_attempts', 'maintain', 'prune_jobs', 'cron_register', 'cron_enqueue_tick',
       'complete_jobs', 'permanently_fail_jobs', 'reschedule_jobs', 'remove_job', 'force_unlock_workers',
-      'set_retention', 'remove_retention']
+      'set_retention', 'remove_retention', 'cancel_jobs']
   end) as f;
 $$;
 

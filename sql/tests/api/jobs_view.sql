@@ -16,8 +16,9 @@ select is(
   (select array_agg(c.column_name::text order by c.ordinal_position)
    from information_schema.columns as c
    where c.table_schema = 'pgrun' and c.table_name = 'jobs' and c.ordinal_position > 15),
-  array['payload', 'errors', 'state', 'finished_at', 'keep_until', 'result'],
-  'jobs then shows payload, the errors history, the state, when it finished, until when it is kept and its result');
+  array['payload', 'errors', 'state', 'finished_at', 'keep_until', 'result', 'cancel_requested_at', 'cancel_reason'],
+  'jobs then shows payload, the errors history, the state, when it finished, until when it is kept, its result '
+  'and whether and why its cancel was asked');
 
 select finish();
 rollback;

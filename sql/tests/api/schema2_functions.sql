@@ -1,7 +1,7 @@
 begin;
-select plan(22);
+select plan(23);
 
--- TEST: schema 2's worker, retention, results and roles functions have the
+-- TEST: schema 2's worker, retention, results, cancel and roles functions have the
 -- arguments, defaults and results that runners and tools are written against
 create temporary table expected (name text, arguments text, result text);
 insert into expected values
@@ -21,6 +21,7 @@ insert into expected values
    'TABLE(task text, rows integer)'),
   ('prune_jobs', 'max_rows integer DEFAULT 1000, now timestamp with time zone DEFAULT now()', 'integer'),
   ('set_retention', 'completed interval, failed interval, cancelled interval, task_identifier text DEFAULT NULL::text, queue_name text DEFAULT NULL::text', 'void'),
+  ('cancel_jobs', 'job_ids bigint[], reason text DEFAULT NULL::text', 'SETOF pgrun._private_jobs'),
   ('remove_retention', 'task_identifier text DEFAULT NULL::text, queue_name text DEFAULT NULL::text', 'boolean'),
   ('get_result', 'job_id bigint', 'TABLE(state text, result jsonb, last_error text, finished_at timestamp with time zone)'),
   ('watch_jobs', 'job_ids bigint[]', 'void'),
@@ -38,7 +39,7 @@ from expected as e order by e.name;
 
 -- TEST: none of them is overloaded, so a call by name never turns ambiguous
 select is((select count(*)::integer from pg_proc as p join expected as e on e.name = p.proname
-           where p.pronamespace = 'pgrun'::regnamespace), 21, 'one function per name');
+           where p.pronamespace = 'pgrun'::regnamespace), 22, 'one function per name');
 
 select finish();
 rollback;

@@ -1,5 +1,5 @@
 begin;
-select plan(17);
+select plan(19);
 select pgrun_tests.reset();
 
 -- SETUP: one role of each kind
@@ -36,6 +36,8 @@ reset role;
 -- TEST: worker: what a runner needs, runs for real
 select ok(not has_function_privilege('pgrun_test_worker', 'pgrun.complete_jobs(bigint[])', 'execute'),
   'worker may not call the admin functions');
+select ok(not has_function_privilege('pgrun_test_worker', 'pgrun.cancel_jobs(bigint[], text)', 'execute'),
+  'nor cancel jobs');
 set local role pgrun_test_worker;
 select pgrun.register_worker('role-worker-1');
 select pgrun.add_job('t', queue_name => 'q');
@@ -52,6 +54,7 @@ reset role;
 set local role pgrun_test_admin;
 select lives_ok($$select pgrun.complete_jobs(array[(pgrun.add_job('t')).id])$$, 'an admin role completes jobs');
 select lives_ok($$select pgrun.set_retention(interval '1 day', null, null)$$, 'and sets retention');
+select lives_ok($$select pgrun.cancel_jobs(array[(pgrun.add_job('t')).id], 'by an admin')$$, 'and cancels jobs');
 reset role;
 
 -- TEST: revoke_all takes everything back
