@@ -63,8 +63,8 @@ def _claim_runnable(conn, ready_queued: list[int], unqueued: list[int]) -> list[
 
 
 def _complete_claimed(conn) -> None:
-    rows = conn.execute("select id, lease from pgrun._private_jobs where state = 'running' and locked_by = %s",
-                        (WORKER,)).fetchall()
+    rows = conn.execute("select id, lease from pgrun._private_jobs "
+                        "where state = 'running' and locked_by = %s", (WORKER,)).fetchall()
     conn.execute("select pgrun.complete_attempts(%s, %s, %s)",
                  (WORKER, [r[0] for r in rows], [r[1] for r in rows]))
     conn.execute("delete from pgrun._private_jobs where state = 'available'")  # the 7 unqueued left over

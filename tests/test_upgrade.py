@@ -17,6 +17,7 @@ from datetime import timedelta
 import psycopg
 import pytest
 
+from pgrun import sql_files
 from pgrun.migrate import migrate
 from support import wait_until
 from upgrade_support import (
@@ -248,7 +249,8 @@ def test_live_schema_1_database_upgrades_and_its_old_workers_stop(
     # own transaction, so that what it made is seen before the old workers can react.
     with psycopg.connect(dsn) as upgrade:
         result = migrate(upgrade, "pgrun")
-        assert (result.previous_version, result.version, result.functions_replaced) == (2, 3, True)
+        assert (result.previous_version, result.version, result.functions_replaced) == (
+            2, sql_files.load_migrations()[-1].number, True)
 
         after = jobs_by_id(upgrade)
         assert set(after) == set(before), "the upgrade lost or made jobs"
@@ -430,7 +432,7 @@ def test_old_worker_calls_in_flight_during_the_upgrade_stop_it_and_lose_nothing(
 
         with psycopg.connect(dsn) as upgrade:
             result = migrate(upgrade, "pgrun")  # not committed yet: its locks are held
-            assert (result.previous_version, result.version) == (2, 3)
+            assert (result.previous_version, result.version) == (2, sql_files.load_migrations()[-1].number)
             (tmp_path / "done").touch()  # the job ends: its completion, then a claim, wait
             calls = {"heartbeat(", "complete_held_jobs(", "get_jobs("}
             wait_until(lambda: {c for c in calls if any(c in b for b in blocked_statements(conn))} == calls,
@@ -477,13 +479,14 @@ def test_upgrading_twice_changes_nothing(empty_dsn, old_pgrun):
         snapshot = database_snapshot(conn)
         second = migrate(conn, "pgrun")
         assert database_snapshot(conn) == snapshot
-        assert (first.previous_version, first.version, first.functions_replaced) == (2, 3, True)
-        assert (second.previous_version, second.version, second.functions_replaced) == (3, 3, False)
+        latest = sql_files.load_migrations()[-1].number
+        assert (first.previous_version, first.version, first.functions_replaced) == (2, latest, True)
+        assert (second.previous_version, second.version, second.functions_replaced) == (latest, latest, False)
         assert states(conn) == {ids["available"]: "available", ids["scheduled"]: "scheduled",
                                 ids["failed"]: "failed", ids["running"]: "running"}
         # and an old pgrun refuses the upgraded database
         done = run_old(old_pgrun, empty_dsn, "migrate", "--connection", empty_dsn)
-        assert done.returncode != 0 and "version 3" in done.stderr, done.stdout + done.stderr
+        assert done.returncode != 0 and f"version {latest}" in done.stderr, done.stdout + done.stderr
         assert database_snapshot(conn) == snapshot
 
 
@@ -499,11 +502,12 @@ def test_ten_concurrent_upgrades_upgrade_once(empty_dsn, old_pgrun):
     with ThreadPoolExecutor(10) as pool:
         results = list(pool.map(upgrade, range(10)))
 
+    latest = sql_files.load_migrations()[-1].number
     assert sorted((r.previous_version, r.version, r.functions_replaced) for r in results) \
-        == [(2, 3, True)] + [(3, 3, False)] * 9
+        == [(2, latest, True)] + [(latest, latest, False)] * 9
     with psycopg.connect(empty_dsn, autocommit=True) as conn:
         assert [r[0] for r in conn.execute("select id from pgrun._private_migrations order by id")] \
-            == [1, 2, 3]
+            == list(range(1, latest + 1))
         assert states(conn) == {ids["available"]: "available", ids["scheduled"]: "scheduled",
                                 ids["failed"]: "failed", ids["running"]: "running"}
         assert conn.execute("select running from pgrun._private_job_queues where queue_name = 'q-busy'"

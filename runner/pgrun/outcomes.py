@@ -213,6 +213,8 @@ class Outcomes:
                 self._report_failed(outcome, answer, row)
             elif answer == "returned":
                 self._worker.stats.given_back += 1
+            elif answer == "cancelled":
+                self._report_cancelled(outcome, "was given back unstarted")
         if any(o.job.queue_name is not None for o in batch):
             self._worker.nudge()  # the queue's next job may be runnable now
 
@@ -226,9 +228,17 @@ class Outcomes:
                         outcome.busy_tries, extra=_extra(outcome.job))
         self._pending.append(outcome)
 
+    def _report_cancelled(self, outcome: Outcome, how: str) -> None:
+        job = outcome.job
+        self._worker.stats.cancelled += 1
+        log.warning("job %d (%s) %s on attempt %d/%d, but it was cancelled meanwhile: it ends cancelled",
+                    job.id, job.task_identifier, how, job.attempts, job.max_attempts, extra=_extra(job))
+
     def _report_completed(self, outcome: Outcome, answer: str) -> None:
         job, stats = outcome.job, self._worker.stats
-        if answer == "completed":
+        if answer == "cancelled":
+            self._report_cancelled(outcome, f"completed in {ms(outcome.duration)}")
+        elif answer == "completed":
             stats.completed += 1
             if log.isEnabledFor(logging.INFO):
                 log.info("job %d (%s) completed on attempt %d/%d in %s", job.id, job.task_identifier,
@@ -246,6 +256,9 @@ class Outcomes:
 
     def _report_failed(self, outcome: Outcome, answer: str, row: tuple | None) -> None:
         job, stats = outcome.job, self._worker.stats
+        if answer == "cancelled":
+            self._report_cancelled(outcome, f"failed after {ms(outcome.duration)}")
+            return
         stats.failed += 1
         exc_info = outcome.error if outcome.error is not None and not outcome.interrupted else None
         text = summary(outcome.message or "")

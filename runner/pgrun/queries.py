@@ -43,6 +43,7 @@ class Queries:
     add_jobs: str
     complete_jobs: str
     permanently_fail_jobs: str
+    cancel_jobs: str
     reschedule_jobs: str
     remove_job: str
     force_unlock_workers: str
@@ -102,6 +103,7 @@ def for_schema(schema: str) -> Queries:
         ),
         complete_jobs=f"select {_ROW_COLUMNS} from {s}.complete_jobs(%s::bigint[])",
         permanently_fail_jobs=f"select {_ROW_COLUMNS} from {s}.permanently_fail_jobs(%s::bigint[], %s)",
+        cancel_jobs=f"select {_ROW_COLUMNS} from {s}.cancel_jobs(%s::bigint[], %s)",
         reschedule_jobs=(
             f"select {_ROW_COLUMNS} from {s}.reschedule_jobs(%s::bigint[], run_at => %s::timestamptz, "
             "priority => %s::int, attempts => %s::int, max_attempts => %s::int)"

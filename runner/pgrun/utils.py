@@ -169,6 +169,10 @@ class WorkerUtils:
         """Stops retrying these jobs (unless running); they stay for inspection."""
         return self._all(self._queries.permanently_fail_jobs, (list(job_ids), error_message))
 
+    def cancel_jobs(self, job_ids: Sequence[int], reason: str | None = None) -> list[Job]:
+        """Waiting jobs end cancelled now; running ones end cancelled when their attempt ends."""
+        return self._all(self._queries.cancel_jobs, (list(job_ids), reason))
+
     def reschedule_jobs(self, job_ids: Sequence[int], *, run_at: datetime | None = None,
                         priority: int | None = None, attempts: int | None = None,
                         max_attempts: int | None = None) -> list[Job]:
@@ -254,6 +258,9 @@ class AsyncWorkerUtils:
     async def permanently_fail_jobs(self, job_ids: Sequence[int],
                                     error_message: str | None = None) -> list[Job]:
         return await self._all(self._queries.permanently_fail_jobs, (list(job_ids), error_message))
+
+    async def cancel_jobs(self, job_ids: Sequence[int], reason: str | None = None) -> list[Job]:
+        return await self._all(self._queries.cancel_jobs, (list(job_ids), reason))
 
     async def reschedule_jobs(self, job_ids: Sequence[int], *, run_at: datetime | None = None,
                               priority: int | None = None, attempts: int | None = None,

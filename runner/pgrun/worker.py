@@ -49,6 +49,7 @@ class WorkerStats:
     interrupted: int = 0         # failed because the worker shut down under them
     given_back: int = 0          # claimed, never started, returned at shutdown
     lost: int = 0                # finished, but the attempt was no longer this worker's
+    cancelled: int = 0           # ended cancelled: cancel_jobs was called while they ran
 
 
 def make_worker_id() -> str:
