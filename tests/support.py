@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 
 import psycopg
 
+from pgrun import sql_files
+
 TESTS_DIR = Path(__file__).resolve().parent
 T = TypeVar("T")
 
@@ -41,6 +43,11 @@ def wait_until(check: Callable[[], T], timeout: float = 10.0, interval: float = 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {message}")
         time.sleep(interval)
+
+
+def latest_version() -> int:
+    """The schema version this checkout's migrations reach."""
+    return sql_files.load_migrations()[-1].number
 
 
 def scalar(conn: psycopg.Connection, query: str, params: Any = None) -> Any:

@@ -9,15 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 
-from pgrun import sql_files
 from pgrun.errors import ConfigurationError, SchemaTooNew
 from pgrun.migrate import migrate, migration_script
 from pgrun.version import __version__ as pgrun_version
 from pgrun.version import version_tuple
-
-
-def latest_version() -> int:
-    return sql_files.load_migrations()[-1].number
+from support import latest_version
 
 
 def test_migrating_twice_changes_nothing(empty_dsn):

@@ -17,9 +17,8 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from pgrun import sql_files
 from pgrun.migrate import migrate
-from support import wait_until
+from support import latest_version, wait_until
 from upgrade_support import (
     OLD_WHEEL,
     TESTS_DIR,
@@ -250,7 +249,7 @@ def test_live_schema_1_database_upgrades_and_its_old_workers_stop(
     with psycopg.connect(dsn) as upgrade:
         result = migrate(upgrade, "pgrun")
         assert (result.previous_version, result.version, result.functions_replaced) == (
-            2, sql_files.load_migrations()[-1].number, True)
+            2, latest_version(), True)
 
         after = jobs_by_id(upgrade)
         assert set(after) == set(before), "the upgrade lost or made jobs"
@@ -432,7 +431,7 @@ def test_old_worker_calls_in_flight_during_the_upgrade_stop_it_and_lose_nothing(
 
         with psycopg.connect(dsn) as upgrade:
             result = migrate(upgrade, "pgrun")  # not committed yet: its locks are held
-            assert (result.previous_version, result.version) == (2, sql_files.load_migrations()[-1].number)
+            assert (result.previous_version, result.version) == (2, latest_version())
             (tmp_path / "done").touch()  # the job ends: its completion, then a claim, wait
             calls = {"heartbeat(", "complete_held_jobs(", "get_jobs("}
             wait_until(lambda: {c for c in calls if any(c in b for b in blocked_statements(conn))} == calls,
@@ -479,7 +478,7 @@ def test_upgrading_twice_changes_nothing(empty_dsn, old_pgrun):
         snapshot = database_snapshot(conn)
         second = migrate(conn, "pgrun")
         assert database_snapshot(conn) == snapshot
-        latest = sql_files.load_migrations()[-1].number
+        latest = latest_version()
         assert (first.previous_version, first.version, first.functions_replaced) == (2, latest, True)
         assert (second.previous_version, second.version, second.functions_replaced) == (latest, latest, False)
         assert states(conn) == {ids["available"]: "available", ids["scheduled"]: "scheduled",
@@ -502,7 +501,7 @@ def test_ten_concurrent_upgrades_upgrade_once(empty_dsn, old_pgrun):
     with ThreadPoolExecutor(10) as pool:
         results = list(pool.map(upgrade, range(10)))
 
-    latest = sql_files.load_migrations()[-1].number
+    latest = latest_version()
     assert sorted((r.previous_version, r.version, r.functions_replaced) for r in results) \
         == [(2, latest, True)] + [(latest, latest, False)] * 9
     with psycopg.connect(empty_dsn, autocommit=True) as conn:

@@ -15,6 +15,15 @@ as $$
   end;
 $$;
 
+-- What a cancelled job records as its error: "cancelled[: reason]".
+create or replace function @schema@._cancel_message(
+  reason text
+) returns text
+language sql immutable
+as $$
+  select 'cancelled' || coalesce(': ' || _cancel_message.reason, '');
+$$;
+
 -- The errors history with one more attempt's entry: the last
 -- error_history_length entries are kept, each cut to error_entry_max_chars.
 create or replace function @schema@._with_error(

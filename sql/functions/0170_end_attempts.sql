@@ -51,7 +51,7 @@ begin
     with next as (
       select j.id, j.task_identifier, j.queue_name,
         case when j.cancel_requested_at is null then _end_attempts.messages ->> j.id::text
-             else 'cancelled' || coalesce(': ' || j.cancel_reason, '')
+             else @schema@._cancel_message(j.cancel_reason)
                   || coalesce('; its attempt ended: ' || (_end_attempts.messages ->> j.id::text), '')
         end as message,
         _end_attempts.results -> j.id::text as result,

@@ -44,8 +44,7 @@ begin
   into v_ids, v_waiting
   from marked as m;
   if v_waiting is not null then
-    perform @schema@._finish_waiting_jobs(v_waiting, 'cancelled',
-      'cancelled' || coalesce(': ' || cancel_jobs.reason, ''));
+    perform @schema@._finish_waiting_jobs(v_waiting, 'cancelled', @schema@._cancel_message(cancel_jobs.reason));
   end if;
   return query select * from @schema@._private_jobs as j where j.id = any(v_ids) order by j.id;
 end;
