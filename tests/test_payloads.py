@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 import pgrun
-from pgrun import JobSpec, WorkerUtils
+from pgrun import JobSpec, WorkerUtils, db, payloads
 from pgrun.payloads import encode
 
 WHEN = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=timezone.utc)
@@ -84,6 +84,21 @@ def test_an_escaped_backslash_before_u0000_is_just_text():
 
 
 # ------------------------------------------------ every path, the same JSON
+
+
+def test_decode_all_reads_many_json_texts_in_one_call_or_one_by_one_when_large(monkeypatch):
+    texts = ['{"a": [1, 2.5, null]}', '"\\ud800 lone"', "true", '{"k": "\\u00e9"}']
+    expected = [json.loads(t) for t in texts]
+    assert payloads.decode_all(texts) == expected
+    monkeypatch.setattr(payloads, "DECODE_JOINED_MAX_CHARS", 10)
+    assert payloads.decode_all(texts) == expected
+    assert payloads.decode_all([]) == []
+
+
+def test_bigint_array_is_the_text_of_a_bigint_array_parameter(conn):
+    assert db.bigint_array([]) == "{}"
+    values = [1, -2, 9_223_372_036_854_775_807, None]
+    assert conn.execute("select %s::bigint[]", (db.bigint_array(values),)).fetchone()[0] == values
 
 
 def test_a_datetime_payload_is_accepted_by_add_job_and_add_jobs_alike(dsn, conn):

@@ -21,6 +21,15 @@ __all__ = ["AsyncConnection", "AsyncConnectionPool", "Connection", "ConnectionPo
 CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
 
 
+def bigint_array(values) -> str:
+    """Integers as the text of a bigint[] parameter (the statement casts it). The driver's list
+    adapter checks each element's text for quoting: on a batch of hundreds that costs more than
+    joining them here."""
+    if None in values:
+        return "{" + ",".join("NULL" if v is None else str(v) for v in values) + "}"
+    return "{" + ",".join(map(str, values)) + "}"
+
+
 def resolve_conninfo(connection: str | None = None) -> str:
     """--connection, else DATABASE_URL, else '' (libpq then reads the PG* variables)."""
     return connection or os.environ.get("DATABASE_URL") or ""

@@ -19,7 +19,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from . import db
+from . import db, payloads
 from .backoff import Backoff
 from .errors import ConnectionFailed
 from .fmt import reason
@@ -197,14 +197,18 @@ class Fetcher:
         due_in, look_again = None, False
         worker_id = worker.worker_id
         rows = await cursor.fetchall()
-        for (job_id, queue_name, task, payload, priority, run_at, attempts, max_attempts, last_error,
-             created_at, key, locked_at, revision, flags, lease, next_due_in, again) in rows:
-            if job_id is None:
-                due_in, look_again = next_due_in, bool(again)
-                continue
+        if rows and rows[-1][0] is None:
+            due_in, look_again = rows[-1][15], bool(rows[-1][16])
+            rows.pop()
+        if not rows:
+            return jobs, due_in, look_again
+        decoded = payloads.decode_all([row[3] for row in rows])
+        for row, payload in zip(rows, decoded, strict=True):
+            (job_id, queue_name, task, _, priority, run_at, attempts, max_attempts, last_error,
+             created_at, key, locked_at, revision, flags, lease, _, _) = row
             jobs.append(Job(job_id, queue_name, task, payload, priority, run_at, attempts, max_attempts,
-                            last_error, created_at, locked_at, key, locked_at, worker_id, revision, flags,
-                            "running", lease))
+                            last_error, created_at, locked_at, key, locked_at, worker_id, revision,
+                            None if flags is None else payloads.decode_all([flags])[0], "running", lease))
         return jobs, due_in, look_again
 
     async def _give_back_orphans(self, conn) -> None:

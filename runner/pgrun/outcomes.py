@@ -161,8 +161,8 @@ class Outcomes:
 
     async def _send(self, conn, kind: str, batch: list[Outcome]) -> dict[int, tuple]:
         q, worker_id, prepare = self._worker.queries, self._worker.worker_id, self._worker.prepare
-        ids = [o.job.id for o in batch]
-        leases = [o.job.lease for o in batch]
+        ids = db.bigint_array([o.job.id for o in batch])
+        leases = db.bigint_array([o.job.lease for o in batch])
         if kind == COMPLETE:
             results = [o.result for o in batch]
             if all(r is None for r in results):
