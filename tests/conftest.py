@@ -45,6 +45,17 @@ def conn(dsn: str):
 
 
 @pytest.fixture
+def recording_workers(dsn: str, conn):
+    """Starts `pgrun` processes whose tasks record in pgrun_test_results; kills them at the end."""
+    from support import RESULTS_TABLE, Workers
+
+    conn.execute(RESULTS_TABLE)
+    started = Workers(dsn)
+    yield started
+    started.close()
+
+
+@pytest.fixture
 def empty_dsn(postgresql_server) -> str:
     """A database with nothing installed, created and dropped by this fixture."""
     name = f"pgrun_empty_{os.getpid()}"

@@ -17,21 +17,13 @@ import time
 import pytest
 
 from fault_support import holding
-from support import RESULTS_TABLE, Workers, scalar, wait_until
+from support import scalar, wait_until
 
 JOBS = 5
 
 
-@pytest.fixture
-def workers(dsn, conn):
-    conn.execute(RESULTS_TABLE)
-    started = Workers(dsn)
-    yield started
-    started.close()
-
-
-def _five_running_jobs(workers, conn, gate):
-    worker = workers.start("--tasks", "tasks.fault_tasks", "--concurrency", str(JOBS),
+def _five_running_jobs(recording_workers, conn, gate):
+    worker = recording_workers.start("--tasks", "tasks.fault_tasks", "--concurrency", str(JOBS),
                            "--shutdown-timeout", "2")
     ids = [scalar(conn, "select id from pgrun.add_job('gated', json_build_object('gate', %s::text))",
                   (str(gate),)) for _ in range(JOBS)]
@@ -45,9 +37,10 @@ def _left(conn, ids) -> list[int]:
                                        (ids,)).fetchall()]
 
 
-def test_one_locked_job_does_not_stall_the_others_and_completes_after_the_lock(workers, conn, dsn, tmp_path):
+def test_one_locked_job_does_not_stall_the_others_and_completes_after_the_lock(recording_workers, conn, dsn,
+                                                                               tmp_path):
     gate = tmp_path / "gate"
-    worker, ids = _five_running_jobs(workers, conn, gate)
+    worker, ids = _five_running_jobs(recording_workers, conn, gate)
     locked = ids[2]
 
     with holding(dsn, "select from pgrun._private_jobs where id = %s for update", (locked,)):
@@ -74,9 +67,10 @@ def test_one_locked_job_does_not_stall_the_others_and_completes_after_the_lock(w
 
 
 @pytest.mark.slow
-def test_sigterm_with_a_locked_outcome_ends_the_worker_within_its_deadline(workers, conn, dsn, tmp_path):
+def test_sigterm_with_a_locked_outcome_ends_the_worker_within_its_deadline(recording_workers, conn, dsn,
+                                                                           tmp_path):
     gate = tmp_path / "gate"
-    worker, ids = _five_running_jobs(workers, conn, gate)
+    worker, ids = _five_running_jobs(recording_workers, conn, gate)
     locked = ids[0]
 
     with holding(dsn, "select from pgrun._private_jobs where id = %s for update", (locked,)):

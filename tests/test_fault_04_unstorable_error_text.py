@@ -15,10 +15,8 @@ import asyncio
 import logging
 import signal
 
-import pytest
-
 from fault_support import backends, db_wait, embedded
-from support import RESULTS_TABLE, Workers, scalar, wait_until
+from support import RESULTS_TABLE, scalar, wait_until
 from tasks.fault_tasks import POISON
 
 ESCAPED = {  # what the stored message says instead of the character
@@ -44,16 +42,8 @@ def _assert_failed_cleanly(conn, ids: dict[str, int]) -> None:
         assert errors[0]["error"].startswith(f"RuntimeError: {ESCAPED[kind]}")
 
 
-@pytest.fixture
-def workers(dsn, conn):
-    conn.execute(RESULTS_TABLE)
-    started = Workers(dsn)
-    yield started
-    started.close()
-
-
-def test_a_worker_process_fails_unstorable_messages_cleanly_and_keeps_working(workers, conn):
-    worker = workers.start("--tasks", "tasks.fault_tasks", "--concurrency", "2")
+def test_a_worker_process_fails_unstorable_messages_cleanly_and_keeps_working(recording_workers, conn):
+    worker = recording_workers.start("--tasks", "tasks.fault_tasks", "--concurrency", "2")
     ids = _add_poison(conn)
     wait_until(lambda: scalar(conn, "select count(*) from pgrun.jobs where state = 'failed'") == 2,
                message="both poison jobs to fail")

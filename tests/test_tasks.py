@@ -91,3 +91,24 @@ def test_a_task_file_can_import_its_sibling_modules(tmp_path, monkeypatch):
 
     assert found["loud"].handler("hey", None) == "HEY"
     assert sys.path[0] == str(folder)
+
+
+def test_a_task_timeout_is_given_in_each_form_of_the_decorator():
+    @task(timeout=2)
+    def by_name(payload, helpers): ...
+
+    @task("named", timeout=0.5)
+    async def with_identifier(payload, helpers): ...
+
+    @task()
+    def plain(payload, helpers): ...
+
+    found = load_tasks({"a": by_name, "b": with_identifier, "c": plain})
+    assert [(found[k].timeout, by_name.__pgrun_task__) for k in "abc"][0] == (2.0, "by_name")
+    assert (found["b"].timeout, found["b"].is_async, found["c"].timeout) == (0.5, True, None)
+
+
+@pytest.mark.parametrize("timeout", [0, -1, "5", True])
+def test_a_task_timeout_must_be_a_positive_number_of_seconds(timeout):
+    with pytest.raises(ValueError, match="a task timeout is a number of seconds above 0"):
+        task(timeout=timeout)

@@ -59,6 +59,10 @@ def _fail(error: PgrunError) -> None:
               envvar="PGRUN_SHUTDOWN_TIMEOUT", show_envvar=True, metavar="SECONDS",
               help="On SIGINT/SIGTERM, how long running jobs may take to finish before they are "
                    "failed as interrupted. A second signal stops at once.")
+@click.option("--stop-grace", type=click.FloatRange(min=0), default=10.0, show_default=True,
+              envvar="PGRUN_STOP_GRACE", show_envvar=True,
+              help="After a job's cancel or timeout, how long a plain handler may take to return before "
+                   "its slot is released and its thread abandoned (seconds).")
 @click.option("--prefetch", type=click.IntRange(min=0), default=None, envvar="PGRUN_PREFETCH",
               show_envvar=True,
               help="Jobs claimed ahead of free slots and buffered, while jobs are short (under 0.2 s "
@@ -68,7 +72,7 @@ def _fail(error: PgrunError) -> None:
 def main(ctx: click.Context, tasks_module: str | None, connection: str | None, schema: str,
          concurrency: int, poll_interval: float, once: bool, crontab: str | None,
          no_prepared_statements: bool, log_level: str, shutdown_timeout: float,
-         prefetch: int | None) -> None:
+         stop_grace: float, prefetch: int | None) -> None:
     """pgrun: a PostgreSQL job queue for Python.
 
     Run a worker with `pgrun --tasks myapp.tasks`; install or upgrade the
@@ -85,7 +89,7 @@ def main(ctx: click.Context, tasks_module: str | None, connection: str | None, s
         tasks_module, connection=connection, schema=schema, concurrency=concurrency,
         poll_interval=poll_interval, once=once, crontab=crontab,
         prepared_statements=not no_prepared_statements, shutdown_timeout=shutdown_timeout,
-        prefetch=prefetch,
+        prefetch=prefetch, stop_grace=stop_grace,
     ))
 
 
@@ -101,6 +105,11 @@ def run_worker(tasks_module: str, **options) -> int:
     except db.DatabaseError as error:
         click.echo(f"pgrun: database error: {' '.join(str(error).split())}", err=True)
         sys.exit(1)
+    if worker.restart_reason is not None:
+        # the same command again, in a fresh process (abandoned threads go with the old one)
+        log.warning("restarting: %s", " ".join(sys.orig_argv))
+        logging.shutdown()
+        os.execv(sys.executable, sys.orig_argv)
     if worker.threads_busy:
         # A plain handler ignored the interrupt; its thread would hold the process open.
         logging.shutdown()

@@ -52,3 +52,7 @@ def _locate(source: str, line: int | None, reason: str) -> str:
 
 class JobInterrupted(PgrunError):
     """worker shutting down; job interrupted"""
+
+
+class JobStopped(PgrunError):
+    """the worker stopped this attempt"""

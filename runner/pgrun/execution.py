@@ -1,8 +1,15 @@
 """Running claimed jobs: the local buffer, the slots, and each handler's call.
 
-Plain handlers run in a thread pool sized to the concurrency; async ones run
-on the loop. A job's outcome is handed to the writer by the task that ran it,
-with no await in between, so a cancellation cannot lose it.
+Plain handlers run in a thread pool; async ones run on the loop. A job's
+outcome is handed to the writer by the task that ran it, with no await in
+between, so a cancellation cannot lose it.
+
+Stopping one attempt (its cancel was asked, or its timeout passed): its
+`helpers.cancelled` event is set and an async handler's task is cancelled. A
+thread cannot be stopped: if it has not returned `stop_grace` seconds later, its
+slot is released (the attempt is recorded as stopped) and the thread is
+abandoned; it holds a thread and what it references until it returns. Past
+`max_abandoned_threads` still alive, the worker asks to be restarted.
 """
 
 from __future__ import annotations
@@ -11,15 +18,17 @@ import asyncio
 import collections
 import concurrent.futures.thread
 import logging
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from . import payloads
-from .errors import ConfigurationError, JobInterrupted
+from .errors import ConfigurationError, JobInterrupted, JobStopped
+from .fmt import duration
 from .helpers import Helpers, SyncHelpers
 from .job import Job
-from .outcomes import COMPLETE, FAIL, Outcome
+from .outcomes import CANCEL_MESSAGE, COMPLETE, FAIL, Outcome
 from .text import error_text
 
 if TYPE_CHECKING:
@@ -30,13 +39,28 @@ log = logging.getLogger("pgrun.worker")
 SHUTDOWN_MESSAGE = JobInterrupted.__doc__
 
 
+def timeout_message(seconds: float) -> str:
+    """What a timed-out attempt records (the SQL timeout sweep writes the same words)."""
+    return f"timed out after {seconds:g} s"
+
+
 class Execution:
-    def __init__(self, worker: Worker, tasks, concurrency: int) -> None:
+    def __init__(self, worker: Worker, tasks, concurrency: int, *, stop_grace: float = 10.0,
+                 max_abandoned_threads: int | None = None) -> None:
         self._worker = worker
         self._tasks = tasks
         self.concurrency = concurrency
+        self.stop_grace = stop_grace
+        self.max_abandoned_threads = concurrency if max_abandoned_threads is None else max_abandoned_threads
         self.buffer: collections.deque[Job] = collections.deque()
         self.running: dict[int, asyncio.Task] = {}
+        self.jobs: dict[int, Job] = {}             # the attempt each running task runs
+        self._stops: dict[int, str] = {}           # running jobs asked to stop: what to record
+        self._signals: dict[int, threading.Event | asyncio.Event] = {}   # their helpers.cancelled
+        self._plain: set[int] = set()              # running jobs whose handler runs in a thread
+        self._abandoned: set[int] = set()          # jobs whose thread was left running
+        self._abandoned_alive = 0                  # of those threads, the ones not returned yet
+        self._abandon_lock = threading.Lock()
         self._reclaimed: dict[int, Job] = {}   # running here, released, claimed again: the newer claim
         self._threads_busy: set[int] = set()
         self._executor: ThreadPoolExecutor | None = None   # for plain handlers, on first use
@@ -77,6 +101,7 @@ class Execution:
         while self.buffer and len(self.running) < self.concurrency and self.starting:
             job = self.buffer.popleft()
             name = f"job {job.task_identifier}[{job.id}]"
+            self.jobs[job.id] = job
             self.running[job.id] = loop.create_task(self._run_job(job), name=name)
 
     def give_back_all(self) -> list[Job]:
@@ -93,36 +118,98 @@ class Execution:
             task.cancel()
         return tasks
 
+    def stop(self, job_id: int, message: str, lease: int | None = None) -> bool:
+        """Asks a running attempt to stop (its cancel, its timeout); `message` is what it records.
+        False if that attempt does not run here (finished, or another lease)."""
+        task = self.running.get(job_id)
+        job = self.jobs.get(job_id)
+        if task is None or job is None or (lease is not None and job.lease != lease) or job_id in self._stops:
+            return False
+        self._stops[job_id] = message
+        signal = self._signals.get(job_id)
+        if signal is not None:
+            signal.set()
+        if job_id in self._plain:
+            asyncio.get_running_loop().call_later(self.stop_grace, self._abandon, job_id, task)
+        else:
+            task.cancel()
+        return True
+
+    def _abandon(self, job_id: int, task: asyncio.Task) -> None:
+        """The grace after a stop is over and the thread has not returned: free its slot."""
+        if self.running.get(job_id) is not task:
+            return
+        if job_id not in self._threads_busy:  # still queued for a thread: it never starts
+            task.cancel()
+            return
+        with self._abandon_lock:
+            self._abandoned.add(job_id)
+            self._abandoned_alive += 1
+            alive = self._abandoned_alive
+        self._worker.stats.abandoned_threads += 1
+        job = self.jobs[job_id]
+        log.warning("job %d (%s) ignored its stop for %s; its slot is released and its thread abandoned "
+                    "(it keeps a thread and its memory until the handler returns; %d abandoned thread(s) "
+                    "alive, the worker restarts past %d)", job_id, job.task_identifier,
+                    duration(self.stop_grace), alive, self.max_abandoned_threads, extra=_extra(job))
+        task.cancel()
+        if alive > self.max_abandoned_threads:
+            self._worker.restart(f"{alive} abandoned handler threads are still running")
+
     async def _run_job(self, job: Job) -> None:
         worker = self._worker
         events = worker.events
         taskdef = self._tasks.get(job.task_identifier)
         error: BaseException | None = None
         value = None
+        timer = None
         start = time.perf_counter()
         try:
             if taskdef is None:
                 raise ConfigurationError(f"no handler for task {job.task_identifier!r} in this worker")
+            limit = job.timeout or taskdef.timeout
+            if limit:
+                timer = asyncio.get_running_loop().call_later(limit, self.stop, job.id,
+                                                              timeout_message(limit))
             if events._listeners:
                 events.emit("job:start", worker.worker_id, job=job)
             if taskdef.is_async:
-                value = await taskdef.handler(job.payload, Helpers(job, worker))
+                helpers = Helpers(job, worker)
+                self._signals[job.id] = helpers.cancelled
+                value = await taskdef.handler(job.payload, helpers)
             else:
                 if self._executor is None:
-                    self._executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="pgrun-job")
+                    # room for the threads of abandoned attempts beside the slots
+                    self._executor = ThreadPoolExecutor(self.concurrency + self.max_abandoned_threads + 1,
+                                                        thread_name_prefix="pgrun-job")
+                helpers = SyncHelpers(job, worker)
+                self._signals[job.id] = helpers.cancelled
+                self._plain.add(job.id)
                 value = await asyncio.get_running_loop().run_in_executor(
-                    self._executor, self._call_in_thread, taskdef.handler, job, SyncHelpers(job, worker))
+                    self._executor, self._call_in_thread, taskdef.handler, job, helpers)
         except asyncio.CancelledError as cancel:
-            error = JobInterrupted() if self.interrupting else cancel
+            error = JobInterrupted() if self.interrupting and job.id not in self._stops else cancel
         except BaseException as failure:  # SystemExit from a handler fails the job, not the worker
             _drop_runner_frames(failure)
             error = failure
         elapsed = time.perf_counter() - start
+        if timer is not None:
+            timer.cancel()
         if self.average_duration == float("inf"):
             self.average_duration = elapsed
         else:
             self.average_duration += (elapsed - self.average_duration) * 0.1
         del self.running[job.id]
+        del self.jobs[job.id]
+        self._signals.pop(job.id, None)
+        self._plain.discard(job.id)
+        stopped = self._stops.pop(job.id, None)
+        if stopped is not None:  # whatever the handler did after its stop, the stop is recorded
+            error, value = JobStopped(stopped), None
+            if stopped != CANCEL_MESSAGE:
+                worker.stats.timed_out += 1
+                if events._listeners:
+                    events.emit("job:timeout", worker.worker_id, job=job, duration=elapsed, error=error)
         if self._reclaimed:
             job = self._reclaimed.pop(job.id, job)  # the outcome is the newer claim's
 
@@ -139,7 +226,7 @@ class Execution:
             interrupted = isinstance(error, JobInterrupted)
             if interrupted:
                 worker.stats.interrupted += 1
-            message = SHUTDOWN_MESSAGE if interrupted else error_text(error)
+            message = SHUTDOWN_MESSAGE if interrupted else str(error) if stopped else error_text(error)
             worker.outcomes.add(Outcome(FAIL, job, elapsed, message=message, error=error,
                                         interrupted=interrupted))
             if events._listeners:
@@ -155,6 +242,10 @@ class Execution:
             return handler(job.payload, helpers)
         finally:
             self._threads_busy.discard(job.id)
+            with self._abandon_lock:
+                if job.id in self._abandoned:
+                    self._abandoned.discard(job.id)
+                    self._abandoned_alive -= 1
 
     def close(self) -> None:
         if self._executor is not None:

@@ -10,6 +10,10 @@ thread and gets `SyncHelpers`, whose methods block instead.
     helpers.connection()    a pooled connection for the task's own queries (autocommit)
     helpers.shutdown        an Event set when the worker starts shutting down
     helpers.shutting_down   the same, as a bool
+    helpers.cancelled       an Event set when this attempt is asked to stop: its cancel
+                            (cancel_jobs) or its timeout. An async handler is also
+                            cancelled (CancelledError); a plain one should wait on it or
+                            poll it, and return
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ class JobLogger(logging.LoggerAdapter):
 
 
 class _BaseHelpers:
-    __slots__ = ("job", "_worker", "_logger")
+    __slots__ = ("job", "_worker", "_logger", "cancelled")
 
     def __init__(self, job: Job, worker: Worker) -> None:
         self.job = job
@@ -76,6 +80,10 @@ class Helpers(_BaseHelpers):
     """Helpers for an async handler."""
 
     __slots__ = ()
+
+    def __init__(self, job: Job, worker: Worker) -> None:
+        super().__init__(job, worker)
+        self.cancelled = asyncio.Event()
 
     @property
     def shutdown(self) -> asyncio.Event:
@@ -121,6 +129,10 @@ class SyncHelpers(_BaseHelpers):
     """Helpers for a plain handler (it runs in a thread, so these block)."""
 
     __slots__ = ()
+
+    def __init__(self, job: Job, worker: Worker) -> None:
+        super().__init__(job, worker)
+        self.cancelled = threading.Event()
 
     @property
     def shutdown(self) -> threading.Event:

@@ -46,6 +46,7 @@ class Job:
     flags: dict[str, bool] | None
     state: str | None = None   # scheduled, available, running, retryable, completed, failed, ...
     lease: int | None = None   # the claim holding this attempt (running jobs): outcomes present it
+    timeout: float | None = None   # seconds an attempt may run (add_job's timeout), if set
 
     @property
     def is_last_attempt(self) -> bool:

@@ -1,6 +1,7 @@
-"""LISTEN on the schema's channel, on a connection of its own, and turn each
-notification into a nudge for the fetcher. A nudge is only a hint: the worker
-polls too, and every claim says when the next job is due."""
+"""LISTEN on the schema's channels, on a connection of its own: a notification
+on "<schema>:jobs" is a nudge for the fetcher, one on "<schema>:cancel" names a
+worker whose running job was cancelled. Both are only hints: the worker polls
+too, every claim says when the next job is due, and cancels are asked for."""
 
 from __future__ import annotations
 
@@ -25,9 +26,12 @@ CHECK_SECONDS = 60.0
 class Listener:
     def __init__(self, *, conninfo: str, listen_sql: str, prepare: bool,
                  on_nudge: Callable[[], None], on_wake_at: Callable[[float], None],
-                 on_state: Callable[[bool, BaseException | None], None]) -> None:
+                 on_state: Callable[[bool, BaseException | None], None],
+                 cancel_channel: str = "", on_cancel: Callable[[str], None] | None = None) -> None:
         self._conninfo = conninfo
         self._listen_sql = listen_sql
+        self._cancel_channel = cancel_channel
+        self._on_cancel = on_cancel        # (worker id the cancel names)
         self._prepare = prepare
         self._on_nudge = on_nudge
         self._on_wake_at = on_wake_at
@@ -52,7 +56,10 @@ class Listener:
                 self._on_nudge()  # whatever was added while we were not listening
                 while True:
                     async for notification in conn.notifies(timeout=CHECK_SECONDS):
-                        self._on_notification(notification.payload)
+                        if notification.channel == self._cancel_channel and self._on_cancel is not None:
+                            self._on_cancel(notification.payload)
+                        else:
+                            self._on_notification(notification.payload)
                     await conn.execute("select 1")  # silent for a while: is the line still alive?
             except Exception as error:  # a pooler's error or a bug too: keep listening
                 lost = True

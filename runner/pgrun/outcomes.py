@@ -19,7 +19,7 @@ from datetime import datetime
 
 from . import db
 from .backoff import Backoff
-from .errors import ConnectionFailed
+from .errors import ConnectionFailed, JobStopped
 from .fmt import duration, ms, reason
 from .job import Job
 from .text import summary
@@ -28,6 +28,7 @@ log = logging.getLogger("pgrun.worker")
 
 RETRYABLE = (*db.CONNECTION_ERRORS, ConnectionFailed)
 COMPLETE, FAIL, RETURN = "complete", "fail", "return"
+CANCEL_MESSAGE = "stopped by its cancel"   # what an attempt stopped by its cancel records
 # a busy row is tried again after 0.1 s, 0.2 s, ... up to this
 BUSY_RETRY_LIMIT = 5.0
 
@@ -231,6 +232,11 @@ class Outcomes:
     def _report_cancelled(self, outcome: Outcome, how: str) -> None:
         job = outcome.job
         self._worker.stats.cancelled += 1
+        if isinstance(outcome.error, JobStopped) and outcome.message == CANCEL_MESSAGE:
+            log.info("job %d (%s) stopped by its cancel after %s on attempt %d/%d: it ends cancelled",
+                     job.id, job.task_identifier, ms(outcome.duration), job.attempts, job.max_attempts,
+                     extra=_extra(job))
+            return
         log.warning("job %d (%s) %s on attempt %d/%d, but it was cancelled meanwhile: it ends cancelled",
                     job.id, job.task_identifier, how, job.attempts, job.max_attempts, extra=_extra(job))
 

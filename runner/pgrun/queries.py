@@ -50,6 +50,8 @@ class Queries:
     remove_job: str
     force_unlock_workers: str
     listen: str
+    cancel_channel: str
+    cancel_requests: str
     # results (results.py)
     get_result: str
     watch_jobs: str
@@ -112,7 +114,10 @@ def for_schema(schema: str) -> Queries:
         ),
         remove_job=f"select {_ROW_COLUMNS} from {s}.remove_job(%s) where id is not null",
         force_unlock_workers=f"select {s}.force_unlock_workers(%s::text[])",
-        listen=sql.SQL("listen {}").format(sql.Identifier(f"{schema}:jobs")).as_string(None),
+        listen=sql.SQL("listen {}; listen {}").format(
+            sql.Identifier(f"{schema}:jobs"), sql.Identifier(f"{schema}:cancel")).as_string(None),
+        cancel_channel=f"{schema}:cancel",
+        cancel_requests=f"select job_id, lease, reason from {s}.cancel_requests(%s)",
         get_result=f"select state, result, last_error, finished_at from {s}.get_result(%s::bigint)",
         watch_jobs=f"select {s}.watch_jobs(%s::bigint[])",
         unwatch_jobs=f"select {s}.unwatch_jobs(%s::bigint[])",

@@ -32,26 +32,46 @@ F = TypeVar("F", bound=Callable[..., Any])
 _MARK = "__pgrun_task__"
 
 
+_OPTIONS = "__pgrun_task_options__"
+
+
 @overload
-def task(arg: F) -> F: ...
+def task(arg: F, /) -> F: ...
 @overload
-def task(arg: str) -> Callable[[F], F]: ...
+def task(arg: str | None = None, /, *, timeout: float | None = None) -> Callable[[F], F]: ...
 
 
-def task(arg):
-    """Marks a function as a task; the identifier is its name unless given."""
-    if isinstance(arg, str):
-        if not arg:
-            raise ValueError("a task identifier must not be empty")
+def task(arg=None, /, *, timeout=None):
+    """Marks a function as a task; the identifier is its name unless given.
 
-        def decorator(fn: F) -> F:
-            setattr(fn, _MARK, arg)
-            return fn
-        return decorator
+    `timeout` (seconds): an attempt that runs longer is stopped like a cancel and recorded as
+    failed with "timed out after N s" (retried by its policy); a job's own timeout, given when
+    it is added, wins over it. Forms: @task, @task("id"), @task("id", timeout=30), @task(timeout=30).
+    """
+    options = _task_options(timeout=timeout)
     if callable(arg):
-        setattr(arg, _MARK, arg.__name__)
-        return arg
-    raise TypeError(f"@task takes a function or an identifier string, got {type(arg).__name__}")
+        return _mark(arg, arg.__name__, options)
+    if arg is not None and not isinstance(arg, str):
+        raise TypeError(f"@task takes a function or an identifier string, got {type(arg).__name__}")
+    if arg == "":
+        raise ValueError("a task identifier must not be empty")
+
+    def decorator(fn: F) -> F:
+        return _mark(fn, arg or fn.__name__, options)
+    return decorator
+
+
+def _task_options(*, timeout: float | None) -> dict[str, Any]:
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise ValueError(f"a task timeout is a number of seconds above 0 (got {timeout!r})")
+    return {"timeout": None if timeout is None else float(timeout)}
+
+
+def _mark(fn: F, identifier: str, options: dict[str, Any]) -> F:
+    setattr(fn, _MARK, identifier)
+    setattr(fn, _OPTIONS, options)
+    return fn
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +79,7 @@ class TaskDef:
     identifier: str
     handler: Callable[..., Any]
     is_async: bool
+    timeout: float | None = None    # seconds an attempt may run (a job's own timeout wins)
 
 
 TaskSource = str | ModuleType | Mapping[str, Callable[..., Any]]
@@ -78,7 +99,7 @@ def load_tasks(source: TaskSource) -> dict[str, TaskDef]:
             f"{where} defines no tasks: decorate functions with @pgrun.task "
             'or define a module-level dict tasks = {"identifier": handler}'
         )
-    return {name: TaskDef(name, fn, _is_async(fn)) for name, fn in found.items()}
+    return {name: TaskDef(name, fn, _is_async(fn), **getattr(fn, _OPTIONS, {})) for name, fn in found.items()}
 
 
 def import_task_module(name: str) -> ModuleType:

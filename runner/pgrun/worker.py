@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import cron, db, queries, shutdown
+from .cancels import CancelWatch
 from .errors import ConfigurationError, PgrunError
 from .events import Events
 from .execution import Execution
@@ -50,6 +51,8 @@ class WorkerStats:
     given_back: int = 0          # claimed, never started, returned at shutdown
     lost: int = 0                # finished, but the attempt was no longer this worker's
     cancelled: int = 0           # ended cancelled: cancel_jobs was called while they ran
+    timed_out: int = 0           # stopped past their timeout (then retried by their policy)
+    abandoned_threads: int = 0   # plain handlers that ignored a stop past the grace: slot freed
 
 
 def make_worker_id() -> str:
@@ -82,6 +85,8 @@ class Worker:
         heartbeat_timeout: float = 20.0,
         flush_delay: float = 0.002,
         maintenance_interval: float = 10.0,
+        stop_grace: float = 10.0,
+        max_abandoned_threads: int | None = None,
     ) -> None:
         if not tasks:
             raise ConfigurationError("a worker needs at least one task")
@@ -91,6 +96,11 @@ class Worker:
             raise ConfigurationError(f"poll interval must be positive (got {poll_interval})")
         if shutdown_timeout < 0:
             raise ConfigurationError(f"shutdown timeout must not be negative (got {shutdown_timeout})")
+        if stop_grace < 0:
+            raise ConfigurationError(f"stop grace must not be negative (got {stop_grace})")
+        if max_abandoned_threads is not None and max_abandoned_threads < 0:
+            raise ConfigurationError(
+                f"max_abandoned_threads must not be negative (got {max_abandoned_threads})")
         if heartbeat_interval <= 0 or heartbeat_timeout < 2 * heartbeat_interval:
             raise ConfigurationError("heartbeat_timeout must be at least twice heartbeat_interval "
                                      f"(got {heartbeat_timeout} and {heartbeat_interval})")
@@ -113,15 +123,18 @@ class Worker:
         self._once = once
         self.stats = WorkerStats()
 
-        self.execution = Execution(self, self._tasks, concurrency)
+        self.execution = Execution(self, self._tasks, concurrency, stop_grace=stop_grace,
+                                   max_abandoned_threads=max_abandoned_threads)
         self.outcomes = Outcomes(self, flush_delay=flush_delay, batch=max(concurrency, 1))
         self.fetcher = Fetcher(self, prefetch=prefetch, poll_interval=poll_interval, once=once)
         self.lease = Lease(conninfo=conninfo, queries=self.queries, worker_id=self.worker_id,
                            info={"tasks": self.task_ids, "concurrency": concurrency, "schema": schema},
                            interval=heartbeat_interval, timeout=heartbeat_timeout, prepare=self.prepare,
                            on_lost=self.lease_lost, on_rescue=self._on_rescue)
+        self.cancels = CancelWatch(self)
         self.listener = Listener(conninfo=conninfo, listen_sql=self.queries.listen, prepare=self.prepare,
-                                 on_nudge=self.nudge, on_wake_at=self.wake_in, on_state=self._on_listen_state)
+                                 on_nudge=self.nudge, on_wake_at=self.wake_in, on_state=self._on_listen_state,
+                                 cancel_channel=self.queries.cancel_channel, on_cancel=self._on_cancel)
         self._maintenance = Maintenance(self, maintenance_interval)
 
         self._pool: db.AsyncConnectionPool | None = None            # the runner's own, small
@@ -140,6 +153,7 @@ class Worker:
         self.stopping = False                 # no more claims, no more starts
         self.forced = False
         self.error: BaseException | None = None
+        self.restart_reason: str | None = None   # set when the worker asked to be restarted
         self._started = False
         self._main: asyncio.Task | None = None
 
@@ -217,6 +231,7 @@ class Worker:
         self._spawn(self.lease.run(), "pgrun heartbeat")
         self._spawn(self.listener.run(), "pgrun listener")
         self._spawn(self.fetcher.run(), "pgrun fetcher")
+        self._spawn(self.cancels.run(), "pgrun cancels")
         self._spawn(self.outcomes.run(), "pgrun outcomes")
         self._spawn(self._maintenance.run(), "pgrun maintenance")
         if scheduler is not None:
@@ -322,6 +337,19 @@ class Worker:
                          data={"dead_worker_id": dead_worker_id, "released_jobs": released})
         if released:
             self.nudge()
+
+    def _on_cancel(self, worker_id: str) -> None:
+        if worker_id == self.worker_id:
+            self.cancels.notified()
+
+    def restart(self, why: str) -> None:
+        """Stops gracefully and asks to be started again (the pgrun command re-executes itself;
+        an embedding application reads `restart_reason` once the worker has stopped)."""
+        if self.restart_reason is None:
+            self.restart_reason = why
+            log.error("worker %s restarts: %s", self.worker_id, why)
+            self.events.emit("worker:restart", self.worker_id, data={"reason": why})
+            self.request_stop()
 
     def _on_listen_state(self, listening: bool, error: BaseException | None) -> None:
         self.events.emit("worker:listen" if listening else "worker:listen:error", self.worker_id, error=error)

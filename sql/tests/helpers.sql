@@ -245,7 +245,7 @@ begin
   perform dblink_connect('pgrun_tests_listener', pgrun_tests.conninfo());
   perform dblink_connect('pgrun_tests_writer', pgrun_tests.conninfo());
   perform dblink_exec('pgrun_tests_listener',
-    'listen "pgrun:jobs"; listen "pgrun:finished"; listen "pgrun_tests:done"');
+    'listen "pgrun:jobs"; listen "pgrun:finished"; listen "pgrun:cancel"; listen "pgrun_tests:done"');
   -- A writer blocked by a lock this test holds would otherwise wait forever.
   perform dblink_exec('pgrun_tests_writer', 'set statement_timeout = ''5s''');
   perform * from dblink('pgrun_tests_writer', 'select pgrun_tests.reset()') as t(nothing text);
