@@ -17,6 +17,7 @@ as $$
 declare
   v_waiting bigint[];
   v_ids bigint[];
+  v_workers text[];
 begin
   if cancel_jobs.job_ids is null then
     raise exception 'job_ids must not be null' using errcode = '22004';
@@ -38,14 +39,20 @@ begin
         cancel_reason = coalesce(j.cancel_reason, cancel_jobs.reason),
         updated_at = now()
     from locked as l where j.id = l.id
-    returning j.id, l.state
+    returning j.id, l.state, j.locked_by
   )
-  select array_agg(m.id order by m.id), array_agg(m.id order by m.id) filter (where m.state <> 'running')
-  into v_ids, v_waiting
+  select array_agg(m.id order by m.id), array_agg(m.id order by m.id) filter (where m.state <> 'running'),
+         array_agg(distinct m.locked_by) filter (where m.state = 'running')
+  into v_ids, v_waiting, v_workers
   from marked as m;
+  -- each worker that runs one of them hears it at once (LISTEN "<schema>:cancel",
+  -- the payload its worker id); delivered when this transaction commits
+  perform pg_notify('@schema_text@:cancel', w) from unnest(v_workers) as w order by w;
   if v_waiting is not null then
     perform @schema@._finish_waiting_jobs(v_waiting, 'cancelled', @schema@._cancel_message(cancel_jobs.reason));
   end if;
+  perform @schema@._audit('cancel_jobs', cancel_jobs.job_ids::text[],
+    jsonb_strip_nulls(jsonb_build_object('reason', cancel_jobs.reason, 'marked', coalesce(v_ids, '{}'))));
   return query select * from @schema@._private_jobs as j where j.id = any(v_ids) order by j.id;
 end;
 $$;
