@@ -88,13 +88,13 @@ begin
               where j.queue_name = v_job.queue_name and j.state = 'available'
                 and (j.priority, j.run_at, j.id) < (v_job.priority, v_job.run_at, v_job.id)
               order by j.priority, j.run_at, j.id
-              limit greatest(v_queue.max_running - v_queue.running, 0) + 1) as a;
+              limit greatest(v_queue.max_running - v_queue.running, 1)) as a;
       end if;
       if v_queue.running >= v_queue.max_running then
         reason := format('available, but its queue %s is full: %s of %s running (%s)', v_job.queue_name,
                          v_queue.running, v_queue.max_running,
                          coalesce('held by job ' || array_to_string(v_holders, ', job '), 'held by its running jobs'));
-      elsif cardinality(v_ahead) > v_queue.max_running - v_queue.running then
+      elsif cardinality(v_ahead) >= v_queue.max_running - v_queue.running then  -- the room goes to them
         reason := format('available, waiting in queue %s behind job %s', v_job.queue_name,
                          array_to_string(v_ahead, ', job '));
       elsif not exists (
