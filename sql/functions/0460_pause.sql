@@ -25,7 +25,7 @@ language plpgsql volatile
 as $$
 declare
   v_changed boolean := false;
-  v_was boolean;
+  v_was boolean;  -- the queue's paused flag before (null: no row)
 begin
   if _set_paused.name is null or length(_set_paused.name) not between 1 and 128 then
     raise exception '% must be 1 to 128 characters (got %)',
@@ -55,16 +55,16 @@ begin
       end if;
     end if;
   else
-    v_was := exists (select from @schema@._private_paused_tasks as p where p.task_identifier = _set_paused.name);
-    if _set_paused.paused and not v_was then
+    if _set_paused.paused then
+      -- before any read of the table: two pauses that each read it first would
+      -- each wait for the other's read lock
       lock table @schema@._private_paused_tasks in access exclusive mode;
       insert into @schema@._private_paused_tasks (task_identifier) values (_set_paused.name)
       on conflict do nothing;
-      v_changed := found;
-    elsif not _set_paused.paused and v_was then
+    else
       delete from @schema@._private_paused_tasks as p where p.task_identifier = _set_paused.name;
-      v_changed := found;
     end if;
+    v_changed := found;
   end if;
 
   if v_changed and not _set_paused.paused then

@@ -1,5 +1,5 @@
 begin;
-select plan(6);
+select plan(9);
 create extension if not exists dblink;
 
 -- A claim in flight read the paused tasks (none) and may take a job of the
@@ -27,6 +27,16 @@ select is(pgrun_tests.run('worker', 'select from pgrun_tests.claim(1, 5)'), 0::b
   'after the pause, p''s other job is not taken');
 select is((select count(*) from pgrun._private_jobs where task_identifier = 'p' and state = 'running'), 1::bigint,
   'one job of p runs: the one claimed before the pause');
+
+-- TEST: two pauses at once: the second waits for the first and then pauses too
+select dblink_exec('admin', 'begin');
+select pgrun_tests.run('admin', $$select pgrun.pause_task('x')$$);
+select dblink_send_query('worker', $$select pgrun.pause_task('y')$$);
+select ok(pgrun_tests.waits_for_lock(:worker_pid), 'the second pause waits for the first');
+select dblink_exec('admin', 'commit');
+select ok(pgrun_tests.finishes('worker'), 'and returns once the first commits');
+select is((select paused from dblink_get_result('worker') as t(paused boolean)), true, 'having paused its task');
+select * from dblink_get_result('worker') as t(paused boolean);
 
 select pgrun_tests.run('worker', 'select pgrun_tests.reset()');
 select dblink_disconnect('worker');
