@@ -50,6 +50,24 @@ def latest_version() -> int:
     return sql_files.load_migrations()[-1].number
 
 
+def cli(*args: str) -> tuple[int, str, str]:
+    """Runs the `pgrun` command in this process: (exit code, stdout, stderr)."""
+    from click.testing import CliRunner
+
+    from pgrun.cli import main
+
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def assert_usage_error(code: int, err: str, starts: str) -> None:
+    """Bad input: exit 2 and one line on stderr that starts so."""
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(starts), lines[0]
+
+
 def scalar(conn: psycopg.Connection, query: str, params: Any = None) -> Any:
     row = conn.execute(query, params).fetchone()
     return row[0] if row else None

@@ -7,24 +7,10 @@ import subprocess
 
 import psycopg
 import pytest
-from click.testing import CliRunner
 from psycopg import sql
 
 import pgrun
-from pgrun.cli import main
-from support import TESTS_DIR, pgrun_command
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
-
-
-def assert_usage_error(code: int, err: str, starts: str) -> None:
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith(starts), lines[0]
+from support import TESTS_DIR, assert_usage_error, cli, pgrun_command
 
 
 @pytest.fixture

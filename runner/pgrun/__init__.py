@@ -1,6 +1,7 @@
 """pgrun: a PostgreSQL job queue for Python, with its rules in PL/pgSQL."""
 
 from .api import make_worker, run, run_async, run_once, run_once_async
+from .control import Explanation
 from .errors import PgrunError, SchemaTooNew
 from .events import Event, Events
 from .helpers import Helpers, SyncHelpers
@@ -24,7 +25,8 @@ from .version import __version__
 from .worker import Worker, WorkerStats
 
 __all__ = [
-    "AsyncWorkerUtils", "Event", "Events", "Helpers", "Job", "JobKeyMode", "JobResult", "JobSpec",
+    "AsyncWorkerUtils", "Event", "Events", "Explanation", "Helpers", "Job", "JobKeyMode", "JobResult",
+    "JobSpec",
     "PgrunError", "WaitTimeout", "get_result", "get_result_async", "unwatch_jobs", "unwatch_jobs_async",
     "wait_for", "wait_for_async", "watch_jobs", "watch_jobs_async",
     "SchemaTooNew", "SyncHelpers", "Worker", "WorkerStats", "WorkerUtils", "__version__", "add_job",

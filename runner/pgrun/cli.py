@@ -196,6 +196,11 @@ from .grant_cli import revoke as _revoke_command  # noqa: E402
 
 main.add_command(_grant_command)
 main.add_command(_revoke_command)
+# the control commands (pgrun jobs cancel|retry, queues|tasks pause|resume, explain)
+from .admin_cli import COMMANDS as _admin_commands  # noqa: E402
+
+for _command in _admin_commands:
+    main.add_command(_command)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,9 @@ class _OneLineUsage(click.UsageError):
         click.echo(f"pgrun: {self.format_message()}", err=True)
 
 
-class _Command(click.Command):
+class OneLineCommand(click.Command):
+    """A command whose usage errors are one line and exit 2."""
+
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         try:
             return super().parse_args(ctx, args)
@@ -52,24 +54,32 @@ class _Command(click.Command):
             raise _OneLineUsage(f"{where}: {reason} (see pgrun {where} --help)", ctx) from None
 
 
-def _target_options(command):
+def connection_options(command):
+    """--connection and --schema, as every subcommand takes them (else the main command's)."""
     command = click.option("--schema", "-s", envvar="PGRUN_SCHEMA", show_envvar=True,
                            help="Schema pgrun is installed in.  [default: pgrun]")(command)
     command = click.option("--connection", "-c", envvar=["PGRUN_CONNECTION", "DATABASE_URL"],
                            show_envvar=True, help=CONNECTION_HELP)(command)
-    return click.argument("role")(command)
+    return command
 
 
-def _run(ctx: click.Context, connection: str | None, schema: str | None, statement: str,
-         params: tuple) -> str:
-    """Runs one grant statement; returns the schema. Errors end the process in one line."""
+def _target_options(command):
+    return click.argument("role")(connection_options(command))
+
+
+def run_statement(ctx: click.Context, connection: str | None, schema: str | None,
+                  statements: list[tuple[str, tuple]],
+                  usage_states: frozenset[str] = frozenset(_USAGE_STATES)) -> tuple[str, list[list[tuple]]]:
+    """Runs statements (names in pgrun.queries, with parameters) in one transaction; returns
+    the schema and each one's rows. Errors end the process in one line: exit 2 for a
+    SQLSTATE in `usage_states` (bad input), else 1. Shared by the admin commands."""
     root = ctx.find_root()
     connection = connection if connection is not None else root.params.get("connection")
     schema = schema or root.params.get("schema") or "pgrun"
     try:
-        query = getattr(queries.for_schema(schema), statement)
-        with db.connect(db.resolve_conninfo(connection)) as conn:
-            conn.execute(query, params)
+        named = queries.for_schema(schema)
+        with db.connect(db.resolve_conninfo(connection)) as conn, conn.transaction():
+            rows = [conn.execute(getattr(named, name), params).fetchall() for name, params in statements]
     except PgrunError as error:
         click.echo(f"pgrun: {error}", err=True)
         sys.exit(1)
@@ -79,8 +89,14 @@ def _run(ctx: click.Context, connection: str | None, schema: str | None, stateme
         if state in ("3F000", "42883"):  # no such schema / function
             message = f"pgrun is not installed in schema {schema} (run pgrun migrate): {message}"
         click.echo(f"pgrun: {message}", err=True)
-        sys.exit(EXIT_USAGE if state in _USAGE_STATES else 1)
-    return schema
+        sys.exit(EXIT_USAGE if state in usage_states else 1)
+    return schema, rows
+
+
+def _run(ctx: click.Context, connection: str | None, schema: str | None, statement: str,
+         params: tuple) -> str:
+    """Runs one grant statement; returns the schema."""
+    return run_statement(ctx, connection, schema, [(statement, params)])[0]
 
 
 def _listed(values: tuple[str, ...]) -> list[str] | None:
@@ -92,7 +108,7 @@ def grant() -> None:
     """Give a role one of pgrun's four sets of rights (enqueue, worker, admin, read)."""
 
 
-@grant.command("enqueue", cls=_Command)
+@grant.command("enqueue", cls=OneLineCommand)
 @_target_options
 @click.option("--task", "tasks", multiple=True, metavar="TASK",
               help="A task the role may add (repeat for more); any task if none is given.")
@@ -110,7 +126,7 @@ def grant_enqueue(ctx: click.Context, role: str, connection: str | None, schema:
 
 
 def _simple_grant(kind: str, help_text: str):
-    @grant.command(kind, cls=_Command, help=help_text)
+    @grant.command(kind, cls=OneLineCommand, help=help_text)
     @_target_options
     @click.pass_context
     def command(ctx: click.Context, role: str, connection: str | None, schema: str | None) -> None:
@@ -127,7 +143,7 @@ grant_admin = _simple_grant("admin", "Let ROLE do what a worker does and change 
 grant_read = _simple_grant("read", "Let ROLE read the jobs view and job results.")
 
 
-@click.command("revoke", cls=_Command)
+@click.command("revoke", cls=OneLineCommand)
 @_target_options
 @click.pass_context
 def revoke(ctx: click.Context, role: str, connection: str | None, schema: str | None) -> None:

@@ -49,6 +49,14 @@ class Queries:
     reschedule_jobs: str
     remove_job: str
     force_unlock_workers: str
+    # control (control.py)
+    retry_jobs: str
+    pause_queue: str
+    resume_queue: str
+    pause_task: str
+    resume_task: str
+    explain_job: str
+    job_states: str
     listen: str
     cancel_channel: str
     cancel_requests: str
@@ -114,6 +122,13 @@ def for_schema(schema: str) -> Queries:
         ),
         remove_job=f"select {_ROW_COLUMNS} from {s}.remove_job(%s) where id is not null",
         force_unlock_workers=f"select {s}.force_unlock_workers(%s::text[])",
+        retry_jobs=f"select {_ROW_COLUMNS} from {s}.retry_jobs(%s::bigint[])",
+        pause_queue=f"select {s}.pause_queue(%s::text)",
+        resume_queue=f"select {s}.resume_queue(%s::text)",
+        pause_task=f"select {s}.pause_task(%s::text)",
+        resume_task=f"select {s}.resume_task(%s::text)",
+        explain_job=f"select state, reason, until from {s}.explain_job(%s::bigint)",
+        job_states=f"select id, state from {s}.jobs where id = any(%s::bigint[]) order by id",
         listen=sql.SQL("listen {}; listen {}").format(
             sql.Identifier(f"{schema}:jobs"), sql.Identifier(f"{schema}:cancel")).as_string(None),
         cancel_channel=f"{schema}:cancel",

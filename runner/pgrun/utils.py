@@ -23,7 +23,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from . import db, payloads, queries, results
+from . import control, db, payloads, queries, results
+from .control import Explanation
 from .job import Job, JobKeyMode, JobSpec
 from .migrate import MigrationResult, migrate
 from .results import JobResult
@@ -189,6 +190,28 @@ class WorkerUtils:
         """Releases every job and queue these (known dead) workers hold."""
         self.connection.execute(self._queries.force_unlock_workers, (list(worker_ids),))
 
+    def retry_jobs(self, job_ids: Sequence[int]) -> list[Job]:
+        """Failed or cancelled jobs run again now, attempts reset (others are left out)."""
+        return self._all(self._queries.retry_jobs, (list(job_ids),))
+
+    def pause_queue(self, queue_name: str) -> bool:
+        """No claim takes this queue's jobs until resumed; True if it was not paused."""
+        return control.set_paused(self.connection, self._queries, "queue", queue_name, True)
+
+    def resume_queue(self, queue_name: str) -> bool:
+        return control.set_paused(self.connection, self._queries, "queue", queue_name, False)
+
+    def pause_task(self, task_identifier: str) -> bool:
+        """No claim takes this task's jobs (in any queue) until resumed."""
+        return control.set_paused(self.connection, self._queries, "task", task_identifier, True)
+
+    def resume_task(self, task_identifier: str) -> bool:
+        return control.set_paused(self.connection, self._queries, "task", task_identifier, False)
+
+    def explain_job(self, job_id: int) -> Explanation:
+        """Why this job is not running now (see pgrun.control.Explanation)."""
+        return control.explain_job(self.connection, self._queries, job_id)
+
     def get_result(self, job_id: int) -> JobResult | None:
         """The job's state, result, last error and finish time; None for an unknown job."""
         return results.get_result(self.connection, job_id, schema=self.schema)
@@ -275,6 +298,24 @@ class AsyncWorkerUtils:
     async def force_unlock_workers(self, worker_ids: Sequence[str]) -> None:
         await (await self.connection()).execute(self._queries.force_unlock_workers, (list(worker_ids),))
 
+    async def retry_jobs(self, job_ids: Sequence[int]) -> list[Job]:
+        return await self._all(self._queries.retry_jobs, (list(job_ids),))
+
+    async def pause_queue(self, queue_name: str) -> bool:
+        return await self._set_paused("queue", queue_name, True)
+
+    async def resume_queue(self, queue_name: str) -> bool:
+        return await self._set_paused("queue", queue_name, False)
+
+    async def pause_task(self, task_identifier: str) -> bool:
+        return await self._set_paused("task", task_identifier, True)
+
+    async def resume_task(self, task_identifier: str) -> bool:
+        return await self._set_paused("task", task_identifier, False)
+
+    async def explain_job(self, job_id: int) -> Explanation:
+        return await control.explain_job_async(await self.connection(), self._queries, job_id)
+
     async def get_result(self, job_id: int) -> JobResult | None:
         return await results.get_result_async(await self.connection(), job_id, schema=self.schema)
 
@@ -288,6 +329,9 @@ class AsyncWorkerUtils:
 
     async def unwatch_jobs(self, job_ids: Sequence[int]) -> None:
         await results.unwatch_jobs_async(await self.connection(), job_ids, schema=self.schema)
+
+    async def _set_paused(self, kind: control.Kind, name: str, paused: bool) -> bool:
+        return await control.set_paused_async(await self.connection(), self._queries, kind, name, paused)
 
     async def _all(self, query: str, params: tuple) -> list[Job]:
         cursor = await (await self.connection()).execute(query, params)

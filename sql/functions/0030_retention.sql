@@ -58,21 +58,33 @@ begin
   insert into @schema@._private_retention (task_identifier, queue_name, completed, failed, cancelled)
   values (set_retention.task_identifier, set_retention.queue_name,
           set_retention.completed, set_retention.failed, set_retention.cancelled);
+  perform @schema@._audit('set_retention', array[coalesce(set_retention.task_identifier, set_retention.queue_name)],
+    jsonb_build_object('task_identifier', set_retention.task_identifier, 'queue_name', set_retention.queue_name,
+                       'completed', set_retention.completed, 'failed', set_retention.failed,
+                       'cancelled', set_retention.cancelled));
 end;
 $$;
 
 -- Admin: forget a retention rule (the next more general one applies again).
+-- Returns whether there was one.
 create or replace function @schema@.remove_retention(
   task_identifier text default null,
   queue_name text default null
 ) returns boolean
-language sql volatile
+language plpgsql volatile
 set search_path = pg_catalog, pg_temp
 as $$
-  with gone as (
-    delete from @schema@._private_retention as r
-    where r.task_identifier is not distinct from remove_retention.task_identifier
-      and r.queue_name is not distinct from remove_retention.queue_name
-    returning 1)
-  select exists (select from gone);
+declare
+  v_removed boolean;
+begin
+  delete from @schema@._private_retention as r
+  where r.task_identifier is not distinct from remove_retention.task_identifier
+    and r.queue_name is not distinct from remove_retention.queue_name;
+  v_removed := found;
+  perform @schema@._audit('remove_retention',
+    array[coalesce(remove_retention.task_identifier, remove_retention.queue_name)],
+    jsonb_build_object('task_identifier', remove_retention.task_identifier,
+                       'queue_name', remove_retention.queue_name, 'removed', v_removed));
+  return v_removed;
+end;
 $$;

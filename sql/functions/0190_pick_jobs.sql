@@ -73,7 +73,7 @@ begin
 end;
 $$;
 
--- The next jobs of listed queues that have room: queues are visited in the
+-- The next jobs of listed queues that have room, of tasks not paused: queues are visited in the
 -- order of their listing (_private_queue_heads) and locked, skipping those
 -- another claimer holds; each gives at most its free room. Returns the jobs
 -- locked and `stale`, the queues whose listing no longer matched a job.
@@ -81,6 +81,7 @@ create or replace function @schema@._pick_queued_jobs(
   task_identifiers text[],
   forbidden_flags text[],
   max_jobs integer,
+  paused_tasks text[],
   out ids bigint[],
   out priorities smallint[],
   out run_ats timestamptz[],
@@ -92,6 +93,7 @@ as $$
 declare
   v_tasks text[] := _pick_queued_jobs.task_identifiers;
   v_flags text[] := _pick_queued_jobs.forbidden_flags;
+  v_paused text[] := _pick_queued_jobs.paused_tasks;  -- null: none
   v_visit integer := _pick_queued_jobs.max_jobs + 8;
   v_seen text[] := '{}';
   v_queues record;
@@ -111,10 +113,11 @@ begin
         -- with a task or flag filter, a queue that holds none of this worker's
         -- jobs is stepped over (one probe) instead of using up the visits,
         -- or queues of other tasks listed ahead would starve this worker's.
-        and (v_tasks is null and v_flags is null
+        and (v_tasks is null and v_flags is null and v_paused is null
              or exists (select from @schema@._private_jobs as j
                         where j.queue_name = h.queue_name and j.state = 'available'
                           and (v_tasks is null or j.task_identifier = any(v_tasks))
+                          and (v_paused is null or not j.task_identifier = any(v_paused))
                           and (v_flags is null or j.flags is null or not j.flags ?| v_flags)))
       order by h.priority, h.run_at, h.job_id
       limit v_visit
@@ -138,6 +141,7 @@ begin
         select j.id, j.priority, j.run_at from @schema@._private_jobs as j
         where j.queue_name = c.queue_name and j.state = 'available'
           and (v_tasks is null or j.task_identifier = any(v_tasks))
+          and (v_paused is null or not j.task_identifier = any(v_paused))
           and (v_flags is null or j.flags is null or not j.flags ?| v_flags)
         order by j.priority, j.run_at, j.id
         limit least(c.room, _pick_queued_jobs.max_jobs)

@@ -19,6 +19,7 @@ as $$
 declare
   v_tasks text[] := _claim_jobs.task_identifiers;  -- null: any task
   v_flags text[] := nullif(_claim_jobs.forbidden_flags, '{}');
+  v_paused text[];  -- paused tasks (pause_task); null: none, as almost always
   v_lease bigint;
   -- what _pick_queued_jobs gave (null: nothing)
   v_queued_ids bigint[];
@@ -29,6 +30,14 @@ declare
   v_free record;
   v_chosen bigint[];
 begin
+  -- The one look at paused tasks: an empty table's first page. The lock this
+  -- read takes, held until commit, is what pause_task waits for.
+  if exists (select from @schema@._private_paused_tasks) then
+    v_paused := array(select p.task_identifier from @schema@._private_paused_tasks as p);
+    if v_tasks is not null then
+      v_tasks := array(select t from unnest(v_tasks) as t where not t = any(v_paused));
+    end if;
+  end if;
   -- Most claims find nothing due and no queue listed: probed here, so that
   -- they call nothing more (each call costs).
   if v_tasks is null or exists (
@@ -42,10 +51,12 @@ begin
   if exists (select from @schema@._private_queue_heads) then
     select q.ids, q.priorities, q.run_ats, q.queue_names, q.stale
     into v_queued_ids, v_queued_priorities, v_queued_run_ats, v_queued_queues, v_queued_stale
-    from @schema@._pick_queued_jobs(v_tasks, v_flags, _claim_jobs.max_jobs) as q;
+    from @schema@._pick_queued_jobs(v_tasks, v_flags, _claim_jobs.max_jobs, v_paused) as q;
   end if;
   v_free := @schema@._pick_unqueued_jobs(
-    coalesce(v_tasks, array(select t from @schema@._available_tasks() as t)), v_flags, _claim_jobs.max_jobs);
+    coalesce(v_tasks, array(select t from @schema@._available_tasks() as t
+                            where v_paused is null or not t = any(v_paused))),
+    v_flags, _claim_jobs.max_jobs);
 
   -- Both sides are locked; take the best max_jobs of the two (unqueued jobs
   -- alone are in order and at most max_jobs already). What is left over is
@@ -185,7 +196,9 @@ begin
             where j.task_identifier = t.task_identifier and j.state = 'available' and j.queue_name is null
               and (claim_jobs.forbidden_flags is null or j.flags is null
                    or not j.flags ?| claim_jobs.forbidden_flags)
-            limit 1) as more)
+            limit 1) as more
+          where not exists (select from @schema@._private_paused_tasks as p
+                            where p.task_identifier = t.task_identifier))
         or exists (
           -- the listing (small) goes first whatever the statistics say: offset 0
           -- keeps the planner from flattening these and starting from the jobs
@@ -197,6 +210,8 @@ begin
                               where j.id = h.job_id and j.state = 'available'
                                 and (claim_jobs.task_identifiers is null
                                      or j.task_identifier = any(claim_jobs.task_identifiers))
+                                and not exists (select from @schema@._private_paused_tasks as p
+                                                where p.task_identifier = j.task_identifier)
                               offset 0) as j)
     from (select min(d.run_at) as run_at
           from unnest(coalesce(claim_jobs.task_identifiers, array(select t from @schema@._due_tasks() as t)))

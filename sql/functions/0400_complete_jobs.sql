@@ -16,6 +16,8 @@ begin
         where j.id = any(complete_jobs.job_ids) and j.state not in ('running', 'completed', 'cancelled')
         order by j.id for update) as j;
   perform @schema@._finish_waiting_jobs(array(select (j).id from unnest(v_jobs) as j), 'completed', null);
+  perform @schema@._audit('complete_jobs', complete_jobs.job_ids::text[],
+    jsonb_build_object('completed', coalesce(array(select (j).id from unnest(v_jobs) as j), '{}')));
   return query select * from unnest(v_jobs);
 end;
 $$;

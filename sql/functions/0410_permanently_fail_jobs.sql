@@ -18,6 +18,9 @@ begin
         order by j.id for update) as j;
   perform @schema@._finish_waiting_jobs(v_ids, 'failed',
     coalesce(permanently_fail_jobs.error_message, 'Manually marked as failed'));
+  perform @schema@._audit('permanently_fail_jobs', permanently_fail_jobs.job_ids::text[],
+    jsonb_strip_nulls(jsonb_build_object('error_message', permanently_fail_jobs.error_message,
+                                         'failed', coalesce(v_ids, '{}'))));
   return query select * from @schema@._private_jobs as j where j.id = any(v_ids) order by j.id;
 end;
 $$;

@@ -66,6 +66,10 @@ begin
   if v_rows is not null then
     perform @schema@._notify_jobs();
   end if;
+  perform @schema@._audit('reschedule_jobs', reschedule_jobs.job_ids::text[], jsonb_strip_nulls(jsonb_build_object(
+    'run_at', reschedule_jobs.run_at, 'priority', reschedule_jobs.priority,
+    'attempts', reschedule_jobs.attempts, 'max_attempts', reschedule_jobs.max_attempts,
+    'rescheduled', coalesce(array(select (r).id from unnest(v_rows) as r order by 1), '{}'))));
   return query select * from @schema@._private_jobs as j
                where j.id in (select (r).id from unnest(v_rows) as r) order by j.id;
 end;

@@ -16,12 +16,15 @@ begin
   where j.key = remove_job.job_key and j.state not in ('running', 'completed', 'cancelled')
   returning * into v_job;
   if found then
+    perform @schema@._audit('remove_job', array[remove_job.job_key], jsonb_build_object('removed', v_job.id));
     return v_job;
   end if;
   update @schema@._private_jobs as j
   set key = null, attempts = greatest(j.attempts, j.max_attempts), updated_at = now()
   where j.key = remove_job.job_key and j.state = 'running'
   returning * into v_job;
+  perform @schema@._audit('remove_job', array[remove_job.job_key],
+                          jsonb_strip_nulls(jsonb_build_object('key_taken_from_running_job', v_job.id)));
   return v_job;
 end;
 $$;

@@ -13,6 +13,7 @@ declare
 begin
   update @schema@._private_workers as w set reaped_at = now(), reaped_by = null, idle_since = null
   where w.worker_id = any(force_unlock_workers.worker_ids) and w.reaped_at is null;
+  perform @schema@._audit('force_unlock_workers', force_unlock_workers.worker_ids);
 
   select array_agg(j.id order by j.id) into v_ids
   from (select j.id from @schema@._private_jobs as j

@@ -45,13 +45,16 @@ begin
          array_agg(distinct m.locked_by) filter (where m.state = 'running')
   into v_ids, v_waiting, v_workers
   from marked as m;
-  -- the workers running them learn it at once (LISTEN "<schema>:cancel"); they
-  -- also ask every second while they run jobs (cancel_requests), so a lost
-  -- notification delays a stop by a second at most
-  perform pg_notify('@schema_text@:cancel', w) from unnest(v_workers) as w;
+  -- the workers running them learn it at once (LISTEN "<schema>:cancel", the
+  -- payload its worker id, delivered at commit); they also ask every second
+  -- while they run jobs (cancel_requests), so a lost notification delays a
+  -- stop by a second at most
+  perform pg_notify('@schema_text@:cancel', w) from unnest(v_workers) as w order by w;
   if v_waiting is not null then
     perform @schema@._finish_waiting_jobs(v_waiting, 'cancelled', @schema@._cancel_message(cancel_jobs.reason));
   end if;
+  perform @schema@._audit('cancel_jobs', cancel_jobs.job_ids::text[],
+    jsonb_strip_nulls(jsonb_build_object('reason', cancel_jobs.reason, 'marked', coalesce(v_ids, '{}'))));
   return query select * from @schema@._private_jobs as j where j.id = any(v_ids) order by j.id;
 end;
 $$;

@@ -6,6 +6,7 @@
 --   release locks older than job_expiry of workers that never registered,
 --   remove final jobs whose retention ended,
 --   forget reaped workers that hold nothing any more, an hour later,
+--   remove audit rows older than the audit_retention setting,
 --   drop queue rows nobody uses (no jobs, default settings), and bring the
 --     listings of paused and full queues up to date.
 -- Returns what it did, one row per part that did something.
@@ -50,6 +51,9 @@ begin
     and not exists (select from @schema@._private_jobs as j where j.state = 'running' and j.locked_by = w.worker_id);
   get diagnostics v_n = row_count;
   if v_n > 0 then task := 'reaped workers forgotten'; rows := v_n; return next; end if;
+
+  v_n := @schema@._prune_audit(maintain.max_rows, maintain.now);
+  if v_n > 0 then task := 'audit pruned'; rows := v_n; return next; end if;
 
   -- waiters that went away without saying so
   delete from @schema@._private_job_waiters as w where w.since < maintain.now - interval '1 day';

@@ -17,7 +17,7 @@ set search_path = pg_catalog, pg_temp
 as $$
   select f from unnest(case _granted_functions.kind
     when 'enqueue' then array['add_job', 'add_jobs']
-    when 'read' then array['get_result']
+    when 'read' then array['get_result', 'explain_job']
     when 'worker' then array['add_job', 'add_jobs', 'get_result', 'watch_jobs', 'unwatch_jobs',
       'claim_jobs', 'get_job', 'get_jobs', 'complete_attempts', 'fail_attempts', 'return_attempts',
       'complete_job', 'fail_job', 'complete_held_jobs', 'fail_held_jobs', 'return_held_jobs',
@@ -29,8 +29,9 @@ as $$
       'complete_job', 'fail_job', 'complete_held_jobs', 'fail_held_jobs', 'return_held_jobs',
       'register_worker', 'heartbeat', 'record_heartbeat', 'reap_workers', 'release_dead_workers',
       'unregister_worker', 'held_attempts', 'maintain', 'prune_jobs', 'cron_register', 'cron_enqueue_tick',
-      'cancel_requests', 'complete_jobs', 'permanently_fail_jobs', 'reschedule_jobs', 'remove_job', 'force_unlock_workers',
-      'set_retention', 'remove_retention', 'cancel_jobs']
+      'cancel_requests', 'complete_jobs', 'permanently_fail_jobs', 'reschedule_jobs', 'remove_job',
+      'force_unlock_workers', 'set_retention', 'remove_retention', 'cancel_jobs', 'retry_jobs', 'pause_queue', 'resume_queue',
+      'pause_task', 'resume_task', 'explain_job']
   end) as f;
 $$;
 
@@ -63,6 +64,9 @@ begin
     end loop;
     if v_grant.kind in ('read', 'worker', 'admin') then
       execute format('grant select on %I.jobs to %I', '@schema_text@', v_grant.role_name);
+    end if;
+    if v_grant.kind in ('read', 'admin') then
+      execute format('grant select on %I.audit_log to %I', '@schema_text@', v_grant.role_name);
     end if;
     if v_grant.kind in ('worker', 'admin') then
       -- runners' functions run with the caller's rights (only add_job and

@@ -5,8 +5,8 @@ create schema if not exists pgrun_tests;
 create or replace function pgrun_tests.worker(n integer default 1) returns text
 language sql immutable as $$ select 'test-worker-' || n $$;
 
--- Remove every job, queue, queue listing, worker, retention rule, waiter and
--- grant record, and forget the last nudge, so a test starts from nothing.
+-- Remove every job, queue, queue listing, worker, retention rule, waiter,
+-- grant record, paused task and audit row, and forget the last nudge, so a test starts from nothing.
 create or replace function pgrun_tests.reset() returns void
 language sql as $$
   delete from pgrun._private_jobs;
@@ -16,6 +16,8 @@ language sql as $$
   delete from pgrun._private_retention;
   delete from pgrun._private_job_waiters;
   delete from pgrun._private_grants;
+  delete from pgrun._private_paused_tasks;
+  delete from pgrun._private_audit;
   select setval('pgrun._private_last_nudge', 0);
 $$;
 
@@ -220,7 +222,7 @@ $$;
 
 -- Runs each query on a second connection, in a transaction of its own that
 -- commits (or, with committed => false, all in one that rolls back), while a
--- third connection LISTENs on 'pgrun:jobs' and 'pgrun:finished'; returns the
+-- third connection LISTENs on 'pgrun:jobs', 'pgrun:finished' and 'pgrun:cancel'; returns the
 -- notifications that third connection was sent. A NOTIFY only leaves a
 -- transaction that commits, so the test's own (rolled back) transaction could
 -- never see one. Unless `debounced`, each query starts with the last nudge
