@@ -56,3 +56,11 @@ class JobInterrupted(PgrunError):
 
 class JobStopped(PgrunError):
     """the worker stopped this attempt"""
+
+
+class MemoryLimitExceeded(PgrunError):
+    """the job exceeded its memory limit"""
+
+
+class HandlerProcessDied(PgrunError):
+    """the handler's process ended without answering"""
