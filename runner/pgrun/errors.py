@@ -64,3 +64,7 @@ class MemoryLimitExceeded(PgrunError):
 
 class HandlerProcessDied(PgrunError):
     """the handler's process ended without answering"""
+
+
+class IsolatedHandlerError(PgrunError):
+    """the handler failed in its process with an error that cannot be sent back as it is"""

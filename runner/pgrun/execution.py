@@ -263,9 +263,11 @@ class Execution:
     async def _run_isolated(self, taskdef, job: Job):
         if self._processes is None:
             worker = self._worker
+            modules = {t.handler.__module__ for t in self._tasks.values()
+                       if not t.is_async and (t.isolation or self.isolation) == "process"}
             self._processes = ProcessPool(
                 {"conninfo": worker.conninfo, "schema": worker.schema, "worker_id": worker.worker_id},
-                max_idle=self.concurrency)
+                max_idle=self.concurrency, preload=tuple(sorted(modules)))
         self._processes.shutting_down = self._worker.shutting_down
         info = {field.name: getattr(job, field.name) for field in fields(job)}
         self._calls[job.id] = None

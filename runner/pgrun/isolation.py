@@ -35,7 +35,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .errors import HandlerProcessDied, MemoryLimitExceeded, TaskModuleError
+from .errors import HandlerProcessDied, IsolatedHandlerError, MemoryLimitExceeded, TaskModuleError
 from .isolation_child import child_main
 
 log = logging.getLogger("pgrun.worker")
@@ -47,7 +47,12 @@ RETURNED = "returned"    # it ended within the grace, after SIGTERM
 KILLED = "killed"        # the grace passed: SIGKILL
 
 _context = multiprocessing.get_context("forkserver")
-_context.set_forkserver_preload(["pgrun.isolation_child"])
+# The fork server imports these once and every child forks with them imported: the
+# program's main module (or else each child would run it again as __mp_main__, as
+# multiprocessing does: a script that embeds a worker needs `if __name__ == "__main__"`),
+# the child's loop, and the task modules of the first pool (ProcessPool's `preload`).
+_PRELOAD = ["__main__", "pgrun.isolation_child"]
+_context.set_forkserver_preload(_PRELOAD)
 
 
 def handler_reference(identifier: str, handler: Callable[..., Any]) -> tuple[str, str]:
@@ -149,7 +154,7 @@ class ProcessCall:
             except Exception as broken:   # an answer that does not unpickle here
                 message = ("error", None, f"{type(broken).__name__}: {broken}", "", False)
             if message[0] == "log":
-                logging.getLogger(message[1]).log(message[2], "%s", message[3])
+                logging.getLogger(message[1]).log(message[2], "%s", message[3], extra=message[4])
                 continue
             self._loop.call_soon_threadsafe(self._answer, message)
             return
@@ -177,7 +182,10 @@ class ProcessCall:
         if memory:
             raise MemoryLimitExceeded(f"the job exceeded its memory limit of {self._memory_limit_mb} MB "
                                       f"({first})") from _ChildTraceback(trace)
-        error = pickle.loads(pickled) if pickled is not None else HandlerProcessDied(first)
+        try:
+            error = pickle.loads(pickled) if pickled is not None else IsolatedHandlerError(first)
+        except Exception:
+            error = IsolatedHandlerError(first)
         raise error from _ChildTraceback(trace)
 
     def shutdown(self) -> None:
@@ -216,7 +224,9 @@ class ProcessCall:
 class ProcessPool:
     """Child processes for isolated calls; up to `max_idle` idle ones are kept for reuse."""
 
-    def __init__(self, context: dict[str, Any], max_idle: int = 4) -> None:
+    def __init__(self, context: dict[str, Any], max_idle: int = 4, preload: tuple[str, ...] = ()) -> None:
+        # effective only before the fork server starts (the first child of the process)
+        _context.set_forkserver_preload(list(dict.fromkeys([*_PRELOAD, *preload])))
         self._context = context          # what helpers need: conninfo, schema, worker_id
         self.max_idle = max_idle
         self._idle: list[_Child] = []

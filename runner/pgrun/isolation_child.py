@@ -26,7 +26,8 @@ from typing import Any
 from .helpers import JobLogger
 from .job import Job, JobSpec
 
-# Messages to the parent: ("log", logger name, level, text) any number of times, then
+# Messages to the parent: ("ready",) once started; per call ("log", logger name, level, text,
+# extra fields) any number of times, then
 # ("ok", value) or ("error", pickled exception or None, first line, traceback text, memory).
 
 _events = {"cancelled": threading.Event(), "shutdown": threading.Event()}
@@ -44,7 +45,8 @@ class _PipeHandler(logging.Handler):
             text = record.getMessage()
             if record.exc_info:
                 text += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
-            self._send(("log", record.name, record.levelno, text))
+            fields = {name: getattr(record, name) for name in ("job_id", "task") if hasattr(record, name)}
+            self._send(("log", record.name, record.levelno, text, fields))
         except Exception:  # a log line must never fail the handler
             self.handleError(record)
 

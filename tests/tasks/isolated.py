@@ -68,3 +68,11 @@ def adds_a_job(payload, helpers):
         conn.execute("insert into pgrun_test_results (job_id, task, attempt, note) values (%s, %s, %s, %s)",
                      (helpers.job.id, helpers.job.task_identifier, helpers.job.attempts, f"added {job.id}"))
     return {"added": job.id, "pid": os.getpid()}
+
+
+@task(isolation="process")
+def sizes(payload, helpers):
+    """The child's address space and resident memory (kB), from /proc."""
+    with open("/proc/self/status") as status:
+        lines = dict(line.split(":", 1) for line in status)
+    return {name: int(lines[name].split()[0]) for name in ("VmSize", "VmRSS")}
