@@ -196,3 +196,18 @@ def test_a_cancel_kills_an_isolated_handler_that_ignores_it_and_its_slot_runs_th
             assert _finished(conn, stubborn)[0] == "cancelled"
             assert worker.stats.abandoned_threads == 0
     asyncio.run(main())
+
+
+def test_an_isolated_handler_sees_the_workers_shutdown_and_finishes_its_job(dsn, conn, tmp_path):
+    ready = tmp_path / "ready"
+
+    async def main():
+        async with embedded({"waits_for_shutdown": isolated.waits_for_shutdown}, dsn,
+                            shutdown_timeout=30) as worker:
+            job_id = _add_watched(conn, "waits_for_shutdown", f'{{"ready": "{ready}"}}')
+            await db_wait(ready.exists, message="the handler to start")
+            await worker.stop()
+        return job_id
+    job_id = asyncio.run(main())
+    state, result, _ = _finished(conn, job_id)
+    assert (state, result) == ("completed", {"shutdown": True, "shutting_down": True})

@@ -76,3 +76,11 @@ def sizes(payload, helpers):
     with open("/proc/self/status") as status:
         lines = dict(line.split(":", 1) for line in status)
     return {name: int(lines[name].split()[0]) for name in ("VmSize", "VmRSS")}
+
+
+@task(isolation="process")
+def waits_for_shutdown(payload, helpers):
+    """Returns when the worker's shutdown begins (SIGUSR1 sets helpers.shutdown)."""
+    with open(payload["ready"], "w"):
+        pass
+    return {"shutdown": helpers.shutdown.wait(60), "shutting_down": helpers.shutting_down}
