@@ -121,6 +121,9 @@ def test_a_handler_a_child_cannot_import_is_refused_at_load():
         load_tasks({"inner": _closure()})
     with pytest.raises(TaskModuleError, match="task 'quick' cannot run in a process: .*lambda"):
         Worker(load_tasks({"quick": lambda payload, helpers: None}), isolation="process")
+    # a task that keeps to its thread is not checked
+    kept = pgrun.task("kept", isolation="thread")(lambda payload, helpers: None)
+    Worker(load_tasks({"kept": kept}), isolation="process")
 
 
 def test_an_async_handler_cannot_be_marked_for_isolation_and_bad_options_are_refused():

@@ -59,7 +59,7 @@ class Execution:
             raise ConfigurationError(f'isolation is "thread" or "process" (got {isolation!r})')
         if isolation == "process":
             for taskdef in tasks.values():
-                if not taskdef.is_async:
+                if not taskdef.is_async and taskdef.isolation is None:   # "process" ones: checked at load
                     check_isolatable(taskdef)
         self.isolation = isolation
         self._processes: ProcessPool | None = None   # for isolated handlers, on first use
