@@ -63,6 +63,11 @@ def _fail(error: PgrunError) -> None:
               envvar="PGRUN_STOP_GRACE", show_envvar=True,
               help="After a job's cancel or timeout, how long a plain handler may take to return before "
                    "its slot is released and its thread abandoned (seconds).")
+@click.option("--isolation", type=click.Choice(["thread", "process"]), default="thread", show_default=True,
+              envvar="PGRUN_ISOLATION", show_envvar=True,
+              help="Where plain (non-async) handlers run: in the worker's threads, or each call in a "
+                   "child process that a cancel or timeout can kill (tasks can also choose with "
+                   '@task(isolation="process")). Async handlers always run on the worker\'s loop.')
 @click.option("--prefetch", type=click.IntRange(min=0), default=None, envvar="PGRUN_PREFETCH",
               show_envvar=True,
               help="Jobs claimed ahead of free slots and buffered, while jobs are short (under 0.2 s "
@@ -72,7 +77,7 @@ def _fail(error: PgrunError) -> None:
 def main(ctx: click.Context, tasks_module: str | None, connection: str | None, schema: str,
          concurrency: int, poll_interval: float, once: bool, crontab: str | None,
          no_prepared_statements: bool, log_level: str, shutdown_timeout: float,
-         stop_grace: float, prefetch: int | None) -> None:
+         stop_grace: float, isolation: str, prefetch: int | None) -> None:
     """pgrun: a PostgreSQL job queue for Python.
 
     Run a worker with `pgrun --tasks myapp.tasks`; install or upgrade the
@@ -89,7 +94,7 @@ def main(ctx: click.Context, tasks_module: str | None, connection: str | None, s
         tasks_module, connection=connection, schema=schema, concurrency=concurrency,
         poll_interval=poll_interval, once=once, crontab=crontab,
         prepared_statements=not no_prepared_statements, shutdown_timeout=shutdown_timeout,
-        prefetch=prefetch, stop_grace=stop_grace,
+        prefetch=prefetch, stop_grace=stop_grace, isolation=isolation,
     ))
 
 

@@ -56,3 +56,15 @@ class JobInterrupted(PgrunError):
 
 class JobStopped(PgrunError):
     """the worker stopped this attempt"""
+
+
+class MemoryLimitExceeded(PgrunError):
+    """the job exceeded its memory limit"""
+
+
+class HandlerProcessDied(PgrunError):
+    """the handler's process ended without answering"""
+
+
+class IsolatedHandlerError(PgrunError):
+    """the handler failed in its process with an error that cannot be sent back as it is"""
