@@ -99,7 +99,8 @@ def test_past_the_bound_of_abandoned_threads_the_worker_asks_to_be_restarted(dsn
             await asyncio.to_thread(wait_until, lambda: _row(conn, job_id)[0] == "running")
             with pgrun.WorkerUtils(dsn) as utils:
                 utils.cancel_jobs([job_id])
-            await asyncio.wait_for(worker.wait(), 15)
+            with pytest.raises(pgrun.WorkerRestartRequired, match="start a new one"):
+                await asyncio.wait_for(worker.wait(), 15)
             assert worker.restart_reason == "1 abandoned handler threads are still running"
             assert worker.stats.abandoned_threads == 1
             assert _row(conn, job_id)[0] == "cancelled"

@@ -11,7 +11,7 @@ import sys
 import click
 
 from . import __version__, db
-from .errors import PgrunError, SchemaTooNew
+from .errors import PgrunError, SchemaTooNew, WorkerRestartRequired
 from .logs import LEVELS, setup_logging
 from .migrate import migrate as apply_migrations
 from .migrate import migration_script
@@ -100,6 +100,8 @@ def run_worker(tasks_module: str, **options) -> int:
     try:
         worker = make_worker(tasks_module, **options)
         code = asyncio.run(_serve(worker))
+    except WorkerRestartRequired:
+        code = 0  # restarted below
     except PgrunError as error:
         _fail(error)
     except db.DatabaseError as error:

@@ -33,7 +33,9 @@ class Queries:
     claim: str
     complete: str
     fail: str
+    fail_permanent: str
     give_back: str
+    snooze: str
     held_attempts: str
     register: str
     heartbeat: str
@@ -77,6 +79,11 @@ def for_schema(schema: str) -> Queries:
                   "%s, %s::bigint[], %s::bigint[], %s::jsonb[])"),
         fail=(f"select job_id, outcome, run_at, attempts, max_attempts "
               f"from {s}.fail_attempts(%s, %s::bigint[], %s::bigint[], %s::text[])"),
+        # a batch with a PermanentFailure in it (the hot path's statement stays the 4-argument one)
+        fail_permanent=(f"select job_id, outcome, run_at, attempts, max_attempts "
+                        f"from {s}.fail_attempts(%s, %s::bigint[], %s::bigint[], %s::text[], %s::boolean[])"),
+        snooze=(f"select job_id, outcome, run_at from {s}.snooze_attempts("
+                "%s, %s::bigint[], %s::bigint[], %s::interval[])"),
         give_back=f"select job_id, outcome from {s}.return_attempts(%s, %s::bigint[], %s::bigint[])",
         held_attempts=f"select job_id, lease from {s}.held_attempts(%s)",
         register=f"select {s}.register_worker(%s, %s::jsonb, %s::interval, %s::interval)",
