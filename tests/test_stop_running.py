@@ -107,3 +107,21 @@ def test_past_the_bound_of_abandoned_threads_the_worker_asks_to_be_restarted(dsn
         release.set()
 
     asyncio.run(main())
+
+
+def test_the_pgrun_command_past_the_bound_runs_itself_again(conn, recording_workers):
+    worker = recording_workers.start(*TASKS, "--concurrency", "1", "--stop-grace", "0.2",
+                                     "--max-abandoned-threads", "0")
+    stubborn = _add(conn, "ignores_plain", '{"seconds": 60}')
+    wait_until(lambda: _notes(conn, stubborn) == ["started"], message="the stubborn handler to start")
+    conn.execute("select pgrun.cancel_jobs(array[%s]::bigint[])", (stubborn,))
+    worker.wait_for_line("restarts: 1 abandoned handler threads are still running")
+    restarted = len(worker.lines)
+    worker.wait_for_line("restarting: ", after=restarted - 1)
+    worker.wait_for_line(" ready: ", after=restarted)
+    pid = worker.pid
+    after = _add(conn, "quick")
+    wait_until(lambda: _notes(conn, after) == ["ran"], message="the restarted worker to run a job")
+    assert worker.proc.poll() is None and worker.pid == pid  # the same process, executed again
+    assert _row(conn, stubborn)[0] == "cancelled"
+    assert _notes(conn, stubborn) == ["started"]  # the abandoned thread went with the old image

@@ -63,6 +63,10 @@ def _fail(error: PgrunError) -> None:
               envvar="PGRUN_STOP_GRACE", show_envvar=True,
               help="After a job's cancel or timeout, how long a plain handler may take to return before "
                    "its slot is released and its thread abandoned (seconds).")
+@click.option("--max-abandoned-threads", type=click.IntRange(min=0), default=None,
+              envvar="PGRUN_MAX_ABANDONED_THREADS", show_envvar=True,
+              help="With more abandoned handler threads alive than this, the worker stops gracefully and "
+                   "runs itself again with the same arguments  [default: the concurrency].")
 @click.option("--prefetch", type=click.IntRange(min=0), default=None, envvar="PGRUN_PREFETCH",
               show_envvar=True,
               help="Jobs claimed ahead of free slots and buffered, while jobs are short (under 0.2 s "
@@ -72,7 +76,7 @@ def _fail(error: PgrunError) -> None:
 def main(ctx: click.Context, tasks_module: str | None, connection: str | None, schema: str,
          concurrency: int, poll_interval: float, once: bool, crontab: str | None,
          no_prepared_statements: bool, log_level: str, shutdown_timeout: float,
-         stop_grace: float, prefetch: int | None) -> None:
+         stop_grace: float, max_abandoned_threads: int | None, prefetch: int | None) -> None:
     """pgrun: a PostgreSQL job queue for Python.
 
     Run a worker with `pgrun --tasks myapp.tasks`; install or upgrade the
@@ -89,7 +93,7 @@ def main(ctx: click.Context, tasks_module: str | None, connection: str | None, s
         tasks_module, connection=connection, schema=schema, concurrency=concurrency,
         poll_interval=poll_interval, once=once, crontab=crontab,
         prepared_statements=not no_prepared_statements, shutdown_timeout=shutdown_timeout,
-        prefetch=prefetch, stop_grace=stop_grace,
+        prefetch=prefetch, stop_grace=stop_grace, max_abandoned_threads=max_abandoned_threads,
     ))
 
 
