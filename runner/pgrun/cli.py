@@ -67,6 +67,11 @@ def _fail(error: PgrunError) -> None:
               envvar="PGRUN_MAX_ABANDONED_THREADS", show_envvar=True,
               help="With more abandoned handler threads alive than this, the worker stops gracefully and "
                    "runs itself again with the same arguments  [default: the concurrency].")
+@click.option("--isolation", type=click.Choice(["thread", "process"]), default="thread", show_default=True,
+              envvar="PGRUN_ISOLATION", show_envvar=True,
+              help="Where plain (non-async) handlers run: in the worker's threads, or each call in a "
+                   "child process that a cancel or timeout can kill (tasks can also choose with "
+                   '@task(isolation="process")). Async handlers always run on the worker\'s loop.')
 @click.option("--prefetch", type=click.IntRange(min=0), default=None, envvar="PGRUN_PREFETCH",
               show_envvar=True,
               help="Jobs claimed ahead of free slots and buffered, while jobs are short (under 0.2 s "
@@ -76,7 +81,8 @@ def _fail(error: PgrunError) -> None:
 def main(ctx: click.Context, tasks_module: str | None, connection: str | None, schema: str,
          concurrency: int, poll_interval: float, once: bool, crontab: str | None,
          no_prepared_statements: bool, log_level: str, shutdown_timeout: float,
-         stop_grace: float, max_abandoned_threads: int | None, prefetch: int | None) -> None:
+         stop_grace: float, max_abandoned_threads: int | None, isolation: str,
+         prefetch: int | None) -> None:
     """pgrun: a PostgreSQL job queue for Python.
 
     Run a worker with `pgrun --tasks myapp.tasks`; install or upgrade the
@@ -94,6 +100,7 @@ def main(ctx: click.Context, tasks_module: str | None, connection: str | None, s
         poll_interval=poll_interval, once=once, crontab=crontab,
         prepared_statements=not no_prepared_statements, shutdown_timeout=shutdown_timeout,
         prefetch=prefetch, stop_grace=stop_grace, max_abandoned_threads=max_abandoned_threads,
+        isolation=isolation,
     ))
 
 

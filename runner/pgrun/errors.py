@@ -78,6 +78,21 @@ class Snooze(Exception):
         self.seconds = float(seconds)
         super().__init__(f"snoozed for {seconds:g} s")
 
+    def __reduce__(self):  # pickled from an isolated handler's process
+        return type(self), (self.seconds,)
+
 
 class PermanentFailure(Exception):
     """Raised by a handler: this job failed for good; no retry, whatever attempts are left."""
+
+
+class MemoryLimitExceeded(PgrunError):
+    """the job exceeded its memory limit"""
+
+
+class HandlerProcessDied(PgrunError):
+    """the handler's process ended without answering"""
+
+
+class IsolatedHandlerError(PgrunError):
+    """the handler failed in its process with an error that cannot be sent back as it is"""

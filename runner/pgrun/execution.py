@@ -10,6 +10,11 @@ thread cannot be stopped: if it has not returned `stop_grace` seconds later, its
 slot is released (the attempt is recorded as stopped) and the thread is
 abandoned; it holds a thread and what it references until it returns. Past
 `max_abandoned_threads` still alive, the worker asks to be restarted.
+
+A plain handler of a task with isolation="process" (or of any task, with the
+worker's isolation="process") runs in a child process instead (isolation.py): a
+stop sends it SIGTERM (helpers.cancelled), then SIGKILL after `stop_grace`, so
+nothing is abandoned; an interrupt at shutdown kills it.
 """
 
 from __future__ import annotations
@@ -21,14 +26,17 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import fields
 from typing import TYPE_CHECKING
 
 from . import payloads
 from .errors import ConfigurationError, JobInterrupted, JobStopped, PermanentFailure, Snooze
 from .fmt import duration
 from .helpers import Helpers, SyncHelpers
+from .isolation import ProcessCall, ProcessPool
 from .job import Job
 from .outcomes import CANCEL_MESSAGE, COMPLETE, FAIL, SNOOZE, Outcome
+from .tasks import check_isolatable
 from .text import error_text
 
 if TYPE_CHECKING:
@@ -46,7 +54,16 @@ def timeout_message(seconds: float) -> str:
 
 class Execution:
     def __init__(self, worker: Worker, tasks, concurrency: int, *, stop_grace: float = 10.0,
-                 max_abandoned_threads: int | None = None) -> None:
+                 max_abandoned_threads: int | None = None, isolation: str = "thread") -> None:
+        if isolation not in ("thread", "process"):
+            raise ConfigurationError(f'isolation is "thread" or "process" (got {isolation!r})')
+        if isolation == "process":
+            for taskdef in tasks.values():
+                if not taskdef.is_async and taskdef.isolation is None:   # "process" ones: checked at load
+                    check_isolatable(taskdef)
+        self.isolation = isolation
+        self._processes: ProcessPool | None = None   # for isolated handlers, on first use
+        self._calls: dict[int, ProcessCall | None] = {}   # running isolated jobs: their calls
         self._worker = worker
         self._tasks = tasks
         self.concurrency = concurrency
@@ -129,7 +146,11 @@ class Execution:
         signal = self._signals.get(job_id)
         if signal is not None:
             signal.set()
-        if job_id in self._plain:
+        if job_id in self._calls:
+            call = self._calls[job_id]   # None while its child starts: stopped once started
+            if call is not None:
+                call.request_stop(self.stop_grace)   # SIGTERM, SIGKILL after the grace
+        elif job_id in self._plain:
             asyncio.get_running_loop().call_later(self.stop_grace, self._abandon, job_id, task)
         else:
             task.cancel()
@@ -177,6 +198,8 @@ class Execution:
                 helpers = Helpers(job, worker)
                 self._signals[job.id] = helpers.cancelled
                 value = await taskdef.handler(job.payload, helpers)
+            elif (taskdef.isolation or self.isolation) == "process":
+                value = await self._run_isolated(taskdef, job)
             else:
                 if self._executor is None:
                     # room for the threads of abandoned attempts beside the slots
@@ -203,6 +226,7 @@ class Execution:
         del self.jobs[job.id]
         self._signals.pop(job.id, None)
         self._plain.discard(job.id)
+        self._calls.pop(job.id, None)
         stopped = self._stops.pop(job.id, None)
         if stopped is not None:  # whatever the handler did after its stop, the stop is recorded
             error, value = JobStopped(stopped), None
@@ -242,6 +266,31 @@ class Execution:
         self.start()
         worker.slot_freed()
 
+    async def _run_isolated(self, taskdef, job: Job):
+        if self._processes is None:
+            worker = self._worker
+            modules = {t.handler.__module__ for t in self._tasks.values()
+                       if not t.is_async and (t.isolation or self.isolation) == "process"}
+            self._processes = ProcessPool(
+                {"conninfo": worker.conninfo, "schema": worker.schema, "worker_id": worker.worker_id},
+                max_idle=self.concurrency, preload=tuple(sorted(modules)))
+        self._processes.shutting_down = self._worker.shutting_down
+        info = {field.name: getattr(job, field.name) for field in fields(job)}
+        self._calls[job.id] = None
+        call = await self._processes.start(taskdef.handler, job.payload, info,
+                                           memory_limit_mb=taskdef.memory_limit_mb)
+        self._calls[job.id] = call
+        if job.id in self._stops:   # asked to stop while its child was starting
+            call.request_stop(self.stop_grace)
+        return await call.result()
+
+    def shutting_down(self) -> None:
+        """Shutdown begins: isolated handlers see helpers.shutdown set."""
+        if self._processes is not None:
+            self._processes.shutting_down = True
+        for call in self._calls.values():
+            call.shutdown()
+
     def _call_in_thread(self, handler, job: Job, helpers: SyncHelpers):
         self._threads_busy.add(job.id)
         try:
@@ -254,6 +303,8 @@ class Execution:
                     self._abandoned_alive -= 1
 
     def close(self) -> None:
+        if self._processes is not None:
+            self._processes.close()
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
 

@@ -38,17 +38,21 @@ _OPTIONS = "__pgrun_task_options__"
 @overload
 def task(arg: F, /) -> F: ...
 @overload
-def task(arg: str | None = None, /, *, timeout: float | None = None) -> Callable[[F], F]: ...
+def task(arg: str | None = None, /, *, timeout: float | None = None, isolation: str | None = None,
+         memory_limit_mb: int | None = None) -> Callable[[F], F]: ...
 
 
-def task(arg=None, /, *, timeout=None):
+def task(arg=None, /, *, timeout=None, isolation=None, memory_limit_mb=None):
     """Marks a function as a task; the identifier is its name unless given.
 
     `timeout` (seconds): an attempt that runs longer is stopped like a cancel and recorded as
     failed with "timed out after N s" (retried by its policy); a job's own timeout, given when
-    it is added, wins over it. Forms: @task, @task("id"), @task("id", timeout=30), @task(timeout=30).
+    it is added, wins over it. `isolation="process"`: a plain handler runs in a child process
+    (docs/runner.md "Process isolation"); `memory_limit_mb` limits that process's address space
+    (it implies isolation="process"). Forms: @task, @task("id"), @task("id", timeout=30),
+    @task(timeout=30, isolation="process", memory_limit_mb=256).
     """
-    options = _task_options(timeout=timeout)
+    options = _task_options(timeout=timeout, isolation=isolation, memory_limit_mb=memory_limit_mb)
     if callable(arg):
         return _mark(arg, arg.__name__, options)
     if arg is not None and not isinstance(arg, str):
@@ -61,11 +65,21 @@ def task(arg=None, /, *, timeout=None):
     return decorator
 
 
-def _task_options(*, timeout: float | None) -> dict[str, Any]:
+def _task_options(*, timeout: float | None, isolation: str | None,
+                  memory_limit_mb: int | None) -> dict[str, Any]:
     if timeout is not None:
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
             raise ValueError(f"a task timeout is a number of seconds above 0 (got {timeout!r})")
-    return {"timeout": None if timeout is None else float(timeout)}
+    if isolation not in (None, "thread", "process"):
+        raise ValueError(f'a task isolation is "thread" or "process" (got {isolation!r})')
+    if memory_limit_mb is not None:
+        if isinstance(memory_limit_mb, bool) or not isinstance(memory_limit_mb, int) or memory_limit_mb < 1:
+            raise ValueError(f"a task memory limit is a whole number of MB above 0 (got {memory_limit_mb!r})")
+        if isolation == "thread":
+            raise ValueError('memory_limit_mb needs isolation="process" (a thread cannot be limited)')
+        isolation = "process"
+    return {"timeout": None if timeout is None else float(timeout), "isolation": isolation,
+            "memory_limit_mb": memory_limit_mb}
 
 
 def _mark(fn: F, identifier: str, options: dict[str, Any]) -> F:
@@ -80,6 +94,8 @@ class TaskDef:
     handler: Callable[..., Any]
     is_async: bool
     timeout: float | None = None    # seconds an attempt may run (a job's own timeout wins)
+    isolation: str | None = None    # "process": a plain handler runs in a child; None: the worker's
+    memory_limit_mb: int | None = None   # the child's address space limit (isolation="process")
 
 
 TaskSource = str | ModuleType | Mapping[str, Callable[..., Any]]
@@ -99,7 +115,21 @@ def load_tasks(source: TaskSource) -> dict[str, TaskDef]:
             f"{where} defines no tasks: decorate functions with @pgrun.task "
             'or define a module-level dict tasks = {"identifier": handler}'
         )
-    return {name: TaskDef(name, fn, _is_async(fn), **getattr(fn, _OPTIONS, {})) for name, fn in found.items()}
+    defs = {name: TaskDef(name, fn, _is_async(fn), **getattr(fn, _OPTIONS, {})) for name, fn in found.items()}
+    for taskdef in defs.values():
+        if taskdef.isolation == "process":
+            check_isolatable(taskdef)
+    return defs
+
+
+def check_isolatable(taskdef: TaskDef) -> None:
+    """TaskModuleError unless the task can run in a child process (a plain, importable function)."""
+    if taskdef.is_async:
+        raise TaskModuleError(f"task {taskdef.identifier!r} is async: async handlers run on the worker's "
+                              "loop and cannot be isolated in a process")
+    from .isolation import handler_reference
+
+    handler_reference(taskdef.identifier, taskdef.handler)
 
 
 def import_task_module(name: str) -> ModuleType:

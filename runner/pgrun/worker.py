@@ -88,6 +88,7 @@ class Worker:
         maintenance_interval: float = 10.0,
         stop_grace: float = 10.0,
         max_abandoned_threads: int | None = None,
+        isolation: str = "thread",
     ) -> None:
         if not tasks:
             raise ConfigurationError("a worker needs at least one task")
@@ -125,7 +126,7 @@ class Worker:
         self.stats = WorkerStats()
 
         self.execution = Execution(self, self._tasks, concurrency, stop_grace=stop_grace,
-                                   max_abandoned_threads=max_abandoned_threads)
+                                   max_abandoned_threads=max_abandoned_threads, isolation=isolation)
         self.outcomes = Outcomes(self, flush_delay=flush_delay, batch=max(concurrency, 1))
         self.fetcher = Fetcher(self, prefetch=prefetch, poll_interval=poll_interval, once=once)
         self.lease = Lease(conninfo=conninfo, queries=self.queries, worker_id=self.worker_id,
@@ -258,6 +259,7 @@ class Worker:
             self.execution.starting = False
             self.shutdown_event.set()
             self.shutdown_thread_event.set()
+            self.execution.shutting_down()
             self.fetcher.wake.set()
             self.stop_requested.set()
 

@@ -1,0 +1,189 @@
+"""The child side of process isolation (see isolation.py): a loop that runs one
+handler call at a time, sent over a pipe, and sends back its log lines and its
+result or error.
+
+The child has no thread of its own: signals reach the handler's (main) thread.
+SIGTERM sets `helpers.cancelled` (nothing is raised: the handler decides how to
+stop, as a plain handler in a thread does), SIGUSR1 sets `helpers.shutdown`,
+SIGINT is ignored (a Ctrl-C in the terminal reaches the whole process group;
+the worker decides what its children do).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pickle
+import resource
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Iterable
+from contextlib import contextmanager
+from typing import Any
+
+from .helpers import JobLogger
+from .job import Job, JobSpec
+
+# Messages to the parent: ("ready",) once started; per call ("log", logger name, level, text,
+# extra fields) any number of times, then
+# ("ok", value) or ("error", pickled exception or None, first line, traceback text, memory).
+
+_events = {"cancelled": threading.Event(), "shutdown": threading.Event()}
+
+
+class _PipeHandler(logging.Handler):
+    """Sends each record's text to the parent, which logs it under the same logger."""
+
+    def __init__(self, send) -> None:
+        super().__init__()
+        self._send = send
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = record.getMessage()
+            if record.exc_info:
+                text += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
+            fields = {name: getattr(record, name) for name in ("job_id", "task") if hasattr(record, name)}
+            self._send(("log", record.name, record.levelno, text, fields))
+        except Exception:  # a log line must never fail the handler
+            self.handleError(record)
+
+
+class ProcessHelpers:
+    """What a handler isolated in a process gets: the plain handler's helpers that a
+    process can have. `connection()` and `add_job()` open a connection of their own."""
+
+    def __init__(self, job: Job, context: dict[str, Any]) -> None:
+        self.job = job
+        self.worker_id: str = context["worker_id"]
+        self.schema: str = context["schema"]
+        self._conninfo: str = context["conninfo"]
+        self.cancelled: threading.Event = _events["cancelled"]
+        self.shutdown: threading.Event = _events["shutdown"]
+        self.logger = JobLogger(logging.getLogger("pgrun.task"),
+                                {"job_id": job.id, "task": job.task_identifier})
+
+    @property
+    def shutting_down(self) -> bool:
+        return self.shutdown.is_set()
+
+    @contextmanager
+    def connection(self):
+        """`with helpers.connection() as conn:` a new autocommit connection, closed at the end."""
+        from . import db
+
+        conn = db.connect(self._conninfo)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def add_job(self, identifier: str, payload: Any = None, *, connection=None, **options: Any) -> Job:
+        """Adds a job (the options of pgrun.add_job); pass `connection` for your own transaction."""
+        from . import utils
+
+        if connection is not None:
+            return utils.add_job(connection, identifier, payload, schema=self.schema, **options)
+        with self.connection() as conn:
+            return utils.add_job(conn, identifier, payload, schema=self.schema, **options)
+
+    def add_jobs(self, specs: Iterable[JobSpec], *, job_key_preserve_run_at: bool = False,
+                 connection=None) -> list[Job]:
+        from . import utils
+
+        if connection is not None:
+            return utils.add_jobs(connection, specs, schema=self.schema,
+                                  job_key_preserve_run_at=job_key_preserve_run_at)
+        with self.connection() as conn:
+            return utils.add_jobs(conn, specs, schema=self.schema,
+                                  job_key_preserve_run_at=job_key_preserve_run_at)
+
+
+def child_main(conn, sys_path: list[str], log_level: int) -> None:
+    """The child's whole life: calls until the parent sends None or goes away."""
+    for entry in reversed(sys_path):
+        if entry not in sys.path:
+            sys.path.insert(0, entry)
+    send_lock = threading.Lock()   # a handler's own threads may log too
+
+    def send(message) -> None:
+        with send_lock:
+            conn.send(message)
+
+    root = logging.getLogger()
+    root.handlers[:] = [_PipeHandler(send)]
+    root.setLevel(log_level)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: _events["cancelled"].set())
+    signal.signal(signal.SIGUSR1, lambda *_: _events["shutdown"].set())
+    send(("ready",))
+    while True:
+        try:
+            call = conn.recv()
+        except (EOFError, OSError):
+            return
+        if call is None:
+            return
+        send(_run(call))
+
+
+def _run(call: dict[str, Any]) -> tuple:
+    try:
+        return _call(call)
+    finally:
+        # a fresh event for the next call; not at the start of this one, or a SIGTERM sent
+        # just after the call was would be lost
+        _events["cancelled"] = threading.Event()
+
+
+def _call(call: dict[str, Any]) -> tuple:
+    if call["shutting_down"]:
+        _events["shutdown"].set()
+    limit = call["memory_limit_mb"]
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    try:
+        handler = _resolve(call["module"], call["qualname"])
+        helpers = ProcessHelpers(Job(**call["job"]), call["context"])
+        if limit is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (limit * 1024 * 1024, hard))
+        try:
+            value = handler(call["payload"], helpers)
+        finally:
+            resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    except BaseException as error:  # SystemExit and KeyboardInterrupt fail the job, not the child
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+        return _error(error, memory=limit is not None and isinstance(error, MemoryError))
+    try:
+        pickle.dumps(value)
+    except Exception as unpicklable:
+        return _error(TypeError(f"the handler returned a value that cannot be sent back from its process: "
+                                f"{type(unpicklable).__name__}: {unpicklable}"), memory=False)
+    return ("ok", value)
+
+
+def _resolve(module: str, qualname: str):
+    target: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def _error(error: BaseException, *, memory: bool) -> tuple:
+    tb = error.__traceback__
+    if tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next   # start at the handler, not at _run
+    trace = "".join(traceback.format_exception(type(error), error, tb))
+    try:
+        message = str(error)
+    except Exception:
+        message = "<str() of the error raised>"
+    first = f"{type(error).__name__}: {message}" if message else type(error).__name__
+    error.__traceback__ = None
+    try:
+        pickled = pickle.dumps(error)
+        pickle.loads(pickled)
+    except Exception:
+        pickled = None
+    return ("error", pickled, first, trace, memory)
