@@ -37,7 +37,8 @@ def _row(conn, job_id: int):
 
 
 @pytest.mark.parametrize("task, seen", [("waits_async", "cancelled, event set: True"),
-                                        ("waits_plain", "saw helpers.cancelled")])
+                                        ("waits_plain", "saw helpers.cancelled"),
+                                        ("waits_process", "saw helpers.cancelled")])
 def test_a_cancel_from_another_process_stops_the_running_handler(conn, recording_workers, task, seen):
     recording_workers.start(*TASKS)
     job_id = _add(conn, task)
@@ -63,9 +64,9 @@ def test_without_its_notification_a_cancel_arrives_by_the_workers_own_asking(con
     assert _notes(conn, job_id) == ["started", "cancelled, event set: True"]
 
 
-@pytest.mark.parametrize("task", ["slow_async", "slow_plain"])
+@pytest.mark.parametrize("task", ["slow_async", "slow_plain", "slow_process"])
 def test_a_task_timeout_stops_the_attempt_and_it_is_retried_by_its_policy(conn, recording_workers, task):
-    recording_workers.start(*TASKS)
+    recording_workers.start(*TASKS, "--stop-grace", "1")
     job_id = _add(conn, task, max_attempts=2)
     wait_until(lambda: _row(conn, job_id)[0] == "retryable", timeout=10,
                message="the first attempt to time out")
