@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 
@@ -73,6 +74,23 @@ def test_a_task_timeout_stops_the_attempt_and_it_is_retried_by_its_policy(conn, 
     state, attempts, last_error = _row(conn, job_id)
     assert (attempts, last_error) == (1, "timed out after 0.5 s")
     assert _notes(conn, job_id)[0] == "started"
+
+
+@pytest.mark.parametrize("task", ["waits_async", "waits_plain", "waits_process"])
+def test_a_jobs_own_timeout_stops_the_attempt(conn, recording_workers, task):
+    recording_workers.start(*TASKS)
+    job_id = _add(conn, task, max_attempts=2, timeout=timedelta(seconds=1))
+    wait_until(lambda: _row(conn, job_id)[0] == "retryable", timeout=10,
+               message="the first attempt to time out")
+    assert _row(conn, job_id)[1:] == (1, "timed out after 1 s")
+
+
+def test_a_jobs_own_timeout_wins_over_its_tasks(conn, recording_workers):
+    recording_workers.start(*TASKS)
+    job_id = _add(conn, "slow_async", max_attempts=2, timeout=timedelta(seconds=2))  # the task says 0.5 s
+    wait_until(lambda: _row(conn, job_id)[0] == "retryable", timeout=10,
+               message="the first attempt to time out")
+    assert _row(conn, job_id)[1:] == (1, "timed out after 2 s")
 
 
 def test_a_plain_handler_that_ignores_its_stop_loses_its_slot_after_the_grace(conn, recording_workers):
