@@ -170,7 +170,8 @@ class Outcomes:
                 results = None
             cursor = await conn.execute(q.complete, (worker_id, ids, leases, results), prepare=prepare)
         elif kind == FAIL:
-            cursor = await conn.execute(q.fail, (worker_id, ids, leases, [o.message for o in batch]),
+            # permanent: none yet (fail_attempts' permanent[] is null: every failure is retried)
+            cursor = await conn.execute(q.fail, (worker_id, ids, leases, [o.message for o in batch], None),
                                         prepare=prepare)
         else:
             cursor = await conn.execute(q.give_back, (worker_id, ids, leases), prepare=prepare)
