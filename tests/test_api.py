@@ -147,6 +147,31 @@ def test_add_job_takes_every_option(dsn):
         "emails.send", {"to": "x"}, "mail", run_at, 3, "mail:x", -5, {"a": True, "b": True}, 0)
 
 
+def test_add_job_and_add_jobs_take_a_timeout(dsn):
+    with WorkerUtils(dsn) as utils:
+        seconds = utils.add_job("t", timeout=1.5)
+        delta = utils.add_job("t", timeout=timedelta(minutes=2))
+        plain = utils.add_job("t")
+        specs = utils.add_jobs([JobSpec("t", timeout=30), JobSpec("t"),
+                                JobSpec("t", job_key="k", timeout=timedelta(seconds=4))])
+        with pytest.raises(psycopg.Error, match="timeout must be positive"):
+            utils.add_job("t", timeout=0)
+        with pytest.raises(psycopg.Error, match=r"specs\[1\]: timeout must be positive"):
+            utils.add_jobs([JobSpec("t", timeout=-1)])
+        with pytest.raises(TypeError, match="timeout is a number of seconds or a timedelta"):
+            utils.add_job("t", timeout="soon")  # type: ignore[arg-type]
+    assert (seconds.timeout, delta.timeout, plain.timeout) == (1.5, 120.0, None)
+    assert [job.timeout for job in specs] == [30.0, None, 4.0]
+
+
+def test_async_add_job_takes_a_timeout(dsn):
+    async def add():
+        async with pgrun.AsyncWorkerUtils(dsn) as utils:
+            return await utils.add_job("t", timeout=timedelta(seconds=45))
+
+    assert asyncio.run(add()).timeout == 45.0
+
+
 def test_job_key_modes(dsn):
     later = datetime.now(timezone.utc) + timedelta(hours=1)
     much_later = later + timedelta(hours=1)
@@ -419,7 +444,7 @@ def test_a_worker_vacuums_the_jobs_table_once_it_holds_many_dead_rows(dsn, conn,
                                    maintenance_interval=0.3)
         worker._maintenance.vacuum_dead_rows = 500
         conn.execute("select count(*) from pgrun.add_jobs(array(select row('t', null, null, null, null, "
-                     "null, null, null)::pgrun.job_spec from generate_series(1, 2000)))")
+                     "null, null, null, null)::pgrun.job_spec from generate_series(1, 2000)))")
         await worker.start()
         try:
             # completed jobs are deleted: 2,000 dead rows, seen by the statistics a little later

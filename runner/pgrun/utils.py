@@ -20,7 +20,7 @@ surrogates are refused before anything is sent.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from . import db, payloads, queries, results
@@ -34,23 +34,39 @@ if TYPE_CHECKING:
 # ---------------------------------------------------------------- parameters
 
 
+def _seconds(timeout: float | timedelta | None, where: str = "timeout") -> float | None:
+    """A job's timeout as seconds (the database refuses zero and below, with its own words)."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, timedelta):
+        return timeout.total_seconds()
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"{where} is a number of seconds or a timedelta, got {type(timeout).__name__}")
+    return float(timeout)
+
+
 def _add_job_params(identifier: str, payload: Any, queue_name: str | None, run_at: datetime | None,
                     max_attempts: int | None, job_key: str | None, priority: int | None,
-                    flags: Sequence[str] | None, job_key_mode: JobKeyMode) -> tuple:
+                    flags: Sequence[str] | None, job_key_mode: JobKeyMode,
+                    timeout: float | timedelta | None = None) -> tuple:
+    seconds = _seconds(timeout)
     return (identifier, None if payload is None else payloads.encode(payload), queue_name, run_at,
-            max_attempts, job_key, priority, None if flags is None else list(flags), job_key_mode)
+            max_attempts, job_key, priority, None if flags is None else list(flags), job_key_mode,
+            None if seconds is None else timedelta(seconds=seconds))
 
 
 def _add_jobs_params(specs: Iterable[JobSpec], job_key_preserve_run_at: bool) -> tuple[str, bool]:
     """The specs as one JSON array, payloads written by the rules of payloads.encode (add_job's)."""
     rows = []
-    for spec in specs:
+    for index, spec in enumerate(specs):
         if not isinstance(spec, JobSpec):
             raise TypeError(f"add_jobs takes JobSpec objects, got {type(spec).__name__}")
         rows.append({
             "identifier": spec.identifier, "payload": spec.payload, "queue_name": spec.queue_name,
             "run_at": spec.run_at, "max_attempts": spec.max_attempts, "job_key": spec.job_key,
             "priority": spec.priority, "flags": None if spec.flags is None else list(spec.flags),
+            # seconds: json_populate_recordset reads a JSON number as an interval of seconds
+            "timeout": _seconds(spec.timeout, f"specs[{index}]: timeout"),
         })
     text = payloads.encode_all(rows)
     if text is None:  # something may be refused: each spec alone says which and why
@@ -77,10 +93,13 @@ def add_job(conn: psycopg.Connection, identifier: str, payload: Any = None, *,
             queue_name: str | None = None, run_at: datetime | None = None,
             max_attempts: int | None = None, job_key: str | None = None,
             priority: int | None = None, flags: Sequence[str] | None = None,
-            job_key_mode: JobKeyMode = "replace", schema: str = "pgrun") -> Job:
-    """Adds one job (SQL `add_job`) on `conn`, inside its transaction if one is open."""
+            job_key_mode: JobKeyMode = "replace", schema: str = "pgrun",
+            timeout: float | timedelta | None = None) -> Job:
+    """Adds one job (SQL `add_job`) on `conn`, inside its transaction if one is open.
+
+    `timeout` (seconds or a timedelta): how long one attempt may run; None: no limit."""
     params = _add_job_params(identifier, payload, queue_name, run_at, max_attempts, job_key,
-                             priority, flags, job_key_mode)
+                             priority, flags, job_key_mode, timeout)
     return Job(*conn.execute(queries.for_schema(schema).add_job, params).fetchone())
 
 
@@ -95,10 +114,11 @@ async def add_job_async(conn: psycopg.AsyncConnection, identifier: str, payload:
                         queue_name: str | None = None, run_at: datetime | None = None,
                         max_attempts: int | None = None, job_key: str | None = None,
                         priority: int | None = None, flags: Sequence[str] | None = None,
-                        job_key_mode: JobKeyMode = "replace", schema: str = "pgrun") -> Job:
+                        job_key_mode: JobKeyMode = "replace", schema: str = "pgrun",
+                        timeout: float | timedelta | None = None) -> Job:
     """`add_job` on an async connection."""
     params = _add_job_params(identifier, payload, queue_name, run_at, max_attempts, job_key,
-                             priority, flags, job_key_mode)
+                             priority, flags, job_key_mode, timeout)
     cursor = await conn.execute(queries.for_schema(schema).add_job, params)
     return Job(*await cursor.fetchone())
 
@@ -152,10 +172,11 @@ class WorkerUtils:
     def add_job(self, identifier: str, payload: Any = None, *, queue_name: str | None = None,
                 run_at: datetime | None = None, max_attempts: int | None = None,
                 job_key: str | None = None, priority: int | None = None,
-                flags: Sequence[str] | None = None, job_key_mode: JobKeyMode = "replace") -> Job:
+                flags: Sequence[str] | None = None, job_key_mode: JobKeyMode = "replace",
+                timeout: float | timedelta | None = None) -> Job:
         return add_job(self.connection, identifier, payload, queue_name=queue_name, run_at=run_at,
                        max_attempts=max_attempts, job_key=job_key, priority=priority, flags=flags,
-                       job_key_mode=job_key_mode, schema=self.schema)
+                       job_key_mode=job_key_mode, schema=self.schema, timeout=timeout)
 
     def add_jobs(self, specs: Iterable[JobSpec], *, job_key_preserve_run_at: bool = False) -> list[Job]:
         return add_jobs(self.connection, specs, job_key_preserve_run_at=job_key_preserve_run_at,
@@ -241,11 +262,12 @@ class AsyncWorkerUtils:
     async def add_job(self, identifier: str, payload: Any = None, *, queue_name: str | None = None,
                       run_at: datetime | None = None, max_attempts: int | None = None,
                       job_key: str | None = None, priority: int | None = None,
-                      flags: Sequence[str] | None = None, job_key_mode: JobKeyMode = "replace") -> Job:
+                      flags: Sequence[str] | None = None, job_key_mode: JobKeyMode = "replace",
+                      timeout: float | timedelta | None = None) -> Job:
         return await add_job_async(await self.connection(), identifier, payload, queue_name=queue_name,
                                    run_at=run_at, max_attempts=max_attempts, job_key=job_key,
                                    priority=priority, flags=flags, job_key_mode=job_key_mode,
-                                   schema=self.schema)
+                                   schema=self.schema, timeout=timeout)
 
     async def add_jobs(self, specs: Iterable[JobSpec], *,
                        job_key_preserve_run_at: bool = False) -> list[Job]:

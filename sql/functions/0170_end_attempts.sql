@@ -9,6 +9,9 @@
 --   outcome 'returned':  never started: the attempt is given back, the job available again
 --   outcome 'released':  its worker is gone: messages->>id recorded, the attempt
 --                        counts, the job available again at once (or failed if it was the last)
+--   outcome 'snoozed':   the attempt is given back (as 'returned'), nothing recorded;
+--                        the job scheduled at now + delays->>id (available if that is not later)
+-- permanent: ids of 'failed' jobs that fail for good whatever attempts remain.
 -- Whatever the outcome, a job whose cancel was asked (cancel_jobs) ends
 -- 'cancelled', with "cancelled[: reason]" in its errors and the attempt's own
 -- message after it.
@@ -17,7 +20,9 @@ create or replace function @schema@._end_attempts(
   outcome text,
   messages jsonb default null,
   results jsonb default null,
-  now timestamptz default now()
+  now timestamptz default now(),
+  permanent bigint[] default null,
+  delays jsonb default null
 ) returns table (job_id bigint, state text, run_at timestamptz, attempts smallint, max_attempts smallint)
 language plpgsql volatile
 as $$
@@ -59,7 +64,10 @@ begin
           when j.cancel_requested_at is not null then 'cancelled'
           when _end_attempts.outcome = 'completed' then 'completed'
           when _end_attempts.outcome = 'returned' then 'available'
-          when j.attempts >= j.max_attempts then 'failed'
+          when _end_attempts.outcome = 'snoozed' then
+            case when (_end_attempts.delays ->> j.id::text)::interval > interval '0' then 'scheduled'
+                 else 'available' end
+          when j.attempts >= j.max_attempts or j.id = any(_end_attempts.permanent) then 'failed'
           when _end_attempts.outcome = 'released' then 'available'
           else 'retryable'
         end as state,
@@ -92,10 +100,14 @@ begin
     ), moved as (
       update @schema@._private_jobs as j set
         state = p.state,
-        attempts = case when _end_attempts.outcome = 'returned' then greatest(j.attempts - 1, 0)
+        attempts = case when _end_attempts.outcome in ('returned', 'snoozed')
+                        then greatest(j.attempts - 1, 0)
                         else j.attempts end,
         run_at = case when p.state = 'retryable'
                       then greatest(_end_attempts.now, j.run_at) + exp(least(j.attempts, 10)) * interval '1 second'
+                      when _end_attempts.outcome = 'snoozed' and p.state <> 'cancelled'
+                      then _end_attempts.now + coalesce((_end_attempts.delays ->> j.id::text)::interval,
+                                                        interval '0')
                       else j.run_at end,
         last_error = case when _end_attempts.outcome in ('failed', 'released') or p.state = 'cancelled'
                           then @schema@._clean_error(p.message, v_max_error) else j.last_error end,
@@ -161,7 +173,8 @@ begin
          and exists (select from @schema@._private_jobs as j
                      where j.queue_name = any(v_relist) and j.state = 'available'))
      or exists (select from unnest(v_ended.states, v_ended.run_ats) as e(state, run_at)
-                where e.state = 'retryable' and e.run_at < _end_attempts.now + interval '1 minute') then
+                where e.state in ('retryable', 'scheduled')
+                  and e.run_at < _end_attempts.now + interval '1 minute') then
     perform @schema@._notify_jobs();
   end if;
 

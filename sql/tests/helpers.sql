@@ -5,8 +5,9 @@ create schema if not exists pgrun_tests;
 create or replace function pgrun_tests.worker(n integer default 1) returns text
 language sql immutable as $$ select 'test-worker-' || n $$;
 
--- Remove every job, queue, queue listing, worker, retention rule, waiter and
--- grant record, and forget the last nudge, so a test starts from nothing.
+-- Remove every job, queue, queue listing, worker, retention rule, waiter,
+-- grant record and dead-letter rule, and forget the last nudge, so a test
+-- starts from nothing.
 create or replace function pgrun_tests.reset() returns void
 language sql as $$
   delete from pgrun._private_jobs;
@@ -16,6 +17,7 @@ language sql as $$
   delete from pgrun._private_retention;
   delete from pgrun._private_job_waiters;
   delete from pgrun._private_grants;
+  delete from pgrun._private_dead_letters;
   select setval('pgrun._private_last_nudge', 0);
 $$;
 
