@@ -179,8 +179,8 @@ class Outcomes:
             else:
                 cursor = await conn.execute(q.fail, (worker_id, ids, leases, messages), prepare=prepare)
         elif kind == SNOOZE:
-            cursor = await conn.execute(q.snooze, (worker_id, ids, leases, [f"{o.delay} s" for o in batch]),
-                                        prepare=prepare)
+            delays = [f"{o.delay:.6f} s" for o in batch]
+            cursor = await conn.execute(q.snooze, (worker_id, ids, leases, delays), prepare=prepare)
         else:
             cursor = await conn.execute(q.give_back, (worker_id, ids, leases), prepare=prepare)
         return {row[0]: row for row in await cursor.fetchall()}

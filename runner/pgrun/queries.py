@@ -23,7 +23,7 @@ _ROW_COLUMNS = ", ".join(ROW_COLUMNS)  # the utilities' statements (utils.py)
 CLAIM_COLUMNS = (
     "id", "queue_name", "task_identifier", "payload::text", "priority", "run_at", "attempts",
     "max_attempts", "last_error", "created_at", "key", "locked_at", "revision", "flags::text", "lease",
-    "next_due_in", "look_again",
+    "next_due_in", "look_again", "extract(epoch from timeout)::float8",
 )
 
 
@@ -98,17 +98,18 @@ def for_schema(schema: str) -> Queries:
         add_job=(
             f"select {_ROW_COLUMNS} from {s}.add_job(identifier => %s, payload => %s::json, "
             "queue_name => %s, run_at => %s::timestamptz, max_attempts => %s::int, job_key => %s, "
-            "priority => %s::int, flags => %s::text[], job_key_mode => %s)"
+            "priority => %s::int, flags => %s::text[], job_key_mode => %s, timeout => %s::interval)"
         ),
         # Specs travel as one JSON array (payloads.encode writes each payload); json_populate_recordset
         # turns it into job_spec rows.
         add_jobs=(
             f"select {_ROW_COLUMNS} from {s}.add_jobs("
             f"(select coalesce(array_agg(row(r.identifier, r.payload, r.queue_name, r.run_at, "
-            f"r.max_attempts, r.job_key, r.priority, r.flags)::{s}.job_spec order by r.n), "
+            f"r.max_attempts, r.job_key, r.priority, r.flags, r.timeout)::{s}.job_spec order by r.n), "
             f"'{{}}'::{s}.job_spec[]) "
             f"from rows from (json_populate_recordset(null::{s}.job_spec, %s::json)) with ordinality "
-            "as r(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, n)), "
+            "as r(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, timeout, "
+            "n)), "
             # one row per spec, in spec order: add_jobs answers so, and the ordinality says it
             "%s) with ordinality as added order by added.ordinality"
         ),
