@@ -11,7 +11,7 @@ import pytest
 
 import pgrun
 from fault_support import db_wait, embedded
-from support import scalar
+from support import scalar, wait_until
 
 
 def _add(conn, task: str, **options) -> int:
@@ -116,3 +116,14 @@ def test_a_snooze_into_the_future_leaves_the_job_scheduled(dsn, conn):
 def test_snooze_refuses_what_is_not_a_number_of_seconds(seconds):
     with pytest.raises(ValueError, match="Snooze takes a number of seconds, 0 or more"):
         pgrun.Snooze(seconds)
+
+
+def test_snooze_and_permanent_failure_come_back_from_an_isolated_handler(conn, recording_workers):
+    recording_workers.start("--tasks", "tasks.stoppable")
+    snoozed = _add(conn, "snoozes_process")
+    refused = _add(conn, "refuses_process", max_attempts=5)
+    wait_until(lambda: _row(conn, snoozed)[0] == "scheduled", message="the isolated job to snooze")
+    wait_until(lambda: _row(conn, refused)[0] == "failed", message="the isolated job to fail for good")
+    assert _row(conn, snoozed)[1] == 0
+    state, attempts, last_error = _row(conn, refused)
+    assert attempts == 1 and last_error.startswith("PermanentFailure: refused in its process")

@@ -90,3 +90,18 @@ def slow_plain(payload, helpers):
 @task
 async def quick(payload, helpers):
     await _record(helpers, "ran")
+
+
+@task(isolation="process")
+def snoozes_process(payload, helpers):
+    """Snoozes from a child process (the exception travels back by pickle)."""
+    import pgrun
+
+    raise pgrun.Snooze(3600)
+
+
+@task(isolation="process")
+def refuses_process(payload, helpers):
+    import pgrun
+
+    raise pgrun.PermanentFailure("refused in its process")
