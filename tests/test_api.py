@@ -172,6 +172,27 @@ def test_async_add_job_takes_a_timeout(dsn):
     assert asyncio.run(add()).timeout == 45.0
 
 
+def test_dead_letters_from_python(dsn, conn):
+    with WorkerUtils(dsn) as utils:
+        utils.set_dead_letter("dlq", task_identifier="t")
+        job = utils.add_job("t")
+        [failed] = utils.permanently_fail_jobs([job.id], "by hand")
+        assert utils.remove_dead_letter(task_identifier="t") is True
+        assert utils.remove_dead_letter(task_identifier="t") is False
+        with pytest.raises(psycopg.Error, match="cannot be its own dead-letter task"):
+            utils.set_dead_letter("t", task_identifier="t")
+    letter = conn.execute("select task_identifier, payload from pgrun.jobs "
+                          "where task_identifier = 'dlq'").fetchone()
+    assert letter[0] == "dlq" and letter[1]["dead_job"]["id"] == failed.id
+
+    async def async_rules():
+        async with pgrun.AsyncWorkerUtils(dsn) as utils:
+            await utils.set_dead_letter("dlq", queue_name="q")
+            return await utils.remove_dead_letter(queue_name="q")
+
+    assert asyncio.run(async_rules()) is True
+
+
 def test_job_key_modes(dsn):
     later = datetime.now(timezone.utc) + timedelta(hours=1)
     much_later = later + timedelta(hours=1)

@@ -51,6 +51,8 @@ class Queries:
     reschedule_jobs: str
     remove_job: str
     force_unlock_workers: str
+    set_dead_letter: str
+    remove_dead_letter: str
     listen: str
     cancel_channel: str
     cancel_requests: str
@@ -122,6 +124,8 @@ def for_schema(schema: str) -> Queries:
         ),
         remove_job=f"select {_ROW_COLUMNS} from {s}.remove_job(%s) where id is not null",
         force_unlock_workers=f"select {s}.force_unlock_workers(%s::text[])",
+        set_dead_letter=f"select {s}.set_dead_letter(%s, task_identifier => %s, queue_name => %s)",
+        remove_dead_letter=f"select {s}.remove_dead_letter(task_identifier => %s, queue_name => %s)",
         listen=sql.SQL("listen {}; listen {}").format(
             sql.Identifier(f"{schema}:jobs"), sql.Identifier(f"{schema}:cancel")).as_string(None),
         cancel_channel=f"{schema}:cancel",

@@ -210,6 +210,19 @@ class WorkerUtils:
         """Releases every job and queue these (known dead) workers hold."""
         self.connection.execute(self._queries.force_unlock_workers, (list(worker_ids),))
 
+    def set_dead_letter(self, dead_letter_task: str, *, task_identifier: str | None = None,
+                        queue_name: str | None = None) -> None:
+        """Failed jobs of this task, of this queue, or (neither given) of any other job add a job of
+        `dead_letter_task` carrying them (SQL `set_dead_letter`; the most specific rule wins)."""
+        self.connection.execute(self._queries.set_dead_letter,
+                                (dead_letter_task, task_identifier, queue_name))
+
+    def remove_dead_letter(self, *, task_identifier: str | None = None,
+                           queue_name: str | None = None) -> bool:
+        """Forgets the dead-letter rule of this scope; says whether there was one."""
+        return self.connection.execute(self._queries.remove_dead_letter,
+                                       (task_identifier, queue_name)).fetchone()[0]
+
     def get_result(self, job_id: int) -> JobResult | None:
         """The job's state, result, last error and finish time; None for an unknown job."""
         return results.get_result(self.connection, job_id, schema=self.schema)
@@ -296,6 +309,17 @@ class AsyncWorkerUtils:
 
     async def force_unlock_workers(self, worker_ids: Sequence[str]) -> None:
         await (await self.connection()).execute(self._queries.force_unlock_workers, (list(worker_ids),))
+
+    async def set_dead_letter(self, dead_letter_task: str, *, task_identifier: str | None = None,
+                              queue_name: str | None = None) -> None:
+        await (await self.connection()).execute(self._queries.set_dead_letter,
+                                                (dead_letter_task, task_identifier, queue_name))
+
+    async def remove_dead_letter(self, *, task_identifier: str | None = None,
+                                 queue_name: str | None = None) -> bool:
+        cursor = await (await self.connection()).execute(self._queries.remove_dead_letter,
+                                                         (task_identifier, queue_name))
+        return (await cursor.fetchone())[0]
 
     async def get_result(self, job_id: int) -> JobResult | None:
         return await results.get_result_async(await self.connection(), job_id, schema=self.schema)

@@ -34,6 +34,7 @@ declare
   v_cancelled boolean := exists (select from @schema@._private_jobs as j  -- jobs_cancel_requested: one page
                                  where j.id = any(_end_attempts.job_ids) and j.state = 'running'
                                    and j.cancel_requested_at is not null);
+  v_dead_letters boolean;
   v_ended record;
   v_relist text[];
 begin
@@ -53,6 +54,9 @@ begin
     into v_ended
     from removed as r;
   else
+    -- a failed job may leave a dead letter (0165_dead_letters.sql): almost
+    -- never a rule, and then one look at an empty table
+    v_dead_letters := exists (select from @schema@._private_dead_letters);
     with next as (
       select j.id, j.task_identifier, j.queue_name,
         case when j.cancel_requested_at is null then _end_attempts.messages ->> j.id::text
@@ -93,6 +97,15 @@ begin
       from next as n
       left join rules as r on r.task_identifier = n.task_identifier and r.state = n.state
                           and r.queue_name = coalesce(n.queue_name, '')
+    ), dead as (
+      select d.dead_job_id, d.dead_letter_job_id
+      from @schema@._add_dead_letters(
+        (select jsonb_agg(@schema@._dead_job(j, @schema@._clean_error(p.message, v_max_error),
+                            @schema@._with_error(j.errors, j.attempts, p.message, _end_attempts.now)) order by p.id)
+         from plan as p join @schema@._private_jobs as j on j.id = p.id
+         where v_dead_letters and p.state = 'failed'),
+        _end_attempts.now) as d
+      where v_dead_letters
     ), removed as (
       delete from @schema@._private_jobs as j using plan as p
       where j.id = p.id and p.keep_until <= _end_attempts.now
@@ -119,6 +132,9 @@ begin
         locked_by = null,
         finished_at = case when p.state in ('completed', 'failed', 'cancelled') then _end_attempts.now end,
         keep_until = case when p.keep_until = 'infinity' then null else p.keep_until end,
+        dead_letter_job_id = case when v_dead_letters and p.state = 'failed'
+                                  then (select d.dead_letter_job_id from dead as d where d.dead_job_id = j.id)
+                                  else j.dead_letter_job_id end,
         updated_at = _end_attempts.now
       from plan as p
       where j.id = p.id and (p.keep_until is null or p.keep_until > _end_attempts.now)
@@ -137,7 +153,8 @@ begin
       (select array_agg(e.state order by e.id) from ended as e) as states,
       (select array_agg(e.run_at order by e.id) from ended as e) as run_ats,
       (select array_agg(e.attempts order by e.id) from ended as e) as attempts,
-      (select array_agg(e.max_attempts order by e.id) from ended as e) as max_attempts
+      (select array_agg(e.max_attempts order by e.id) from ended as e) as max_attempts,
+      (select count(*) from dead as d) as dead_letters  -- written whether or not a kept job names them
     into v_ended;
   end if;
 

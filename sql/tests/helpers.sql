@@ -286,3 +286,15 @@ begin
   return query select r.channel, r.payload from pgrun_tests_received as r;
 end;
 $$;
+
+-- Opens dblink sessions `a` and `b` for a race test, starts from nothing
+-- (reset) and registers worker 1; returns both backend pids. Needs dblink.
+create or replace function pgrun_tests.race_sessions(a text, b text, out a_pid integer, out b_pid integer)
+language plpgsql as $$
+begin
+  a_pid := pgrun_tests.connect(race_sessions.a);
+  b_pid := pgrun_tests.connect(race_sessions.b);
+  perform pgrun_tests.run(race_sessions.a, 'select pgrun_tests.reset()');
+  perform pgrun_tests.run(race_sessions.a, 'select pgrun_tests.register(1)');
+end;
+$$;

@@ -1,5 +1,5 @@
 begin;
-select plan(24);
+select plan(26);
 
 -- TEST: schema 2's worker, retention, results, cancel and roles functions have the
 -- arguments, defaults and results that runners and tools are written against
@@ -25,6 +25,8 @@ insert into expected values
   ('set_retention', 'completed interval, failed interval, cancelled interval, task_identifier text DEFAULT NULL::text, queue_name text DEFAULT NULL::text', 'void'),
   ('cancel_jobs', 'job_ids bigint[], reason text DEFAULT NULL::text', 'SETOF pgrun._private_jobs'),
   ('remove_retention', 'task_identifier text DEFAULT NULL::text, queue_name text DEFAULT NULL::text', 'boolean'),
+  ('set_dead_letter', 'dead_letter_task text, task_identifier text DEFAULT NULL::text, queue_name text DEFAULT NULL::text', 'void'),
+  ('remove_dead_letter', 'task_identifier text DEFAULT NULL::text, queue_name text DEFAULT NULL::text', 'boolean'),
   ('get_result', 'job_id bigint', 'TABLE(state text, result jsonb, last_error text, finished_at timestamp with time zone)'),
   ('watch_jobs', 'job_ids bigint[]', 'void'),
   ('unwatch_jobs', 'job_ids bigint[]', 'void'),
@@ -41,7 +43,7 @@ from expected as e order by e.name;
 
 -- TEST: none of them is overloaded, so a call by name never turns ambiguous
 select is((select count(*)::integer from pg_proc as p join expected as e on e.name = p.proname
-           where p.pronamespace = 'pgrun'::regnamespace), 23, 'one function per name');
+           where p.pronamespace = 'pgrun'::regnamespace), 25, 'one function per name');
 
 select finish();
 rollback;

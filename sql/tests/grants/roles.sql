@@ -1,5 +1,5 @@
 begin;
-select plan(20);
+select plan(22);
 select pgrun_tests.reset();
 
 -- SETUP: one role of each kind
@@ -38,6 +38,8 @@ select ok(not has_function_privilege('pgrun_test_worker', 'pgrun.complete_jobs(b
   'worker may not call the admin functions');
 select ok(not has_function_privilege('pgrun_test_worker', 'pgrun.cancel_jobs(bigint[], text)', 'execute'),
   'nor cancel jobs');
+select ok(not has_function_privilege('pgrun_test_worker', 'pgrun.set_dead_letter(text, text, text)', 'execute'),
+  'nor set dead letters');
 set local role pgrun_test_worker;
 select pgrun.register_worker('role-worker-1');
 select pgrun.add_job('t', queue_name => 'q');
@@ -60,6 +62,7 @@ set local role pgrun_test_admin;
 select lives_ok($$select pgrun.complete_jobs(array[(pgrun.add_job('t')).id])$$, 'an admin role completes jobs');
 select lives_ok($$select pgrun.set_retention(interval '1 day', null, null)$$, 'and sets retention');
 select lives_ok($$select pgrun.cancel_jobs(array[(pgrun.add_job('t')).id], 'by an admin')$$, 'and cancels jobs');
+select lives_ok($$select pgrun.set_dead_letter('dlq', 'never-runs')$$, 'and sets dead letters');
 reset role;
 
 -- TEST: revoke_all takes everything back

@@ -5,10 +5,7 @@ create extension if not exists dblink;
 -- A cancel racing a snooze ends in exactly one of the two, whichever
 -- committed first: both lock the job's row. Real sessions: 'worker' snoozes,
 -- 'admin' cancels; this session watches.
-select pgrun_tests.connect('worker') as worker_pid \gset
-select pgrun_tests.connect('admin') as admin_pid \gset
-select pgrun_tests.run('worker', 'select pgrun_tests.reset()');
-select pgrun_tests.run('worker', 'select pgrun_tests.register(1)');
+select a_pid as worker_pid, b_pid as admin_pid from pgrun_tests.race_sessions('worker', 'admin') \gset
 select pgrun_tests.run('worker', $$select pgrun.add_job('t', queue_name => 'q', run_at => now() - interval '2 minutes')$$);
 select pgrun_tests.run('worker', $$select pgrun.add_job('t', queue_name => 'q', run_at => now() - interval '1 minute')$$);
 select pgrun_tests.run('worker', 'select from pgrun_tests.claim(1, 1)');
