@@ -79,7 +79,8 @@ def test_events_fire_for_the_worker_and_each_job(dsn, results):
     assert [s for s in seen if s[1] == "async_echo"] == [("job:start", "async_echo"),
                                                           ("job:success", "async_echo")]
     assert [s for s in seen if s[1] == "always_fails"] == [
-        ("job:start", "always_fails"), ("job:error", "always_fails"), ("job:failed", "always_fails")]
+        ("job:start", "always_fails"), ("job:error", "always_fails"), ("job:failed", "always_fails"),
+        ("job:dead", "always_fails")]  # job:dead once the database answered 'failed
     assert async_calls == [(failing.id, "RuntimeError", True)]
     assert names.index("worker:shutdown") < names.index("worker:stop")
 
