@@ -127,3 +127,36 @@ def test_snooze_and_permanent_failure_come_back_from_an_isolated_handler(conn, r
     assert _row(conn, snoozed)[1] == 0
     state, attempts, last_error = _row(conn, refused)
     assert attempts == 1 and last_error.startswith("PermanentFailure: refused in its process")
+
+
+def test_a_dead_letter_carries_the_whole_history_and_job_dead_fires(dsn, conn):
+    letters: list[dict] = []
+    arrived = asyncio.Event()
+
+    def flaky(payload, helpers):
+        raise RuntimeError(f"attempt {helpers.job.attempts} failed")
+
+    async def support(payload, helpers):
+        letters.append(payload["dead_job"])
+        arrived.set()
+
+    async def main():
+        with pgrun.WorkerUtils(dsn) as utils:
+            utils.set_dead_letter("support", task_identifier="flaky")
+        events, seen, fired = _dead_events()
+        async with embedded({"flaky": flaky, "support": support}, dsn, events=events):
+            job_id = _add(conn, "flaky", max_attempts=2)
+            await db_wait(lambda: _row(conn, job_id)[0] == "retryable", message="the first failure")
+            conn.execute("select pgrun.reschedule_jobs(array[%s]::bigint[], run_at => now())", (job_id,))
+            await asyncio.wait_for(fired.wait(), 15)
+            await asyncio.wait_for(arrived.wait(), 15)
+        [event] = seen
+        assert event.job.id == job_id and str(event.error) == "attempt 2 failed"
+        [dead] = letters
+        assert (dead["id"], dead["task_identifier"], dead["attempts"]) == (job_id, "flaky", 2)
+        assert [e["attempt"] for e in dead["errors"]] == [1, 2]
+        assert [e["error"].splitlines()[0] for e in dead["errors"]] == [
+            "RuntimeError: attempt 1 failed", "RuntimeError: attempt 2 failed"]
+        assert dead["last_error"].startswith("RuntimeError: attempt 2 failed")
+
+    asyncio.run(main())
