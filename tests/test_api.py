@@ -79,7 +79,8 @@ def test_events_fire_for_the_worker_and_each_job(dsn, results):
     assert [s for s in seen if s[1] == "async_echo"] == [("job:start", "async_echo"),
                                                           ("job:success", "async_echo")]
     assert [s for s in seen if s[1] == "always_fails"] == [
-        ("job:start", "always_fails"), ("job:error", "always_fails"), ("job:failed", "always_fails")]
+        ("job:start", "always_fails"), ("job:error", "always_fails"), ("job:failed", "always_fails"),
+        ("job:dead", "always_fails")]  # job:dead once the database answered 'failed
     assert async_calls == [(failing.id, "RuntimeError", True)]
     assert names.index("worker:shutdown") < names.index("worker:stop")
 
@@ -145,6 +146,47 @@ def test_add_job_takes_every_option(dsn):
     assert (job.task_identifier, job.payload, job.queue_name, job.run_at, job.max_attempts, job.key,
             job.priority, job.flags, job.attempts) == (
         "emails.send", {"to": "x"}, "mail", run_at, 3, "mail:x", -5, {"a": True, "b": True}, 0)
+
+
+def test_add_job_takes_a_timeout(dsn):
+    with WorkerUtils(dsn) as utils:
+        seconds = utils.add_job("t", timeout=1.5)
+        delta = utils.add_job("t", timeout=timedelta(minutes=2))
+        plain = utils.add_job("t")
+        with pytest.raises(psycopg.Error, match="timeout must be positive"):
+            utils.add_job("t", timeout=0)
+        with pytest.raises(TypeError, match="timeout is a number of seconds or a timedelta"):
+            utils.add_job("t", timeout="soon")  # type: ignore[arg-type]
+    assert (seconds.timeout, delta.timeout, plain.timeout) == (1.5, 120.0, None)
+
+
+def test_async_add_job_takes_a_timeout(dsn):
+    async def add():
+        async with pgrun.AsyncWorkerUtils(dsn) as utils:
+            return await utils.add_job("t", timeout=timedelta(seconds=45))
+
+    assert asyncio.run(add()).timeout == 45.0
+
+
+def test_dead_letters_from_python(dsn, conn):
+    with WorkerUtils(dsn) as utils:
+        utils.set_dead_letter("dlq", task_identifier="t")
+        job = utils.add_job("t")
+        [failed] = utils.permanently_fail_jobs([job.id], "by hand")
+        assert utils.remove_dead_letter(task_identifier="t") is True
+        assert utils.remove_dead_letter(task_identifier="t") is False
+        with pytest.raises(psycopg.Error, match="cannot be its own dead-letter task"):
+            utils.set_dead_letter("t", task_identifier="t")
+    letter = conn.execute("select task_identifier, payload from pgrun.jobs "
+                          "where task_identifier = 'dlq'").fetchone()
+    assert letter[0] == "dlq" and letter[1]["dead_job"]["id"] == failed.id
+
+    async def async_rules():
+        async with pgrun.AsyncWorkerUtils(dsn) as utils:
+            await utils.set_dead_letter("dlq", queue_name="q")
+            return await utils.remove_dead_letter(queue_name="q")
+
+    assert asyncio.run(async_rules()) is True
 
 
 def test_job_key_modes(dsn):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 
@@ -37,7 +38,8 @@ def _row(conn, job_id: int):
 
 
 @pytest.mark.parametrize("task, seen", [("waits_async", "cancelled, event set: True"),
-                                        ("waits_plain", "saw helpers.cancelled")])
+                                        ("waits_plain", "saw helpers.cancelled"),
+                                        ("waits_process", "saw helpers.cancelled")])
 def test_a_cancel_from_another_process_stops_the_running_handler(conn, recording_workers, task, seen):
     recording_workers.start(*TASKS)
     job_id = _add(conn, task)
@@ -63,15 +65,32 @@ def test_without_its_notification_a_cancel_arrives_by_the_workers_own_asking(con
     assert _notes(conn, job_id) == ["started", "cancelled, event set: True"]
 
 
-@pytest.mark.parametrize("task", ["slow_async", "slow_plain"])
+@pytest.mark.parametrize("task", ["slow_async", "slow_plain", "slow_process"])
 def test_a_task_timeout_stops_the_attempt_and_it_is_retried_by_its_policy(conn, recording_workers, task):
-    recording_workers.start(*TASKS)
+    recording_workers.start(*TASKS, "--stop-grace", "1")
     job_id = _add(conn, task, max_attempts=2)
     wait_until(lambda: _row(conn, job_id)[0] == "retryable", timeout=10,
                message="the first attempt to time out")
     state, attempts, last_error = _row(conn, job_id)
     assert (attempts, last_error) == (1, "timed out after 0.5 s")
     assert _notes(conn, job_id)[0] == "started"
+
+
+@pytest.mark.parametrize("task", ["waits_async", "waits_plain", "waits_process"])
+def test_a_jobs_own_timeout_stops_the_attempt(conn, recording_workers, task):
+    recording_workers.start(*TASKS)
+    job_id = _add(conn, task, max_attempts=2, timeout=timedelta(seconds=1))
+    wait_until(lambda: _row(conn, job_id)[0] == "retryable", timeout=10,
+               message="the first attempt to time out")
+    assert _row(conn, job_id)[1:] == (1, "timed out after 1 s")
+
+
+def test_a_jobs_own_timeout_wins_over_its_tasks(conn, recording_workers):
+    recording_workers.start(*TASKS)
+    job_id = _add(conn, "slow_async", max_attempts=2, timeout=timedelta(seconds=2))  # the task says 0.5 s
+    wait_until(lambda: _row(conn, job_id)[0] == "retryable", timeout=10,
+               message="the first attempt to time out")
+    assert _row(conn, job_id)[1:] == (1, "timed out after 2 s")
 
 
 def test_a_plain_handler_that_ignores_its_stop_loses_its_slot_after_the_grace(conn, recording_workers):
@@ -99,10 +118,29 @@ def test_past_the_bound_of_abandoned_threads_the_worker_asks_to_be_restarted(dsn
             await asyncio.to_thread(wait_until, lambda: _row(conn, job_id)[0] == "running")
             with pgrun.WorkerUtils(dsn) as utils:
                 utils.cancel_jobs([job_id])
-            await asyncio.wait_for(worker.wait(), 15)
+            with pytest.raises(pgrun.WorkerRestartRequired, match="start a new one"):
+                await asyncio.wait_for(worker.wait(), 15)
             assert worker.restart_reason == "1 abandoned handler threads are still running"
             assert worker.stats.abandoned_threads == 1
             assert _row(conn, job_id)[0] == "cancelled"
         release.set()
 
     asyncio.run(main())
+
+
+def test_the_pgrun_command_past_the_bound_runs_itself_again(conn, recording_workers):
+    worker = recording_workers.start(*TASKS, "--concurrency", "1", "--stop-grace", "0.2",
+                                     "--max-abandoned-threads", "0")
+    stubborn = _add(conn, "ignores_plain", '{"seconds": 60}')
+    wait_until(lambda: _notes(conn, stubborn) == ["started"], message="the stubborn handler to start")
+    conn.execute("select pgrun.cancel_jobs(array[%s]::bigint[])", (stubborn,))
+    worker.wait_for_line("restarts: 1 abandoned handler threads are still running")
+    restarted = len(worker.lines)
+    worker.wait_for_line("restarting: ", after=restarted - 1)
+    worker.wait_for_line(" ready: ", after=restarted)
+    pid = worker.pid
+    after = _add(conn, "quick")
+    wait_until(lambda: _notes(conn, after) == ["ran"], message="the restarted worker to run a job")
+    assert worker.proc.poll() is None and worker.pid == pid  # the same process, executed again
+    assert _row(conn, stubborn)[0] == "cancelled"
+    assert _notes(conn, stubborn) == ["started"]  # the abandoned thread went with the old image

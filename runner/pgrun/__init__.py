@@ -2,7 +2,7 @@
 
 from .api import make_worker, run, run_async, run_once, run_once_async
 from .control import Explanation
-from .errors import PgrunError, SchemaTooNew
+from .errors import PermanentFailure, PgrunError, SchemaTooNew, Snooze, WorkerRestartRequired
 from .events import Event, Events
 from .helpers import Helpers, SyncHelpers
 from .job import Job, JobKeyMode, JobSpec
@@ -26,8 +26,8 @@ from .worker import Worker, WorkerStats
 
 __all__ = [
     "AsyncWorkerUtils", "Event", "Events", "Explanation", "Helpers", "Job", "JobKeyMode", "JobResult",
-    "JobSpec",
-    "PgrunError", "WaitTimeout", "get_result", "get_result_async", "unwatch_jobs", "unwatch_jobs_async",
+    "JobSpec", "PermanentFailure", "PgrunError", "Snooze", "WorkerRestartRequired", "WaitTimeout",
+    "get_result", "get_result_async", "unwatch_jobs", "unwatch_jobs_async",
     "wait_for", "wait_for_async", "watch_jobs", "watch_jobs_async",
     "SchemaTooNew", "SyncHelpers", "Worker", "WorkerStats", "WorkerUtils", "__version__", "add_job",
     "add_job_async", "add_jobs", "add_jobs_async", "load_tasks", "make_worker", "migrate", "run",

@@ -11,7 +11,7 @@ import sys
 import click
 
 from . import __version__, db
-from .errors import PgrunError, SchemaTooNew
+from .errors import PgrunError, SchemaTooNew, WorkerRestartRequired
 from .logs import LEVELS, setup_logging
 from .migrate import migrate as apply_migrations
 from .migrate import migration_script
@@ -63,6 +63,10 @@ def _fail(error: PgrunError) -> None:
               envvar="PGRUN_STOP_GRACE", show_envvar=True,
               help="After a job's cancel or timeout, how long a plain handler may take to return before "
                    "its slot is released and its thread abandoned (seconds).")
+@click.option("--max-abandoned-threads", type=click.IntRange(min=0), default=None,
+              envvar="PGRUN_MAX_ABANDONED_THREADS", show_envvar=True,
+              help="With more abandoned handler threads alive than this, the worker stops gracefully and "
+                   "runs itself again with the same arguments  [default: the concurrency].")
 @click.option("--isolation", type=click.Choice(["thread", "process"]), default="thread", show_default=True,
               envvar="PGRUN_ISOLATION", show_envvar=True,
               help="Where plain (non-async) handlers run: in the worker's threads, or each call in a "
@@ -77,7 +81,8 @@ def _fail(error: PgrunError) -> None:
 def main(ctx: click.Context, tasks_module: str | None, connection: str | None, schema: str,
          concurrency: int, poll_interval: float, once: bool, crontab: str | None,
          no_prepared_statements: bool, log_level: str, shutdown_timeout: float,
-         stop_grace: float, isolation: str, prefetch: int | None) -> None:
+         stop_grace: float, max_abandoned_threads: int | None, isolation: str,
+         prefetch: int | None) -> None:
     """pgrun: a PostgreSQL job queue for Python.
 
     Run a worker with `pgrun --tasks myapp.tasks`; install or upgrade the
@@ -94,7 +99,8 @@ def main(ctx: click.Context, tasks_module: str | None, connection: str | None, s
         tasks_module, connection=connection, schema=schema, concurrency=concurrency,
         poll_interval=poll_interval, once=once, crontab=crontab,
         prepared_statements=not no_prepared_statements, shutdown_timeout=shutdown_timeout,
-        prefetch=prefetch, stop_grace=stop_grace, isolation=isolation,
+        prefetch=prefetch, stop_grace=stop_grace, max_abandoned_threads=max_abandoned_threads,
+        isolation=isolation,
     ))
 
 
@@ -105,6 +111,8 @@ def run_worker(tasks_module: str, **options) -> int:
     try:
         worker = make_worker(tasks_module, **options)
         code = asyncio.run(_serve(worker))
+    except WorkerRestartRequired:
+        code = 0  # restarted below
     except PgrunError as error:
         _fail(error)
     except db.DatabaseError as error:

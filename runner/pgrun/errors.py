@@ -58,6 +58,34 @@ class JobStopped(PgrunError):
     """the worker stopped this attempt"""
 
 
+class WorkerRestartRequired(PgrunError):
+    """the worker stopped to be restarted; start a new one"""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"the worker stopped to be restarted ({reason}); start a new one")
+
+
+class Snooze(Exception):
+    """Raised by a handler: run this job again `seconds` from now, without using up an attempt.
+
+        raise pgrun.Snooze(60)   # the partner's API is rate limiting us
+    """
+
+    def __init__(self, seconds: float) -> None:
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:
+            raise ValueError(f"Snooze takes a number of seconds, 0 or more (got {seconds!r})")
+        self.seconds = float(seconds)
+        super().__init__(f"snoozed for {seconds:g} s")
+
+    def __reduce__(self):  # pickled from an isolated handler's process
+        return type(self), (self.seconds,)
+
+
+class PermanentFailure(Exception):
+    """Raised by a handler: this job failed for good; no retry, whatever attempts are left."""
+
+
 class MemoryLimitExceeded(PgrunError):
     """the job exceeded its memory limit"""
 

@@ -38,6 +38,11 @@ EVENT_NAMES = frozenset({
     "job:success",          # a handler returned (completion is written in the next batch)
     "job:error",            # a handler raised (or was interrupted); the job will be failed
     "job:failed",           # ... and that was its last attempt: no more retries
+    "job:timeout",          # an attempt ran past its timeout and was stopped (retried by its policy)
+    "job:snooze",           # a handler raised pgrun.Snooze; data: seconds
+    "job:dead",             # the database answered that the job failed for good (its last attempt,
+                            # or a PermanentFailure); error, data: message, attempts, max_attempts
+    "worker:restart",       # the worker stops to be restarted; data: reason
 })
 
 

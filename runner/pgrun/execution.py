@@ -30,12 +30,12 @@ from dataclasses import fields
 from typing import TYPE_CHECKING
 
 from . import payloads
-from .errors import ConfigurationError, JobInterrupted, JobStopped
+from .errors import ConfigurationError, JobInterrupted, JobStopped, PermanentFailure, Snooze
 from .fmt import duration
 from .helpers import Helpers, SyncHelpers
 from .isolation import ProcessCall, ProcessPool
 from .job import Job
-from .outcomes import CANCEL_MESSAGE, COMPLETE, FAIL, Outcome
+from .outcomes import CANCEL_MESSAGE, COMPLETE, FAIL, SNOOZE, Outcome
 from .tasks import check_isolatable
 from .text import error_text
 
@@ -246,16 +246,22 @@ class Execution:
             worker.outcomes.add(Outcome(COMPLETE, job, elapsed, result=result))
             if events._listeners:
                 events.emit("job:success", worker.worker_id, job=job, duration=elapsed)
+        elif isinstance(error, Snooze):  # runs again later, its attempt not counted
+            worker.outcomes.add(Outcome(SNOOZE, job, elapsed, delay=error.seconds))
+            if events._listeners:
+                events.emit("job:snooze", worker.worker_id, job=job, duration=elapsed,
+                            data={"seconds": error.seconds})
         else:
             interrupted = isinstance(error, JobInterrupted)
             if interrupted:
                 worker.stats.interrupted += 1
             message = SHUTDOWN_MESSAGE if interrupted else str(error) if stopped else error_text(error)
+            permanent = isinstance(error, PermanentFailure)
             worker.outcomes.add(Outcome(FAIL, job, elapsed, message=message, error=error,
-                                        interrupted=interrupted))
+                                        interrupted=interrupted, permanent=permanent))
             if events._listeners:
                 events.emit("job:error", worker.worker_id, job=job, duration=elapsed, error=error)
-                if job.is_last_attempt:
+                if job.is_last_attempt or permanent:
                     events.emit("job:failed", worker.worker_id, job=job, duration=elapsed, error=error)
         self.start()
         worker.slot_freed()

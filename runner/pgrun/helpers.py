@@ -23,7 +23,7 @@ import logging
 import threading
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from . import utils
@@ -99,10 +99,12 @@ class Helpers(_BaseHelpers):
                       run_at: datetime | None = None, max_attempts: int | None = None,
                       job_key: str | None = None, priority: int | None = None,
                       flags: Sequence[str] | None = None, job_key_mode: JobKeyMode = "replace",
-                      connection: psycopg.AsyncConnection | None = None) -> Job:
+                      connection: psycopg.AsyncConnection | None = None,
+                      timeout: float | timedelta | None = None) -> Job:
         """Adds a job; pass `connection` to add it inside your own transaction."""
         options = dict(queue_name=queue_name, run_at=run_at, max_attempts=max_attempts, job_key=job_key,
-                       priority=priority, flags=flags, job_key_mode=job_key_mode, schema=self.schema)
+                       priority=priority, flags=flags, job_key_mode=job_key_mode, schema=self.schema,
+                       timeout=timeout)
         if connection is not None:
             return await utils.add_job_async(connection, identifier, payload, **options)
         async with _handler_connection(self._worker) as conn:
@@ -147,10 +149,12 @@ class SyncHelpers(_BaseHelpers):
                 run_at: datetime | None = None, max_attempts: int | None = None,
                 job_key: str | None = None, priority: int | None = None,
                 flags: Sequence[str] | None = None, job_key_mode: JobKeyMode = "replace",
-                connection: psycopg.Connection | None = None) -> Job:
+                connection: psycopg.Connection | None = None,
+                timeout: float | timedelta | None = None) -> Job:
         """Adds a job; pass `connection` to add it inside your own transaction."""
         options = dict(queue_name=queue_name, run_at=run_at, max_attempts=max_attempts, job_key=job_key,
-                       priority=priority, flags=flags, job_key_mode=job_key_mode, schema=self.schema)
+                       priority=priority, flags=flags, job_key_mode=job_key_mode, schema=self.schema,
+                       timeout=timeout)
         if connection is not None:
             return utils.add_job(connection, identifier, payload, **options)
         with self._worker.sync_pool().connection() as conn:

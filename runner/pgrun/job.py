@@ -16,7 +16,7 @@ JOB_COLUMNS = (
 )
 # What the utilities (add_job, add_jobs, the admin functions) select: JOB_COLUMNS, then
 # the schema-2 columns Job carries at its end.
-ROW_COLUMNS = JOB_COLUMNS + ("state", "lease")
+ROW_COLUMNS = JOB_COLUMNS + ("state", "lease", "extract(epoch from timeout)::float8 as timeout")
 
 
 @dataclass(slots=True)
@@ -65,3 +65,4 @@ class JobSpec:
     job_key: str | None = None
     priority: int | None = None
     flags: list[str] | None = None
+    # (no timeout: job_spec keeps Graphile's eight attributes; add_job takes one)

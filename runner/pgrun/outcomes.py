@@ -27,7 +27,7 @@ from .text import summary
 log = logging.getLogger("pgrun.worker")
 
 RETRYABLE = (*db.CONNECTION_ERRORS, ConnectionFailed)
-COMPLETE, FAIL, RETURN = "complete", "fail", "return"
+COMPLETE, FAIL, RETURN, SNOOZE = "complete", "fail", "return", "snooze"
 CANCEL_MESSAGE = "stopped by its cancel"   # what an attempt stopped by its cancel records
 # a busy row is tried again after 0.1 s, 0.2 s, ... up to this
 BUSY_RETRY_LIMIT = 5.0
@@ -35,13 +35,15 @@ BUSY_RETRY_LIMIT = 5.0
 
 @dataclass(slots=True)
 class Outcome:
-    kind: str                        # COMPLETE, FAIL or RETURN
+    kind: str                        # COMPLETE, FAIL, RETURN or SNOOZE
     job: Job
     duration: float = 0.0            # seconds the handler ran
     message: str | None = None       # FAIL: the error text to store
     error: BaseException | None = None
     result: str | None = None        # COMPLETE: the handler's return value as JSON text
     interrupted: bool = False        # FAIL: the worker stopped the handler (shutdown)
+    permanent: bool = False          # FAIL: for good, whatever attempts are left (PermanentFailure)
+    delay: float = 0.0               # SNOOZE: seconds until it runs again
     retried: bool = False            # a write of it was lost with its connection
     busy_tries: int = 0
     not_before: float = 0.0          # monotonic time before which it is not sent again
@@ -134,7 +136,7 @@ class Outcomes:
         due = [o for o in self._pending if o.not_before <= now]
         self._pending = [o for o in self._pending if o.not_before > now]
         try:
-            for kind in (COMPLETE, FAIL, RETURN):
+            for kind in (COMPLETE, FAIL, RETURN, SNOOZE):
                 batch = [o for o in due if o.kind == kind]
                 if batch:
                     due = [o for o in due if o.kind != kind]
@@ -170,8 +172,15 @@ class Outcomes:
                 results = None
             cursor = await conn.execute(q.complete, (worker_id, ids, leases, results), prepare=prepare)
         elif kind == FAIL:
-            cursor = await conn.execute(q.fail, (worker_id, ids, leases, [o.message for o in batch]),
-                                        prepare=prepare)
+            messages = [o.message for o in batch]
+            if any(o.permanent for o in batch):  # some attempt fails for good (a PermanentFailure)
+                cursor = await conn.execute(q.fail_permanent, (worker_id, ids, leases, messages,
+                                                               [o.permanent for o in batch]), prepare=prepare)
+            else:
+                cursor = await conn.execute(q.fail, (worker_id, ids, leases, messages), prepare=prepare)
+        elif kind == SNOOZE:
+            delays = [f"{o.delay:.6f} s" for o in batch]
+            cursor = await conn.execute(q.snooze, (worker_id, ids, leases, delays), prepare=prepare)
         else:
             cursor = await conn.execute(q.give_back, (worker_id, ids, leases), prepare=prepare)
         return {row[0]: row for row in await cursor.fetchall()}
@@ -212,6 +221,8 @@ class Outcomes:
                 self._report_completed(outcome, answer)
             elif kind == FAIL:
                 self._report_failed(outcome, answer, row)
+            elif kind == SNOOZE:
+                self._report_snoozed(outcome, answer, row)
             elif answer == "returned":
                 self._worker.stats.given_back += 1
             elif answer == "cancelled":
@@ -279,12 +290,35 @@ class Outcomes:
             log.error("job %d (%s) failed permanently on attempt %d/%d after %s: %s", job.id,
                       job.task_identifier, attempts, max_attempts, ms(outcome.duration), text,
                       exc_info=exc_info, extra=_extra(job))
+            events = self._worker.events
+            if events._listeners:
+                events.emit("job:dead", self._worker.worker_id, job=job, duration=outcome.duration,
+                            error=outcome.error, data={"message": outcome.message, "attempts": attempts,
+                                                       "max_attempts": max_attempts})
         else:
             wait = (run_at - datetime.now(run_at.tzinfo)).total_seconds()
             self._worker.wake_in(wait)
             log.warning("job %d (%s) failed on attempt %d/%d after %s; retrying in %s (at %s): %s", job.id,
                         job.task_identifier, attempts, max_attempts, ms(outcome.duration), duration(wait),
                         run_at.astimezone().isoformat(timespec="seconds"), text, exc_info=exc_info,
+                        extra=_extra(job))
+
+    def _report_snoozed(self, outcome: Outcome, answer: str, row: tuple | None) -> None:
+        job = outcome.job
+        if answer == "cancelled":
+            self._report_cancelled(outcome, f"snoozed after {ms(outcome.duration)}")
+        elif answer in ("scheduled", "available") and row is not None:
+            self._worker.stats.snoozed += 1
+            run_at = row[2]
+            wait = (run_at - datetime.now(run_at.tzinfo)).total_seconds()
+            self._worker.wake_in(wait)
+            log.info("job %d (%s) snoozed after %s on attempt %d/%d; it runs again in %s (its attempt is not "
+                     "counted)", job.id, job.task_identifier, ms(outcome.duration), job.attempts,
+                     job.max_attempts, duration(wait), extra=_extra(job))
+        else:
+            self._worker.stats.lost += 1
+            log.warning("job %d (%s) snoozed after %s but its attempt %d was no longer this worker's; it may "
+                        "run again", job.id, job.task_identifier, ms(outcome.duration), job.attempts,
                         extra=_extra(job))
 
 

@@ -23,7 +23,7 @@ _ROW_COLUMNS = ", ".join(ROW_COLUMNS)  # the utilities' statements (utils.py)
 CLAIM_COLUMNS = (
     "id", "queue_name", "task_identifier", "payload::text", "priority", "run_at", "attempts",
     "max_attempts", "last_error", "created_at", "key", "locked_at", "revision", "flags::text", "lease",
-    "next_due_in", "look_again",
+    "next_due_in", "look_again", "extract(epoch from timeout)::float8",
 )
 
 
@@ -33,7 +33,9 @@ class Queries:
     claim: str
     complete: str
     fail: str
+    fail_permanent: str
     give_back: str
+    snooze: str
     held_attempts: str
     register: str
     heartbeat: str
@@ -57,6 +59,8 @@ class Queries:
     resume_task: str
     explain_job: str
     job_states: str
+    set_dead_letter: str
+    remove_dead_letter: str
     listen: str
     cancel_channel: str
     cancel_requests: str
@@ -85,6 +89,11 @@ def for_schema(schema: str) -> Queries:
                   "%s, %s::bigint[], %s::bigint[], %s::jsonb[])"),
         fail=(f"select job_id, outcome, run_at, attempts, max_attempts "
               f"from {s}.fail_attempts(%s, %s::bigint[], %s::bigint[], %s::text[])"),
+        # a batch with a PermanentFailure in it (the hot path's statement stays the 4-argument one)
+        fail_permanent=(f"select job_id, outcome, run_at, attempts, max_attempts "
+                        f"from {s}.fail_attempts(%s, %s::bigint[], %s::bigint[], %s::text[], %s::boolean[])"),
+        snooze=(f"select job_id, outcome, run_at from {s}.snooze_attempts("
+                "%s, %s::bigint[], %s::bigint[], %s::interval[])"),
         give_back=f"select job_id, outcome from {s}.return_attempts(%s, %s::bigint[], %s::bigint[])",
         held_attempts=f"select job_id, lease from {s}.held_attempts(%s)",
         register=f"select {s}.register_worker(%s, %s::jsonb, %s::interval, %s::interval)",
@@ -99,7 +108,7 @@ def for_schema(schema: str) -> Queries:
         add_job=(
             f"select {_ROW_COLUMNS} from {s}.add_job(identifier => %s, payload => %s::json, "
             "queue_name => %s, run_at => %s::timestamptz, max_attempts => %s::int, job_key => %s, "
-            "priority => %s::int, flags => %s::text[], job_key_mode => %s)"
+            "priority => %s::int, flags => %s::text[], job_key_mode => %s, timeout => %s::interval)"
         ),
         # Specs travel as one JSON array (payloads.encode writes each payload); json_populate_recordset
         # turns it into job_spec rows.
@@ -129,6 +138,8 @@ def for_schema(schema: str) -> Queries:
         resume_task=f"select {s}.resume_task(%s::text)",
         explain_job=f"select state, reason, until from {s}.explain_job(%s::bigint)",
         job_states=f"select id, state from {s}.jobs where id = any(%s::bigint[]) order by id",
+        set_dead_letter=f"select {s}.set_dead_letter(%s, task_identifier => %s, queue_name => %s)",
+        remove_dead_letter=f"select {s}.remove_dead_letter(task_identifier => %s, queue_name => %s)",
         listen=sql.SQL("listen {}; listen {}").format(
             sql.Identifier(f"{schema}:jobs"), sql.Identifier(f"{schema}:cancel")).as_string(None),
         cancel_channel=f"{schema}:cancel",

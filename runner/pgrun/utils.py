@@ -20,7 +20,7 @@ surrogates are refused before anything is sent.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from . import control, db, payloads, queries, results
@@ -35,11 +35,25 @@ if TYPE_CHECKING:
 # ---------------------------------------------------------------- parameters
 
 
+def _seconds(timeout: float | timedelta | None, where: str = "timeout") -> float | None:
+    """A job's timeout as seconds (the database refuses zero and below, with its own words)."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, timedelta):
+        return timeout.total_seconds()
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"{where} is a number of seconds or a timedelta, got {type(timeout).__name__}")
+    return float(timeout)
+
+
 def _add_job_params(identifier: str, payload: Any, queue_name: str | None, run_at: datetime | None,
                     max_attempts: int | None, job_key: str | None, priority: int | None,
-                    flags: Sequence[str] | None, job_key_mode: JobKeyMode) -> tuple:
+                    flags: Sequence[str] | None, job_key_mode: JobKeyMode,
+                    timeout: float | timedelta | None = None) -> tuple:
+    seconds = _seconds(timeout)
     return (identifier, None if payload is None else payloads.encode(payload), queue_name, run_at,
-            max_attempts, job_key, priority, None if flags is None else list(flags), job_key_mode)
+            max_attempts, job_key, priority, None if flags is None else list(flags), job_key_mode,
+            None if seconds is None else timedelta(seconds=seconds))
 
 
 def _add_jobs_params(specs: Iterable[JobSpec], job_key_preserve_run_at: bool) -> tuple[str, bool]:
@@ -78,10 +92,13 @@ def add_job(conn: psycopg.Connection, identifier: str, payload: Any = None, *,
             queue_name: str | None = None, run_at: datetime | None = None,
             max_attempts: int | None = None, job_key: str | None = None,
             priority: int | None = None, flags: Sequence[str] | None = None,
-            job_key_mode: JobKeyMode = "replace", schema: str = "pgrun") -> Job:
-    """Adds one job (SQL `add_job`) on `conn`, inside its transaction if one is open."""
+            job_key_mode: JobKeyMode = "replace", schema: str = "pgrun",
+            timeout: float | timedelta | None = None) -> Job:
+    """Adds one job (SQL `add_job`) on `conn`, inside its transaction if one is open.
+
+    `timeout` (seconds or a timedelta): how long one attempt may run; None: no limit."""
     params = _add_job_params(identifier, payload, queue_name, run_at, max_attempts, job_key,
-                             priority, flags, job_key_mode)
+                             priority, flags, job_key_mode, timeout)
     return Job(*conn.execute(queries.for_schema(schema).add_job, params).fetchone())
 
 
@@ -96,10 +113,11 @@ async def add_job_async(conn: psycopg.AsyncConnection, identifier: str, payload:
                         queue_name: str | None = None, run_at: datetime | None = None,
                         max_attempts: int | None = None, job_key: str | None = None,
                         priority: int | None = None, flags: Sequence[str] | None = None,
-                        job_key_mode: JobKeyMode = "replace", schema: str = "pgrun") -> Job:
+                        job_key_mode: JobKeyMode = "replace", schema: str = "pgrun",
+                        timeout: float | timedelta | None = None) -> Job:
     """`add_job` on an async connection."""
     params = _add_job_params(identifier, payload, queue_name, run_at, max_attempts, job_key,
-                             priority, flags, job_key_mode)
+                             priority, flags, job_key_mode, timeout)
     cursor = await conn.execute(queries.for_schema(schema).add_job, params)
     return Job(*await cursor.fetchone())
 
@@ -153,10 +171,11 @@ class WorkerUtils:
     def add_job(self, identifier: str, payload: Any = None, *, queue_name: str | None = None,
                 run_at: datetime | None = None, max_attempts: int | None = None,
                 job_key: str | None = None, priority: int | None = None,
-                flags: Sequence[str] | None = None, job_key_mode: JobKeyMode = "replace") -> Job:
+                flags: Sequence[str] | None = None, job_key_mode: JobKeyMode = "replace",
+                timeout: float | timedelta | None = None) -> Job:
         return add_job(self.connection, identifier, payload, queue_name=queue_name, run_at=run_at,
                        max_attempts=max_attempts, job_key=job_key, priority=priority, flags=flags,
-                       job_key_mode=job_key_mode, schema=self.schema)
+                       job_key_mode=job_key_mode, schema=self.schema, timeout=timeout)
 
     def add_jobs(self, specs: Iterable[JobSpec], *, job_key_preserve_run_at: bool = False) -> list[Job]:
         return add_jobs(self.connection, specs, job_key_preserve_run_at=job_key_preserve_run_at,
@@ -212,6 +231,19 @@ class WorkerUtils:
         """Why this job is not running now (see pgrun.control.Explanation)."""
         return control.explain_job(self.connection, self._queries, job_id)
 
+    def set_dead_letter(self, dead_letter_task: str, *, task_identifier: str | None = None,
+                        queue_name: str | None = None) -> None:
+        """Failed jobs of this task, of this queue, or (neither given) of any other job add a job of
+        `dead_letter_task` carrying them (SQL `set_dead_letter`; the most specific rule wins)."""
+        self.connection.execute(self._queries.set_dead_letter,
+                                (dead_letter_task, task_identifier, queue_name))
+
+    def remove_dead_letter(self, *, task_identifier: str | None = None,
+                           queue_name: str | None = None) -> bool:
+        """Forgets the dead-letter rule of this scope; says whether there was one."""
+        return self.connection.execute(self._queries.remove_dead_letter,
+                                       (task_identifier, queue_name)).fetchone()[0]
+
     def get_result(self, job_id: int) -> JobResult | None:
         """The job's state, result, last error and finish time; None for an unknown job."""
         return results.get_result(self.connection, job_id, schema=self.schema)
@@ -264,11 +296,12 @@ class AsyncWorkerUtils:
     async def add_job(self, identifier: str, payload: Any = None, *, queue_name: str | None = None,
                       run_at: datetime | None = None, max_attempts: int | None = None,
                       job_key: str | None = None, priority: int | None = None,
-                      flags: Sequence[str] | None = None, job_key_mode: JobKeyMode = "replace") -> Job:
+                      flags: Sequence[str] | None = None, job_key_mode: JobKeyMode = "replace",
+                      timeout: float | timedelta | None = None) -> Job:
         return await add_job_async(await self.connection(), identifier, payload, queue_name=queue_name,
                                    run_at=run_at, max_attempts=max_attempts, job_key=job_key,
                                    priority=priority, flags=flags, job_key_mode=job_key_mode,
-                                   schema=self.schema)
+                                   schema=self.schema, timeout=timeout)
 
     async def add_jobs(self, specs: Iterable[JobSpec], *,
                        job_key_preserve_run_at: bool = False) -> list[Job]:
@@ -315,6 +348,17 @@ class AsyncWorkerUtils:
 
     async def explain_job(self, job_id: int) -> Explanation:
         return await control.explain_job_async(await self.connection(), self._queries, job_id)
+
+    async def set_dead_letter(self, dead_letter_task: str, *, task_identifier: str | None = None,
+                              queue_name: str | None = None) -> None:
+        await (await self.connection()).execute(self._queries.set_dead_letter,
+                                                (dead_letter_task, task_identifier, queue_name))
+
+    async def remove_dead_letter(self, *, task_identifier: str | None = None,
+                                 queue_name: str | None = None) -> bool:
+        cursor = await (await self.connection()).execute(self._queries.remove_dead_letter,
+                                                         (task_identifier, queue_name))
+        return (await cursor.fetchone())[0]
 
     async def get_result(self, job_id: int) -> JobResult | None:
         return await results.get_result_async(await self.connection(), job_id, schema=self.schema)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from . import cron, db, queries, shutdown
 from .cancels import CancelWatch
-from .errors import ConfigurationError, PgrunError
+from .errors import ConfigurationError, PgrunError, WorkerRestartRequired
 from .events import Events
 from .execution import Execution
 from .fetcher import Fetcher
@@ -53,6 +53,7 @@ class WorkerStats:
     cancelled: int = 0           # ended cancelled: cancel_jobs was called while they ran
     timed_out: int = 0           # stopped past their timeout (then retried by their policy)
     abandoned_threads: int = 0   # plain handlers that ignored a stop past the grace: slot freed
+    snoozed: int = 0             # ended by pgrun.Snooze: run again later, the attempt not counted
 
 
 def make_worker_id() -> str:
@@ -345,10 +346,13 @@ class Worker:
             self.cancels.notified()
 
     def restart(self, why: str) -> None:
-        """Stops gracefully and asks to be started again (the pgrun command re-executes itself;
-        an embedding application reads `restart_reason` once the worker has stopped)."""
+        """Stops gracefully and asks to be started again: the pgrun command re-executes itself;
+        for an embedding application, wait()/stop() (and Runner.wait/stop) raise
+        WorkerRestartRequired, and `restart_reason` says why."""
         if self.restart_reason is None:
             self.restart_reason = why
+            if self.error is None:
+                self.error = WorkerRestartRequired(why)
             log.error("worker %s restarts: %s", self.worker_id, why)
             self.events.emit("worker:restart", self.worker_id, data={"reason": why})
             self.request_stop()

@@ -49,3 +49,15 @@ begin
           where i > v_n - v_keep);
 end;
 $$;
+
+-- What an attempt stopped by its timeout records: "timed out after N s", N the
+-- timeout in whole seconds (at least 1). pgrun's runner writes the same words
+-- when it stops the attempt itself; the SQL sweep (_time_out_attempts) after
+-- the grace.
+create or replace function @schema@._timeout_message(
+  timeout interval
+) returns text
+language sql immutable
+as $$
+  select format('timed out after %s s', greatest(floor(extract(epoch from _timeout_message.timeout)), 1)::bigint);
+$$;

@@ -65,6 +65,27 @@ begin
 end;
 $$;
 
+-- Removes the rule of exactly this scope (a task, a queue, or the default:
+-- both null) from a table of rules scoped so (_private_retention,
+-- _private_dead_letters); says whether there was one.
+create or replace function @schema@._forget_rule(
+  rules regclass,
+  task_identifier text,
+  queue_name text
+) returns boolean
+language plpgsql volatile
+as $$
+declare
+  v_n integer;
+begin
+  execute format('delete from %s as r where r.task_identifier is not distinct from $1 '
+                 'and r.queue_name is not distinct from $2', _forget_rule.rules)
+  using _forget_rule.task_identifier, _forget_rule.queue_name;
+  get diagnostics v_n = row_count;
+  return v_n > 0;
+end;
+$$;
+
 -- Admin: forget a retention rule (the next more general one applies again).
 -- Returns whether there was one.
 create or replace function @schema@.remove_retention(
@@ -77,10 +98,8 @@ as $$
 declare
   v_removed boolean;
 begin
-  delete from @schema@._private_retention as r
-  where r.task_identifier is not distinct from remove_retention.task_identifier
-    and r.queue_name is not distinct from remove_retention.queue_name;
-  v_removed := found;
+  v_removed := @schema@._forget_rule('@schema@._private_retention', remove_retention.task_identifier,
+                                     remove_retention.queue_name);
   perform @schema@._audit('remove_retention',
     array[coalesce(remove_retention.task_identifier, remove_retention.queue_name)],
     jsonb_build_object('task_identifier', remove_retention.task_identifier,

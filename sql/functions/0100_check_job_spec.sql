@@ -52,3 +52,19 @@ begin
   end if;
 end;
 $$;
+
+-- Raises a clear error for a timeout add_job/add_jobs must refuse: zero or
+-- negative (null means no limit).
+create or replace function @schema@._check_timeout(
+  label text,
+  timeout interval
+) returns void
+language plpgsql immutable
+as $$
+begin
+  if _check_timeout.timeout <= interval '0' then
+    raise exception '%timeout must be positive (got %); use null for no limit', label, _check_timeout.timeout
+      using errcode = '22023';
+  end if;
+end;
+$$;

@@ -1,4 +1,5 @@
--- Enqueue one job (Graphile Worker's add_job: same arguments and results).
+-- Enqueue one job (Graphile Worker's add_job: same arguments and results, and
+-- pgrun's timeout last: how long one attempt may run, null for no limit).
 -- security definer: an enqueue-only role needs EXECUTE on this and nothing
 -- else, and learns nothing about jobs it did not add (_enqueue_rights).
 create or replace function @schema@.add_job(
@@ -10,7 +11,8 @@ create or replace function @schema@.add_job(
   job_key text default null,
   priority integer default null,
   flags text[] default null,
-  job_key_mode text default 'replace'
+  job_key_mode text default 'replace',
+  timeout interval default null
 ) returns @schema@._private_jobs
 language plpgsql volatile security definer
 -- plans made once per session, not per call (docs/internals.md, "Plans")
@@ -31,6 +33,7 @@ begin
     raise exception 'invalid job_key_mode %; expected ''replace'', ''preserve_run_at'' or ''unsafe_dedupe''',
       quote_literal(v_mode) using errcode = '22023';
   end if;
+  perform @schema@._check_timeout('', add_job.timeout);
   perform @schema@._check_job_spec('', add_job.identifier, add_job.queue_name,
     add_job.max_attempts, add_job.job_key, add_job.priority,
     octet_length(add_job.payload::text), @schema@._setting('payload_max_bytes', '1048576')::integer);
@@ -54,21 +57,23 @@ begin
   v_new.flags := (select jsonb_object_agg(f, true) from unnest(add_job.flags) as f where f is not null);
   v_new.state := case when v_run_at > now() then 'scheduled' else 'available' end;
   v_new.created_by := v_creator;
+  v_new.timeout := add_job.timeout;
 
   if add_job.job_key is null then
     insert into @schema@._private_jobs
-      (queue_name, task_identifier, payload, run_at, max_attempts, priority, flags, state, created_by)
+      (queue_name, task_identifier, payload, run_at, max_attempts, priority, flags, state, created_by, timeout)
     values (v_new.queue_name, v_new.task_identifier, v_new.payload, v_new.run_at, v_new.max_attempts,
-            v_new.priority, v_new.flags, v_new.state, v_new.created_by)
+            v_new.priority, v_new.flags, v_new.state, v_new.created_by, v_new.timeout)
     returning * into v_job;
 
   elsif v_mode = 'unsafe_dedupe' then
     -- Any live job holding the key wins, even a running one: only its revision
     -- moves. A restricted role moves nothing of a job it did not add.
     insert into @schema@._private_jobs
-      (queue_name, task_identifier, payload, run_at, max_attempts, key, priority, flags, state, created_by)
+      (queue_name, task_identifier, payload, run_at, max_attempts, key, priority, flags, state, created_by,
+       timeout)
     values (v_new.queue_name, v_new.task_identifier, v_new.payload, v_new.run_at, v_new.max_attempts,
-            v_new.key, v_new.priority, v_new.flags, v_new.state, v_new.created_by)
+            v_new.key, v_new.priority, v_new.flags, v_new.state, v_new.created_by, v_new.timeout)
     on conflict (key) where key is not null and state not in ('completed', 'cancelled') do update set
       revision = _private_jobs.revision + 1,
       updated_at = now()
@@ -88,14 +93,15 @@ begin
     -- between our check and our update.
     for i in 1..10 loop
       insert into @schema@._private_jobs
-        (queue_name, task_identifier, payload, run_at, max_attempts, key, priority, flags, state, created_by)
+        (queue_name, task_identifier, payload, run_at, max_attempts, key, priority, flags, state, created_by,
+         timeout)
       values (v_new.queue_name, v_new.task_identifier, v_new.payload, v_new.run_at, v_new.max_attempts,
-              v_new.key, v_new.priority, v_new.flags, v_new.state, v_new.created_by)
+              v_new.key, v_new.priority, v_new.flags, v_new.state, v_new.created_by, v_new.timeout)
       on conflict (key) where key is not null and state not in ('completed', 'cancelled') do update set
         (queue_name, task_identifier, payload, run_at, max_attempts, priority, flags, attempts,
-         last_error, errors, revision, updated_at, state) =
+         last_error, errors, revision, updated_at, state, timeout) =
         (select r.queue_name, r.task_identifier, r.payload, r.run_at, r.max_attempts, r.priority, r.flags,
-                r.attempts, r.last_error, r.errors, r.revision, r.updated_at, r.state
+                r.attempts, r.last_error, r.errors, r.revision, r.updated_at, r.state, r.timeout
          from @schema@._replaced_job(_private_jobs, excluded, v_mode = 'preserve_run_at') as r)
       where _private_jobs.state in ('scheduled', 'available', 'retryable')
         and (not v_rights.restricted or _private_jobs.created_by = v_creator)
@@ -118,9 +124,10 @@ begin
       where j.id = v_holder.id;
 
       insert into @schema@._private_jobs
-        (queue_name, task_identifier, payload, run_at, max_attempts, key, priority, flags, state, created_by)
+        (queue_name, task_identifier, payload, run_at, max_attempts, key, priority, flags, state, created_by,
+         timeout)
       values (v_new.queue_name, v_new.task_identifier, v_new.payload, v_new.run_at, v_new.max_attempts,
-              v_new.key, v_new.priority, v_new.flags, v_new.state, v_new.created_by)
+              v_new.key, v_new.priority, v_new.flags, v_new.state, v_new.created_by, v_new.timeout)
       on conflict (key) where key is not null and state not in ('completed', 'cancelled') do nothing
       returning * into v_job;
       exit when found;

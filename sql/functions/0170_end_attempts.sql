@@ -9,6 +9,9 @@
 --   outcome 'returned':  never started: the attempt is given back, the job available again
 --   outcome 'released':  its worker is gone: messages->>id recorded, the attempt
 --                        counts, the job available again at once (or failed if it was the last)
+--   outcome 'snoozed':   the attempt is given back (as 'returned'), nothing recorded;
+--                        the job scheduled at now + delays->>id (available if that is not later)
+-- permanent: ids of 'failed' jobs that fail for good whatever attempts remain.
 -- Whatever the outcome, a job whose cancel was asked (cancel_jobs) ends
 -- 'cancelled', with "cancelled[: reason]" in its errors and the attempt's own
 -- message after it.
@@ -17,7 +20,9 @@ create or replace function @schema@._end_attempts(
   outcome text,
   messages jsonb default null,
   results jsonb default null,
-  now timestamptz default now()
+  now timestamptz default now(),
+  permanent bigint[] default null,
+  delays jsonb default null
 ) returns table (job_id bigint, state text, run_at timestamptz, attempts smallint, max_attempts smallint)
 language plpgsql volatile
 as $$
@@ -29,6 +34,7 @@ declare
   v_cancelled boolean := exists (select from @schema@._private_jobs as j  -- jobs_cancel_requested: one page
                                  where j.id = any(_end_attempts.job_ids) and j.state = 'running'
                                    and j.cancel_requested_at is not null);
+  v_dead_letters boolean;
   v_ended record;
   v_relist text[];
 begin
@@ -48,6 +54,9 @@ begin
     into v_ended
     from removed as r;
   else
+    -- a failed job may leave a dead letter (0165_dead_letters.sql): almost
+    -- never a rule, and then one look at an empty table
+    v_dead_letters := exists (select from @schema@._private_dead_letters);
     with next as (
       select j.id, j.task_identifier, j.queue_name,
         case when j.cancel_requested_at is null then _end_attempts.messages ->> j.id::text
@@ -59,7 +68,10 @@ begin
           when j.cancel_requested_at is not null then 'cancelled'
           when _end_attempts.outcome = 'completed' then 'completed'
           when _end_attempts.outcome = 'returned' then 'available'
-          when j.attempts >= j.max_attempts then 'failed'
+          when _end_attempts.outcome = 'snoozed' then
+            case when (_end_attempts.delays ->> j.id::text)::interval > interval '0' then 'scheduled'
+                 else 'available' end
+          when j.attempts >= j.max_attempts or j.id = any(_end_attempts.permanent) then 'failed'
           when _end_attempts.outcome = 'released' then 'available'
           else 'retryable'
         end as state,
@@ -85,6 +97,15 @@ begin
       from next as n
       left join rules as r on r.task_identifier = n.task_identifier and r.state = n.state
                           and r.queue_name = coalesce(n.queue_name, '')
+    ), dead as (
+      select d.dead_job_id, d.dead_letter_job_id
+      from @schema@._add_dead_letters(
+        (select jsonb_agg(@schema@._dead_job(j, @schema@._clean_error(p.message, v_max_error),
+                            @schema@._with_error(j.errors, j.attempts, p.message, _end_attempts.now)) order by p.id)
+         from plan as p join @schema@._private_jobs as j on j.id = p.id
+         where v_dead_letters and p.state = 'failed'),
+        _end_attempts.now) as d
+      where v_dead_letters
     ), removed as (
       delete from @schema@._private_jobs as j using plan as p
       where j.id = p.id and p.keep_until <= _end_attempts.now
@@ -92,10 +113,14 @@ begin
     ), moved as (
       update @schema@._private_jobs as j set
         state = p.state,
-        attempts = case when _end_attempts.outcome = 'returned' then greatest(j.attempts - 1, 0)
+        attempts = case when _end_attempts.outcome in ('returned', 'snoozed')
+                        then greatest(j.attempts - 1, 0)
                         else j.attempts end,
         run_at = case when p.state = 'retryable'
                       then greatest(_end_attempts.now, j.run_at) + exp(least(j.attempts, 10)) * interval '1 second'
+                      when _end_attempts.outcome = 'snoozed' and p.state <> 'cancelled'
+                      then _end_attempts.now + coalesce((_end_attempts.delays ->> j.id::text)::interval,
+                                                        interval '0')
                       else j.run_at end,
         last_error = case when _end_attempts.outcome in ('failed', 'released') or p.state = 'cancelled'
                           then @schema@._clean_error(p.message, v_max_error) else j.last_error end,
@@ -107,6 +132,9 @@ begin
         locked_by = null,
         finished_at = case when p.state in ('completed', 'failed', 'cancelled') then _end_attempts.now end,
         keep_until = case when p.keep_until = 'infinity' then null else p.keep_until end,
+        dead_letter_job_id = case when v_dead_letters and p.state = 'failed'
+                                  then (select d.dead_letter_job_id from dead as d where d.dead_job_id = j.id)
+                                  else j.dead_letter_job_id end,
         updated_at = _end_attempts.now
       from plan as p
       where j.id = p.id and (p.keep_until is null or p.keep_until > _end_attempts.now)
@@ -125,7 +153,8 @@ begin
       (select array_agg(e.state order by e.id) from ended as e) as states,
       (select array_agg(e.run_at order by e.id) from ended as e) as run_ats,
       (select array_agg(e.attempts order by e.id) from ended as e) as attempts,
-      (select array_agg(e.max_attempts order by e.id) from ended as e) as max_attempts
+      (select array_agg(e.max_attempts order by e.id) from ended as e) as max_attempts,
+      (select count(*) from dead as d) as dead_letters  -- written whether or not a kept job names them
     into v_ended;
   end if;
 
@@ -161,7 +190,8 @@ begin
          and exists (select from @schema@._private_jobs as j
                      where j.queue_name = any(v_relist) and j.state = 'available'))
      or exists (select from unnest(v_ended.states, v_ended.run_ats) as e(state, run_at)
-                where e.state = 'retryable' and e.run_at < _end_attempts.now + interval '1 minute') then
+                where e.state in ('retryable', 'scheduled')
+                  and e.run_at < _end_attempts.now + interval '1 minute') then
     perform @schema@._notify_jobs();
   end if;
 

@@ -1,7 +1,9 @@
 -- A worker reports failed attempts it holds (with their leases). Each job
 -- keeps the error (last_error, and the errors history of the last attempts)
 -- and is retried at greatest(now(), run_at) + exp(least(attempts, 10))
--- seconds; after its last attempt it is 'failed' and kept as retention says.
+-- seconds; after its last attempt, or where permanent[i] is true, it is
+-- 'failed' and kept as retention says. permanent null (or shorter than the
+-- ids) means false for the rest.
 -- Answers every id: 'retryable' or 'failed' (with the job's new run_at and
 -- attempts), 'cancelled' (its cancel was asked while it ran: it ends
 -- cancelled, not retried), 'busy' (try again later) or 'lost'.
@@ -9,7 +11,8 @@ create or replace function @schema@.fail_attempts(
   worker_id text,
   job_ids bigint[],
   leases bigint[],
-  error_messages text[]
+  error_messages text[],
+  permanent boolean[] default null
 ) returns table (job_id bigint, outcome text, run_at timestamptz, attempts smallint, max_attempts smallint)
 language plpgsql volatile
 -- plans made once per session, not per call (docs/internals.md, "Plans")
@@ -19,12 +22,22 @@ as $$
 #variable_conflict use_column
 declare
   v_lock record;
+  v_permanent bigint[];
 begin
+  if fail_attempts.permanent is not null then
+    if cardinality(fail_attempts.permanent) > cardinality(fail_attempts.job_ids) then
+      raise exception 'permanent has % elements but job_ids has %', cardinality(fail_attempts.permanent),
+        cardinality(fail_attempts.job_ids) using errcode = '22023';
+    end if;
+    v_permanent := array(select p.id from unnest(fail_attempts.job_ids, fail_attempts.permanent) as p(id, permanent)
+                         where p.permanent);
+  end if;
   v_lock := @schema@._lock_attempts(fail_attempts.worker_id, fail_attempts.job_ids, fail_attempts.leases);
   return query
   select e.job_id, e.state, e.run_at, e.attempts, e.max_attempts
   from @schema@._end_attempts(v_lock.held, 'failed',
-    jsonb_object(fail_attempts.job_ids::text[], fail_attempts.error_messages)) as e
+    jsonb_object(fail_attempts.job_ids::text[], fail_attempts.error_messages), null, now(),
+    nullif(v_permanent, '{}')) as e
   where v_lock.held is not null
   union all select b, 'busy', null, null, null from unnest(v_lock.busy) as b
   union all select l, 'lost', null, null, null from unnest(v_lock.lost) as l;

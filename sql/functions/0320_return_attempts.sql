@@ -73,6 +73,45 @@ begin
 end;
 $$;
 
+-- The SQL side of job timeouts, so that a runner that does not enforce them
+-- cannot hold a job forever: every running attempt whose job has a timeout
+-- and began more than timeout + grace ago (setting timeout_grace, 30 seconds
+-- by default; the runner stops it itself at the timeout) is ended as failed
+-- with "timed out after N s" (_timeout_message), retried by its policy or
+-- failed for good (and dead-lettered). Run by maintain(); the
+-- jobs_running_timeout index keeps the look cheap. Rows another transaction
+-- holds (its worker ending the attempt right now) are skipped: whichever
+-- commits first wins.
+create or replace function @schema@._time_out_attempts(
+  now timestamptz,
+  max_rows integer default 1000
+) returns integer
+language plpgsql volatile
+as $$
+declare
+  v_grace interval := @schema@._setting('timeout_grace', '30 seconds')::interval;
+  v_ids bigint[];
+  v_queues text[];
+  v_messages jsonb;
+begin
+  select array_agg(j.id order by j.id), array_agg(j.queue_name order by j.id),
+         jsonb_object_agg(j.id::text, @schema@._timeout_message(j.timeout))
+  into v_ids, v_queues, v_messages
+  from (select j.id, j.queue_name, j.timeout from @schema@._private_jobs as j
+        where j.state = 'running' and j.timeout is not null
+          and j.locked_at < _time_out_attempts.now - v_grace - j.timeout  -- jobs_running_timeout
+        order by j.id
+        limit _time_out_attempts.max_rows
+        for update of j skip locked) as j;
+  if v_ids is null then
+    return 0;
+  end if;
+  v_ids := @schema@._lock_queues_of(v_ids, v_queues);
+  perform @schema@._end_attempts(v_ids, 'failed', v_messages, null, _time_out_attempts.now);
+  return cardinality(v_ids);
+end;
+$$;
+
 -- Graphile Worker's admin functions (complete_jobs, permanently_fail_jobs,
 -- reschedule_jobs, remove_job) treat a job locked more than 4 hours ago as not
 -- running. Here that holds for workers that never registered (a registered

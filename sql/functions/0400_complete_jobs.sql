@@ -33,6 +33,7 @@ language plpgsql volatile
 as $$
 declare
   v_waited bigint[];
+  v_letters integer;
 begin
   with ended as (
     select j.id, j.task_identifier, j.queue_name,
@@ -44,6 +45,14 @@ begin
     select e.*, case when e.waited then greatest(coalesce(e.keep_until, 'infinity'), now() + interval '10 minutes')
                      else e.keep_until end as keep
     from ended as e
+  ), dead as (  -- a job failed by hand may leave a dead letter (0165_dead_letters.sql)
+    select d.dead_job_id, d.dead_letter_job_id
+    from @schema@._add_dead_letters(
+      (select jsonb_agg(@schema@._dead_job(j, coalesce(_finish_waiting_jobs.error_message, j.last_error), j.errors)
+                        order by j.id)
+       from @schema@._private_jobs as j where j.id = any(_finish_waiting_jobs.job_ids)),
+      now()) as d
+    where _finish_waiting_jobs.state = 'failed' and exists (select from @schema@._private_dead_letters)
   ), removed as (
     delete from @schema@._private_jobs as j using planned as e
     where j.id = e.id and e.keep <= now()
@@ -54,11 +63,15 @@ begin
         attempts = case when _finish_waiting_jobs.state = 'failed' then j.max_attempts else j.attempts end,
         finished_at = now(),
         keep_until = nullif(e.keep, 'infinity'),
+        dead_letter_job_id = coalesce((select d.dead_letter_job_id from dead as d where d.dead_job_id = j.id),
+                                      j.dead_letter_job_id),
         updated_at = now()
     from planned as e
     where j.id = e.id and (e.keep is null or e.keep > now())
   )
-  select array_agg(e.id) filter (where e.waited) into v_waited from planned as e;
+  -- dead is read here too, so its letters are written even when no kept job names them
+  select (select array_agg(e.id) from planned as e where e.waited), (select count(*)::integer from dead)
+  into v_waited, v_letters;
   perform pg_notify('@schema_text@:finished', i::text) from unnest(v_waited) as i;
 end;
 $$;

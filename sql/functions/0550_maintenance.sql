@@ -4,6 +4,7 @@
 --   promote due scheduled and retryable jobs of every task (claims promote
 --     only their own tasks'),
 --   release locks older than job_expiry of workers that never registered,
+--   end attempts past their job's timeout and the grace (_time_out_attempts),
 --   remove final jobs whose retention ended,
 --   forget reaped workers that hold nothing any more, an hour later,
 --   remove audit rows older than the audit_retention setting,
@@ -34,6 +35,9 @@ begin
 
   v_n := @schema@._release_expired_locks(maintain.job_expiry, maintain.now);
   if v_n > 0 then task := 'expired locks released'; rows := v_n; return next; end if;
+
+  v_n := @schema@._time_out_attempts(maintain.now, maintain.max_rows);
+  if v_n > 0 then task := 'timed out attempts ended'; rows := v_n; return next; end if;
 
   -- prune in batches until a batch comes back short or a second has passed,
   -- so that pruning keeps up with busy tasks

@@ -6,7 +6,8 @@ create or replace function pgrun_tests.worker(n integer default 1) returns text
 language sql immutable as $$ select 'test-worker-' || n $$;
 
 -- Remove every job, queue, queue listing, worker, retention rule, waiter,
--- grant record, paused task and audit row, and forget the last nudge, so a test starts from nothing.
+-- grant record, paused task, audit row and dead-letter rule, and forget the last
+-- nudge, so a test starts from nothing.
 create or replace function pgrun_tests.reset() returns void
 language sql as $$
   delete from pgrun._private_jobs;
@@ -18,6 +19,7 @@ language sql as $$
   delete from pgrun._private_grants;
   delete from pgrun._private_paused_tasks;
   delete from pgrun._private_audit;
+  delete from pgrun._private_dead_letters;
   select setval('pgrun._private_last_nudge', 0);
 $$;
 
@@ -284,5 +286,17 @@ begin
     raise exception 'the listening connection received no marker notification within 5 seconds';
   end if;
   return query select r.channel, r.payload from pgrun_tests_received as r;
+end;
+$$;
+
+-- Opens dblink sessions `a` and `b` for a race test, starts from nothing
+-- (reset) and registers worker 1; returns both backend pids. Needs dblink.
+create or replace function pgrun_tests.race_sessions(a text, b text, out a_pid integer, out b_pid integer)
+language plpgsql as $$
+begin
+  a_pid := pgrun_tests.connect(race_sessions.a);
+  b_pid := pgrun_tests.connect(race_sessions.b);
+  perform pgrun_tests.run(race_sessions.a, 'select pgrun_tests.reset()');
+  perform pgrun_tests.run(race_sessions.a, 'select pgrun_tests.register(1)');
 end;
 $$;

@@ -46,6 +46,24 @@ def waits_plain(payload, helpers):
         _record_sync(helpers, "saw helpers.cancelled")
 
 
+@task(isolation="process")
+def waits_process(payload, helpers):
+    """waits_plain in a child process (SIGTERM sets helpers.cancelled)."""
+    _record_sync(helpers, "started")
+    if helpers.cancelled.wait(3600):
+        _record_sync(helpers, "saw helpers.cancelled")
+
+
+@task(isolation="process", timeout=0.5)
+def slow_process(payload, helpers):
+    """Outlives its task timeout in a child process, ignoring SIGTERM: SIGKILL ends it."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _record_sync(helpers, "started")
+    time.sleep(3600)
+
+
 @task
 def ignores_plain(payload, helpers):
     """Ignores every stop: sleeps payload['seconds'] whatever happens."""
@@ -72,3 +90,18 @@ def slow_plain(payload, helpers):
 @task
 async def quick(payload, helpers):
     await _record(helpers, "ran")
+
+
+@task(isolation="process")
+def snoozes_process(payload, helpers):
+    """Snoozes from a child process (the exception travels back by pickle)."""
+    import pgrun
+
+    raise pgrun.Snooze(3600)
+
+
+@task(isolation="process")
+def refuses_process(payload, helpers):
+    import pgrun
+
+    raise pgrun.PermanentFailure("refused in its process")

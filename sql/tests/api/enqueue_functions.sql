@@ -2,19 +2,22 @@ begin;
 select plan(8);
 
 -- TEST: add_job and add_jobs keep Graphile Worker's names, argument names,
--- argument order and defaults, so callers written for graphile_worker work.
+-- argument order and defaults, so callers written for graphile_worker work;
+-- add_job's timeout comes last.
 select has_function('pgrun', 'add_job',
-  array['text', 'json', 'text', 'timestamp with time zone', 'integer', 'text', 'integer', 'text[]', 'text'],
-  'add_job(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, job_key_mode) exists');
+  array['text', 'json', 'text', 'timestamp with time zone', 'integer', 'text', 'integer', 'text[]', 'text',
+        'interval'],
+  'add_job(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, job_key_mode, timeout) exists');
 select is(pg_get_function_arguments('pgrun.add_job'::regproc),
   'identifier text, payload json DEFAULT NULL::json, queue_name text DEFAULT NULL::text, '
   'run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, '
   'max_attempts integer DEFAULT NULL::integer, job_key text DEFAULT NULL::text, '
   'priority integer DEFAULT NULL::integer, flags text[] DEFAULT NULL::text[], '
-  'job_key_mode text DEFAULT ''replace''::text',
-  'add_job has Graphile''s argument names and defaults (job_key_mode defaults to replace)');
+  'job_key_mode text DEFAULT ''replace''::text, timeout interval DEFAULT NULL::interval',
+  'add_job has Graphile''s argument names and defaults (job_key_mode defaults to replace), then timeout');
 select function_returns('pgrun', 'add_job',
-  array['text', 'json', 'text', 'timestamp with time zone', 'integer', 'text', 'integer', 'text[]', 'text'],
+  array['text', 'json', 'text', 'timestamp with time zone', 'integer', 'text', 'integer', 'text[]', 'text',
+        'interval'],
   'pgrun._private_jobs', 'add_job returns one job row');
 
 select has_function('pgrun', 'add_jobs', array['pgrun.job_spec[]', 'boolean'],
@@ -25,7 +28,8 @@ select is(pg_get_function_arguments('pgrun.add_jobs'::regproc),
 select function_returns('pgrun', 'add_jobs', array['pgrun.job_spec[]', 'boolean'],
   'setof pgrun._private_jobs', 'add_jobs returns a set of job rows');
 
--- TEST: job_spec has Graphile's attributes, names, order and types.
+-- TEST: job_spec has Graphile's attributes, names, order and types (and no more:
+-- a row of eight values must cast, as in Graphile Worker).
 select has_type('pgrun', 'job_spec', 'type job_spec exists');
 select is(
   (select array_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod) order by a.attnum)

@@ -16,9 +16,10 @@ select is(
   (select array_agg(c.column_name::text order by c.ordinal_position)
    from information_schema.columns as c
    where c.table_schema = 'pgrun' and c.table_name = 'jobs' and c.ordinal_position > 15),
-  array['payload', 'errors', 'state', 'finished_at', 'keep_until', 'result', 'cancel_requested_at', 'cancel_reason'],
-  'jobs then shows payload, the errors history, the state, when it finished, until when it is kept, its result '
-  'and whether and why its cancel was asked');
+  array['payload', 'errors', 'state', 'finished_at', 'keep_until', 'result', 'cancel_requested_at', 'cancel_reason',
+        'timeout', 'dead_letter_job_id'],
+  'jobs then shows payload, the errors history, the state, when it finished, until when it is kept, its result, '
+  'whether and why its cancel was asked, its timeout and its dead letter');
 
 select finish();
 rollback;

@@ -5,13 +5,14 @@ select plan(6);
 -- needs EXECUTE on them and nothing on the tables; and nobody gets that
 -- EXECUTE by default.
 select is_definer('pgrun', 'add_job',
-  array['text', 'json', 'text', 'timestamp with time zone', 'integer', 'text', 'integer', 'text[]', 'text'],
+  array['text', 'json', 'text', 'timestamp with time zone', 'integer', 'text', 'integer', 'text[]', 'text',
+        'interval'],
   'add_job is security definer');
 select is_definer('pgrun', 'add_jobs', array['pgrun.job_spec[]', 'boolean'],
   'add_jobs is security definer');
 
 select ok(not has_function_privilege('public',
-    'pgrun.add_job(text, json, text, timestamptz, integer, text, integer, text[], text)', 'execute'),
+    'pgrun.add_job(text, json, text, timestamptz, integer, text, integer, text[], text, interval)', 'execute'),
   'PUBLIC may not execute add_job');
 select ok(not has_function_privilege('public', 'pgrun.add_jobs(pgrun.job_spec[], boolean)', 'execute'),
   'PUBLIC may not execute add_jobs');
