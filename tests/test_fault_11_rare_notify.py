@@ -56,9 +56,12 @@ def test_with_no_idle_worker_add_job_sends_no_notify(conn, listener):
     assert notifications(listener) == [""]
 
 
-def _burst(dsn, conn, listener, sessions: int = 4, per_session: int = 50) -> tuple[list[str], float]:
-    """`sessions` sessions add `per_session` jobs each, as fast as they can, at the same time."""
-    ready = threading.Barrier(sessions)
+def _burst(dsn, conn, listener, task: str, sessions: int = 4,
+           per_session: int = 50) -> tuple[list[str], float]:
+    """`sessions` sessions add `per_session` jobs each, as fast as they can, at the same time.
+    Returns the notifications and the seconds from the barrier's release to the last add."""
+    released: list[float] = []
+    ready = threading.Barrier(sessions, action=lambda: released.append(time.monotonic()))
     errors: list[BaseException] = []
 
     def add() -> None:
@@ -66,29 +69,44 @@ def _burst(dsn, conn, listener, sessions: int = 4, per_session: int = 50) -> tup
             with psycopg.connect(dsn, autocommit=True) as mine:
                 ready.wait(10)
                 for n in range(per_session):
-                    mine.execute("select pgrun.add_job('burst', json_build_object('n', %s::int))", (n,))
+                    mine.execute("select pgrun.add_job(%s, json_build_object('n', %s::int))", (task, n))
         except BaseException as error:  # reported below, not lost in the thread
             errors.append(error)
 
     threads = [threading.Thread(target=add) for _ in range(sessions)]
-    started = time.monotonic()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(60)
-    took = time.monotonic() - started
+    took = time.monotonic() - released[0]
     assert not errors, errors
-    added = scalar(conn, "select count(*) from pgrun.jobs where task_identifier = 'burst'")
+    added = scalar(conn, "select count(*) from pgrun.jobs where task_identifier = %s", (task,))
     assert added == sessions * per_session
     sent = notifications(listener)
     assert set(sent) <= {""}
     return sent, took
 
 
+def _throttled_burst(dsn, conn, listener, adds: int = 200, sessions: int = 4) -> None:
+    """The rule is at most one nudge per 2 ms window, plus a rare extra where sessions read the
+    last nudge at the same instant; so the bound follows the burst's own duration (a slow
+    machine spreads the burst over more windows). A nudge per add breaks it whenever the burst
+    is denser than one add per 2 ms; a burst that was not (a stall on a shared machine) tells
+    nothing and is run again, at most three times."""
+    for attempt in range(3):
+        sent, took = _burst(dsn, conn, listener, f"burst-{attempt}", sessions, adds // sessions)
+        windows = took / 0.002
+        if windows < adds / 2:
+            break
+    else:
+        pytest.fail(f"three bursts of {adds} add_job calls each took over {adds / 2 * 0.002:.1f} s")
+    assert 1 <= len(sent) <= windows + 2 * sessions, (
+        f"{len(sent)} notifications for {adds} add_job calls in {took:.3f} s ({windows:.0f} windows)")
+
+
 def test_a_burst_of_add_jobs_while_a_worker_is_idle_sends_few_notifies(dsn, conn, listener):
     _idle_worker(conn)
-    sent, took = _burst(dsn, conn, listener)
-    assert 1 <= len(sent) <= 50, f"{len(sent)} notifications for 200 add_job calls in {took:.2f} s"
+    _throttled_burst(dsn, conn, listener)
 
 
 def test_a_burst_while_an_application_transaction_that_added_a_job_is_open_sends_few_notifies(
@@ -98,8 +116,7 @@ def test_a_burst_while_an_application_transaction_that_added_a_job_is_open_sends
         # An application's transaction added a job and goes on with its work (its NOTIFY, if it
         # sends one, leaves at its commit). Meanwhile other sessions add 200 jobs: the idle worker
         # must hear of them (at least one nudge) before that transaction ends, yet not 200 times.
-        sent, took = _burst(dsn, conn, listener)
-    assert 1 <= len(sent) <= 50, f"{len(sent)} notifications for 200 add_job calls"
+        _throttled_burst(dsn, conn, listener)
 
 
 def test_completing_the_last_job_of_a_queue_sends_no_notify(conn, listener):
