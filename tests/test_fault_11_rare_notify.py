@@ -89,17 +89,12 @@ def _burst(dsn, conn, listener, task: str, sessions: int = 4,
 
 def _throttled_burst(dsn, conn, listener, adds: int = 200, sessions: int = 4) -> None:
     """The rule is at most one nudge per 2 ms window, plus a rare extra where sessions read the
-    last nudge at the same instant; so the bound follows the burst's own duration (a slow
-    machine spreads the burst over more windows). A nudge per add breaks it whenever the burst
-    is denser than one add per 2 ms; a burst that was not (a stall on a shared machine) tells
-    nothing and is run again, at most three times."""
-    for attempt in range(3):
-        sent, took = _burst(dsn, conn, listener, f"burst-{attempt}", sessions, adds // sessions)
-        windows = took / 0.002
-        if windows < adds / 2:
-            break
-    else:
-        pytest.fail(f"three bursts of {adds} add_job calls each took over {adds / 2 * 0.002:.1f} s")
+    last nudge at the same instant; so the bound follows the burst's own duration (a slow or
+    busy machine spreads the burst over more windows, and then allows more). A nudge per add
+    breaks it on any machine that adds faster than one job per 2 ms (this one adds one per
+    0.5 to 1.5 ms). The window itself is tested without a clock in sql/tests/_notify_jobs."""
+    sent, took = _burst(dsn, conn, listener, "burst-added", sessions, adds // sessions)
+    windows = took / 0.002
     assert 1 <= len(sent) <= windows + 2 * sessions, (
         f"{len(sent)} notifications for {adds} add_job calls in {took:.3f} s ({windows:.0f} windows)")
 
