@@ -201,6 +201,23 @@ def test_a_cancel_kills_an_isolated_handler_that_ignores_it_and_its_slot_runs_th
     asyncio.run(main())
 
 
+def test_a_handler_that_polls_its_shutdown_event_in_a_tight_loop_sees_the_signal(dsn, conn, tmp_path):
+    # The signal lands while the handler's thread holds the event's lock: the child's own
+    # signal thread sets it (setting it from a signal handler deadlocked the child).
+    # Each signal had about even odds of the deadlock, so five workers in turn.
+    async def main(ready):
+        async with embedded({"spins_until_shutdown": isolated.spins_until_shutdown}, dsn,
+                            shutdown_timeout=10) as worker:
+            job_id = _add_watched(conn, "spins_until_shutdown", f'{{"ready": "{ready}"}}')
+            await db_wait(ready.exists, message="the handler to start")
+            await worker.stop()
+        return job_id
+    for turn in range(5):
+        job_id = asyncio.run(main(tmp_path / f"ready-{turn}"))
+        state, result, error = _finished(conn, job_id)
+        assert (state, result, error) == ("completed", {"shutdown": True, "polled": True}, None), turn
+
+
 def test_an_isolated_handler_sees_the_workers_shutdown_and_finishes_its_job(dsn, conn, tmp_path):
     ready = tmp_path / "ready"
 

@@ -2,11 +2,13 @@
 handler call at a time, sent over a pipe, and sends back its log lines and its
 result or error.
 
-The child has no thread of its own: signals reach the handler's (main) thread.
 SIGTERM sets `helpers.cancelled` (nothing is raised: the handler decides how to
 stop, as a plain handler in a thread does), SIGUSR1 sets `helpers.shutdown`,
 SIGINT is ignored (a Ctrl-C in the terminal reaches the whole process group;
-the worker decides what its children do).
+the worker decides what its children do). The two signals are blocked in every
+thread and taken by one thread of the child's own (sigwait), which sets the
+events: an Event set from a signal handler deadlocks when the signal lands
+while the handler's thread holds that Event's lock, at the start of its wait().
 """
 
 from __future__ import annotations
@@ -116,8 +118,9 @@ def child_main(conn, sys_path: list[str], log_level: int) -> None:
     root.handlers[:] = [_PipeHandler(send)]
     root.setLevel(log_level)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, lambda *_: _events["cancelled"].set())
-    signal.signal(signal.SIGUSR1, lambda *_: _events["shutdown"].set())
+    # before any other thread starts, so that every thread inherits the mask
+    signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALLED)
+    threading.Thread(target=_take_signals, name="pgrun-child-signals", daemon=True).start()
     send(("ready",))
     while True:
         try:
@@ -127,6 +130,15 @@ def child_main(conn, sys_path: list[str], log_level: int) -> None:
         if call is None:
             return
         send(_run(call))
+
+
+_SIGNALLED = {signal.SIGTERM, signal.SIGUSR1}
+
+
+def _take_signals() -> None:
+    while True:
+        number = signal.sigwait(_SIGNALLED)
+        _events["cancelled" if number == signal.SIGTERM else "shutdown"].set()
 
 
 def _run(call: dict[str, Any]) -> tuple:

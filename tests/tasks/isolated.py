@@ -84,3 +84,14 @@ def waits_for_shutdown(payload, helpers):
     with open(payload["ready"], "w"):
         pass
     return {"shutdown": helpers.shutdown.wait(60), "shutting_down": helpers.shutting_down}
+
+
+def spins_until_shutdown(payload, helpers):
+    """Polls helpers.shutdown in a tight loop: the signal that sets it nearly always lands while
+    this thread holds the event's lock (a deadlock when a signal handler sets the event)."""
+    with open(payload["ready"], "w"):
+        pass
+    polls = 0
+    while not helpers.shutdown.wait(0):
+        polls += 1
+    return {"shutdown": True, "polled": polls > 0}
