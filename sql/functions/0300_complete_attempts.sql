@@ -5,6 +5,45 @@
 -- 'completed', 'cancelled' (its cancel was asked while it ran: it ends
 -- cancelled, its result is not kept), 'busy', or 'lost' (not this worker's
 -- attempt any more).
+-- The common completion in one statement: jobs this worker holds under these
+-- leases that nothing else concerns (no named queue, no cancel asked, no
+-- result to keep, nobody waiting, no retention rule) are locked and deleted
+-- together, skipping rows another transaction holds. Returns the ids it
+-- deleted; the rest go the long way (_lock_attempts, _end_attempts), which
+-- has every rule. Half the work of locking first and deleting after.
+create or replace function @schema@._delete_plain_completions(
+  worker_id text,
+  job_ids bigint[],
+  leases bigint[]
+) returns bigint[]
+language plpgsql volatile
+as $$
+declare
+  -- the lease asked for each id, looked up per row (see _end_attempts)
+  v_leases jsonb;
+  v_deleted bigint[];
+begin
+  if exists (select from @schema@._private_retention)
+     or exists (select from @schema@._private_job_waiters as w where w.job_id = any(_delete_plain_completions.job_ids)) then
+    return null;
+  end if;
+  v_leases := jsonb_object(_delete_plain_completions.job_ids::text[], _delete_plain_completions.leases::text[]);
+  with deleted as (
+    delete from @schema@._private_jobs as j
+    where j.id in (select l.id from @schema@._private_jobs as l
+                   where l.id = any(_delete_plain_completions.job_ids) and l.state = 'running'
+                     and l.locked_by = _delete_plain_completions.worker_id
+                     and l.lease = (v_leases ->> l.id::text)::bigint
+                     and l.queue_name is null and l.cancel_requested_at is null
+                   order by l.id
+                   for update of l skip locked)
+    returning j.id
+  )
+  select array_agg(d.id) into v_deleted from deleted as d;
+  return v_deleted;
+end;
+$$;
+
 create or replace function @schema@.complete_attempts(
   worker_id text,
   job_ids bigint[],
@@ -18,11 +57,31 @@ set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
 declare
+  v_ids bigint[] := complete_attempts.job_ids;
+  v_leases bigint[] := complete_attempts.leases;
+  v_done bigint[];
   v_lock record;
 begin
-  v_lock := @schema@._lock_attempts(complete_attempts.worker_id, complete_attempts.job_ids,
-                                    complete_attempts.leases);
+  if cardinality(v_ids) is distinct from cardinality(v_leases) then
+    raise exception 'job_ids and leases must have the same length (% and %)',
+      coalesce(cardinality(v_ids)::text, 'NULL'), coalesce(cardinality(v_leases)::text, 'NULL')
+      using errcode = '22023';
+  end if;
+  if not exists (select from unnest(complete_attempts.results) as r where r is not null) then
+    v_done := @schema@._delete_plain_completions(complete_attempts.worker_id, v_ids, v_leases);
+    if cardinality(v_done) = cardinality(v_ids) then
+      return query select d, 'completed'::text from unnest(v_done) as d;
+      return;
+    elsif v_done is not null then  -- the others go the long way
+      select array_agg(a.id order by a.n), array_agg(a.lease order by a.n) into v_ids, v_leases
+      from unnest(v_ids, v_leases) with ordinality as a(id, lease, n)
+      where not a.id = any(v_done);
+    end if;
+  end if;
+  v_lock := @schema@._lock_attempts(complete_attempts.worker_id, v_ids, v_leases);
   return query
+  select d, 'completed'::text from unnest(v_done) as d
+  union all
   select e.job_id, e.state from @schema@._end_attempts(v_lock.held, 'completed', null,
       (select jsonb_object_agg(r.id::text, r.result)
        from unnest(complete_attempts.job_ids, complete_attempts.results) as r(id, result)

@@ -1,0 +1,68 @@
+begin;
+select plan(12);
+select pgrun_tests.reset();
+select pgrun_tests.register(1);
+
+-- Most completions take one statement (_delete_plain_completions): jobs of no
+-- named queue, with no cancel asked, no result, nobody waiting and no
+-- retention rule. Each of the others must still get its own rule, in the
+-- same batch.
+
+-- SETUP: worker 1 runs p1, p2 (plain), q1 (queue q), c1 (its cancel asked), w1 (watched)
+select id as p1 from pgrun.add_job('t', run_at => now() - interval '5 minutes') \gset
+select id as p2 from pgrun.add_job('t', run_at => now() - interval '4 minutes') \gset
+select id as q1 from pgrun.add_job('t', queue_name => 'q', run_at => now() - interval '3 minutes') \gset
+select id as c1 from pgrun.add_job('t', run_at => now() - interval '2 minutes') \gset
+select id as w1 from pgrun.add_job('t', run_at => now() - interval '1 minute') \gset
+select is((select count(*)::integer from pgrun_tests.claim(1, 5)), 5, 'setup: worker 1 claims five jobs');
+select pgrun.watch_jobs(array[:w1]::bigint[]);
+select is((select count(*)::integer from pgrun.cancel_jobs(array[:c1]::bigint[], 'not needed')), 1,
+  'setup: c1''s cancel is asked while it runs');
+
+-- TEST: every job of the batch gets its own outcome
+select set_eq(
+  format($$select job_id, outcome from pgrun.complete_attempts(%L, array[%s, %s, %s, %s, %s]::bigint[],
+             array[%s, %s, %s, %s, %s]::bigint[])$$,
+         pgrun_tests.worker(1), :p1, :p2, :q1, :c1, :w1,
+         pgrun_tests.lease(:p1), pgrun_tests.lease(:p2), pgrun_tests.lease(:q1), pgrun_tests.lease(:c1),
+         pgrun_tests.lease(:w1)),
+  format($$values (%s::bigint, 'completed'), (%s, 'completed'), (%s, 'completed'), (%s, 'cancelled'),
+                  (%s, 'completed')$$, :p1, :p2, :q1, :c1, :w1),
+  'plain, queued and watched jobs complete; the one whose cancel was asked ends cancelled');
+select set_eq($$select id, state from pgrun.jobs$$,
+  format($$values (%s::bigint, 'cancelled'), (%s, 'completed')$$, :c1, :w1),
+  'p1, p2 and q1 are gone; c1 is kept cancelled, w1 completed for whoever waits on it');
+select is((select running from pgrun._private_job_queues where queue_name = 'q'), 0,
+  'queue q runs nothing: its counter went down');
+select is((select keep_until > now() from pgrun._private_jobs where id = :w1), true,
+  'the watched job is kept a while');
+
+-- TEST: a wrong lease is lost, and does not keep the rest of the batch from completing
+select id as p3 from pgrun.add_job('t') \gset
+select id as p4 from pgrun.add_job('t') \gset
+select is((select count(*)::integer from pgrun_tests.claim(1, 2)), 2, 'setup: worker 1 claims two more');
+select set_eq(
+  format($$select job_id, outcome from pgrun.complete_attempts(%L, array[%s, %s]::bigint[], array[%s, %s]::bigint[])$$,
+         pgrun_tests.worker(1), :p3, :p4, pgrun_tests.lease(:p3), pgrun_tests.lease(:p4) + 1000),
+  format($$values (%s::bigint, 'completed'), (%s, 'lost')$$, :p3, :p4),
+  'p3 completes, p4 (a wrong lease) is lost and still runs');
+
+-- TEST: with a retention rule, a plain completion is kept (the rule's path)
+select pgrun.set_retention(interval '1 day', null, null);
+select id as p5 from pgrun.add_job('t') \gset
+select is((select count(*)::integer from pgrun_tests.claim(1, 1)), 1, 'setup: worker 1 claims one more');
+select is(
+  (select outcome from pgrun.complete_attempts(pgrun_tests.worker(1), array[:p5]::bigint[],
+                                               array[pgrun_tests.lease(:p5)])),
+  'completed', 'p5 completes');
+select is((select state from pgrun._private_jobs where id = :p5), 'completed', 'and is kept completed for a day');
+
+-- TEST: ids and leases of different lengths are refused, naming both
+select throws_ok(
+  format($$select * from pgrun.complete_attempts(%L, array[1, 2]::bigint[], array[1]::bigint[])$$,
+         pgrun_tests.worker(1)),
+  '22023', 'job_ids and leases must have the same length (2 and 1)',
+  'a lease missing for an id is refused');
+
+select finish();
+rollback;
