@@ -103,7 +103,9 @@ class Fetcher:
                 self.wake.clear()
                 prefetch = self._prefetch if execution.average_duration <= PREFETCH_MAX_AVERAGE_SECONDS else 0
                 want = execution.concurrency + prefetch - len(execution.running) - len(execution.buffer)
-                buffer_low = len(execution.buffer) <= prefetch // 2
+                # refill once a quarter of the prefetch is used: the next batch arrives before
+                # the buffer runs dry (at half, a drain of no-op jobs idled while claims ran)
+                buffer_low = len(execution.buffer) <= prefetch - prefetch // 4
                 if not self.paused and self._maybe_more and want > 0 and buffer_low:
                     idle = not (execution.running or execution.buffer or len(worker.outcomes)
                                 or worker.outcomes.writing)
