@@ -31,7 +31,9 @@ def main() -> int:
         print("unexplained:", line)
     for tail in summary.unexpected_exits:
         print("worker died on its own:", tail)
-    bad = summary.lost or summary.stuck or summary.unexplained or summary.unexpected_exits
+    for tail in summary.hung:
+        print("worker SIGTERM did not stop:", tail)
+    bad = summary.lost or summary.stuck or summary.unexplained or summary.unexpected_exits or summary.hung
     return 1 if bad else 0
 
 

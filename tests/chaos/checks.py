@@ -34,6 +34,7 @@ class Summary:
     resume: list[float | None] = field(default_factory=list)      # per fault, seconds
     held_rerun: list[float | None] = field(default_factory=list)  # per fault, seconds (SIGKILL)
     unexpected_exits: list[str] = field(default_factory=list)
+    hung: list[str] = field(default_factory=list)   # workers SIGTERM did not stop
     sigterm_codes: list[int] = field(default_factory=list)
     seconds: float = 0.0            # first fault to the last job, database time
     wall_seconds: float = 0.0
@@ -54,6 +55,7 @@ class Summary:
                 ("duplicates (cut attempts)", f"{self.duplicates} ({self.duplicates_killed} by SIGKILL)"),
                 ("unexplained duplicates", len(self.unexplained)), ("lost", self.lost), ("stuck", self.stuck),
                 ("workers that died on their own", len(self.unexpected_exits)),
+                ("workers SIGTERM did not stop", len(self.hung)),
                 ("SIGTERM exit codes", ",".join(map(str, self.sigterm_codes))),
                 ("throughput", f"{self.completed / self.seconds:.0f} jobs/s" if self.seconds else "-"),
                 ("wall time", f"{self.wall_seconds:.0f} s")]
@@ -78,7 +80,8 @@ def _one(conn: psycopg.Connection, sql: str, params=None):
 
 def check(conn: psycopg.Connection, faults: list[Fault], pool: Pool, started_at: float,
           drained_at: float) -> Summary:
-    s = Summary(faults=faults, unexpected_exits=pool.unexpected, sigterm_codes=pool.sigterm_codes)
+    s = Summary(faults=faults, unexpected_exits=pool.unexpected, sigterm_codes=pool.sigterm_codes,
+                hung=pool.hung)
     s.jobs = _one(conn, "select count(*) from chaos_jobs")
     s.runs = _one(conn, "select count(*) from chaos_runs")
     s.seconds = drained_at - started_at

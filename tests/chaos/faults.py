@@ -8,6 +8,7 @@ import contextlib
 import random
 import re
 import signal
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from support import WorkerProcess, wait_until
 TASKS = "tasks.chaos"
 READY = re.compile(r"worker (\S+) ready: ")
 EXHAUST_SECONDS = 4.0   # how long every connection slot stays taken
+STOP_SECONDS = 60.0     # a worker sent SIGTERM exits within its shutdown timeout (10 s) and a bit
 
 
 @dataclass
@@ -42,11 +44,12 @@ class Pool:
         self.killed_pids: set[int] = set()
         self.unexpected: list[str] = []       # output tails of workers that died on their own
         self.sigterm_codes: list[int] = []
+        self.hung: list[str] = []             # output tails of workers SIGTERM did not stop
         for _ in range(size):
             self.start()
 
     def start(self) -> WorkerProcess:
-        worker = WorkerProcess(self.args, self.dsn)
+        worker = WorkerProcess(self.args, self.dsn, env={"PYTHONFAULTHANDLER": "1"})
         worker.wait_ready(timeout=60)
         self.live.append(worker)
         return worker
@@ -67,15 +70,27 @@ class Pool:
             self.unexpected.append(f"exit {worker.proc.returncode}:\n" + "\n".join(worker.lines[-15:]))
             self.start()
 
+    def wait_stopped(self, worker: WorkerProcess) -> int:
+        """The exit code of a worker sent SIGTERM. One still running after STOP_SECONDS is a
+        finding: its Python stacks are dumped (SIGABRT, faulthandler) into `hung`, then it is
+        killed."""
+        try:
+            code = worker.wait(STOP_SECONDS)
+        except AssertionError:
+            worker.signal(signal.SIGABRT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                worker.proc.wait(10)
+            worker.stop()
+            self.hung.append("\n".join(worker.lines[-120:]))
+            code = -signal.SIGABRT
+        self.sigterm_codes.append(code)
+        return code
+
     def close(self) -> None:
         for worker in self.live:
             worker.signal(signal.SIGTERM)
         for worker in self.live:
-            try:
-                self.sigterm_codes.append(worker.wait(60))
-            except AssertionError:
-                worker.stop()
-                self.sigterm_codes.append(-9)
+            self.wait_stopped(worker)
         self.gone.extend(self.live)
         self.live = []
 
@@ -109,8 +124,7 @@ def sigterm(run, rng: random.Random) -> Fault:
     worker = rng.choice(run.pool.live)
     fault = Fault("SIGTERM worker", db_now(run.conn))
     worker.signal(signal.SIGTERM)
-    code = worker.wait(60)
-    run.pool.sigterm_codes.append(code)
+    code = run.pool.wait_stopped(worker)
     run.pool.live.remove(worker)
     run.pool.gone.append(worker)
     fault.ended = db_now(run.conn)

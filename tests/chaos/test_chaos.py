@@ -19,6 +19,7 @@ def test_chaos_loses_nothing(capsys):
     with capsys.disabled():
         print("\n" + summary.table())
     assert not summary.unexpected_exits, summary.unexpected_exits
+    assert not summary.hung, summary.hung
     assert summary.lost == 0 and summary.stuck == 0
     assert summary.completed == summary.jobs == 20_000
     assert not summary.unexplained, summary.unexplained[:20]
