@@ -56,7 +56,28 @@ def as_postgres(*args: str | os.PathLike, timeout: float = 120.0,
                           cwd="/tmp")
 
 
-class PrivateCluster:
+class Started:
+    """`with X() as x:` starts x, and closes it at the end (or if starting failed)."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class PrivateCluster(Started):
     def __init__(self, *, settings: dict[str, str] | None = None, root: Path | None = None,
                  port: int | None = None, init: bool = True) -> None:
         self.root = root or Path(tempfile.mkdtemp(prefix="pgrun-cluster-"))
@@ -167,13 +188,3 @@ class PrivateCluster:
         if self._owned_root:
             shutil.rmtree(self.root, ignore_errors=True)
 
-    def __enter__(self) -> PrivateCluster:
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

@@ -36,11 +36,13 @@ class Stalled(AssertionError):
 class ChaosRun:
     def __init__(self, *, jobs: int, faults: list[str], workers: int = 4, concurrency: int = 10,
                  seed: int = 1, worker_args: tuple[str, ...] = (), say: Callable[[str], None] = print,
-                 cluster: PrivateCluster | None = None) -> None:
+                 cluster: PrivateCluster | None = None, standby: PrivateCluster | None = None,
+                 jobs_after: int = 0) -> None:
         unknown = [kind for kind in faults if kind not in KINDS]
         if unknown:
             raise ValueError(f"unknown faults {unknown}; known: {', '.join(KINDS)}")
         self.jobs = jobs
+        self.jobs_after = jobs_after   # added once the faults are over
         self.fault_kinds = faults
         self.workers = workers
         self.concurrency = concurrency
@@ -49,6 +51,7 @@ class ChaosRun:
         self.say = say
         self._given_cluster = cluster
         self.cluster: PrivateCluster | None = None
+        self.standby = standby   # a streaming standby of `cluster`, for the failover fault
         self.conn: psycopg.Connection | None = None
         self.pool: Pool | None = None
         self.faults: list[Fault] = []
@@ -94,15 +97,24 @@ class ChaosRun:
         self.conn.execute("create table chaos_jobs (id bigint primary key)")
         # completed jobs stay, so that the books can be checked against pgrun's own rows
         self.conn.execute("select pgrun.set_retention(interval '1 day', null, null)")
-        for first in range(0, self.jobs, 10_000):
-            count = min(10_000, self.jobs - first)
+        self._add_jobs(self.jobs)
+
+    def _add_jobs(self, total: int) -> None:
+        for first in range(0, total, 10_000):
             self.conn.execute(
                 "insert into chaos_jobs select id from pgrun.add_jobs(array(select "
                 "row('chaos.run', null, null, null, null, null, null, null)::pgrun.job_spec "
-                "from generate_series(1, %s)))", (count,))
+                "from generate_series(1, %s)))", (min(10_000, total - first),))
+
+    def worker_dsn(self) -> str:
+        """The cluster's, or with a standby a multi-host string that finds the primary."""
+        if self.standby is None:
+            return self.cluster.dsn(DATABASE)
+        return (f"host=127.0.0.1,127.0.0.1 port={self.cluster.port},{self.standby.port} user=postgres "
+                f"dbname={DATABASE} target_session_attrs=read-write")
 
     def _start_workers(self) -> None:
-        self.pool = Pool(self.cluster.dsn(DATABASE), self.workers, self.concurrency, self.worker_args)
+        self.pool = Pool(self.worker_dsn(), self.workers, self.concurrency, self.worker_args)
 
     def _wait_progress(self, target: int) -> None:
         last, last_change = -1, time.monotonic()
@@ -144,6 +156,8 @@ class ChaosRun:
                 fault = KINDS[kind](self, self.rng)
                 self.faults.append(fault)
                 self.say(f"  fault {i}/{count}: {fault.kind} ({fault.detail})")
+            if self.jobs_after:
+                self._add_jobs(self.jobs_after)
             self._drain()
             drained_at = db_now(self.conn)
             self.pool.close()

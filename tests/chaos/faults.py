@@ -217,6 +217,22 @@ def restart_immediate(run, rng: random.Random) -> Fault:
     return _restart(run, "immediate")
 
 
+def failover(run, rng: random.Random) -> Fault:
+    """The primary crashes (immediate stop) and the standby is promoted; workers have a
+    multi-host connection string and must find the new primary by themselves."""
+    if run.standby is None:
+        raise ValueError("the failover fault needs a run with a standby, and happens once")
+    fault = Fault("failover", db_now(run.conn))
+    began = time.monotonic()
+    run.cluster.stop("immediate")
+    run.standby.promote()
+    run.cluster, run.standby = run.standby, None
+    run.reconnect()
+    fault.ended = db_now(run.conn)
+    fault.detail = f"primary killed, standby promoted in {time.monotonic() - began:.1f} s"
+    return fault
+
+
 KINDS = {
     "sigkill": sigkill,
     "sigterm": sigterm,
@@ -224,4 +240,5 @@ KINDS = {
     "exhaust": exhaust_connections,
     "restart-fast": restart_fast,
     "restart-immediate": restart_immediate,
+    "failover": failover,
 }

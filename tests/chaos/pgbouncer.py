@@ -20,12 +20,12 @@ from pathlib import Path
 
 import psycopg
 
-from .cluster import OS_USER, free_port
+from .cluster import OS_USER, Started, free_port
 
 BINARY = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
 
 
-class PgBouncer:
+class PgBouncer(Started):
     def __init__(self, *, server_host: str = "127.0.0.1", server_port: int = 5432,
                  pool_mode: str = "transaction", pool_size: int = 20) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="pgrun-bouncer-"))
@@ -99,14 +99,3 @@ pidfile = {self.root}/pgbouncer.pid
                 self.proc.kill()
                 self.proc.wait(10)
         shutil.rmtree(self.root, ignore_errors=True)
-
-    def __enter__(self) -> PgBouncer:
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
