@@ -55,6 +55,8 @@ class Outcomes:
         self._flush_delay = flush_delay
         self._batch = batch
         self._pending: list[Outcome] = []
+        # outcomes out of the pending list for their round trip: still this worker's attempts
+        self._in_flight: list[Outcome] = []
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self.closing = False
@@ -74,7 +76,8 @@ class Outcomes:
         self._wake.set()
 
     def known_attempts(self) -> set[int]:
-        return {o.job.id for o in self._pending}
+        """Jobs whose outcome is to be written or being written (never orphans to give back)."""
+        return {o.job.id for o in self._pending} | {o.job.id for o in self._in_flight}
 
     def discard(self) -> int:
         """Forgets every pending outcome (the lease they belong to is gone)."""
@@ -135,6 +138,7 @@ class Outcomes:
         now = time.monotonic()
         due = [o for o in self._pending if o.not_before <= now]
         self._pending = [o for o in self._pending if o.not_before > now]
+        self._in_flight = list(due)
         try:
             for kind in (COMPLETE, FAIL, RETURN, SNOOZE):
                 batch = [o for o in due if o.kind == kind]
@@ -146,6 +150,8 @@ class Outcomes:
                 outcome.retried = True
             self._pending[:0] = due
             raise
+        finally:
+            self._in_flight = []
         if not self._pending:
             return None
         return max(0.0, min(o.not_before for o in self._pending) - time.monotonic())
