@@ -160,13 +160,20 @@ class Outcomes:
         try:
             rows = await self._send(conn, kind, batch)
         except (*RETRYABLE, asyncio.CancelledError):
-            for outcome in batch:
-                outcome.retried = True  # it may have been written: the next answer may be 'lost'
-            self._pending[:0] = batch
+            self._put_back(batch)
             raise
         except db.DatabaseError as error:
-            rows = await self._isolate(conn, kind, batch, error)
+            try:
+                rows = await self._isolate(conn, kind, batch, error)
+            except (*RETRYABLE, asyncio.CancelledError):
+                self._put_back(batch)   # written alone or not: the next answers say which
+                raise
         self._settle(kind, batch, rows)
+
+    def _put_back(self, batch: list[Outcome]) -> None:
+        for outcome in batch:
+            outcome.retried = True  # it may have been written: the next answer may be 'lost'
+        self._pending[:0] = batch
 
     async def _send(self, conn, kind: str, batch: list[Outcome]) -> dict[int, tuple]:
         q, worker_id, prepare = self._worker.queries, self._worker.worker_id, self._worker.prepare
