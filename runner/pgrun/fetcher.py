@@ -102,7 +102,10 @@ class Fetcher:
             while not worker.stopping:
                 self.wake.clear()
                 prefetch = self._prefetch if execution.average_duration <= PREFETCH_MAX_AVERAGE_SECONDS else 0
-                want = execution.concurrency + prefetch - len(execution.running) - len(execution.buffer)
+                # finished jobs whose outcomes wait still hold their attempts: a worker that cannot
+                # write them must not go on claiming (it would hold the queue, unrun or run twice)
+                want = (execution.concurrency + prefetch - len(execution.running) - len(execution.buffer)
+                        - worker.outcomes.held)
                 buffer_low = len(execution.buffer) <= prefetch // 2
                 if not self.paused and self._maybe_more and want > 0 and buffer_low:
                     idle = not (execution.running or execution.buffer or len(worker.outcomes)

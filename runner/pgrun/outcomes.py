@@ -65,6 +65,11 @@ class Outcomes:
         return len(self._pending)
 
     @property
+    def held(self) -> int:
+        """Attempts still held in the database for outcomes not yet written (pending or in flight)."""
+        return len(self._pending) + len(self._in_flight)
+
+    @property
     def writing(self) -> bool:
         return self._lock.locked()
 
@@ -221,6 +226,8 @@ class Outcomes:
         return rows
 
     def _settle(self, kind: str, batch: list[Outcome], rows: dict[int, tuple]) -> None:
+        settled = {id(o) for o in batch}
+        self._in_flight = [o for o in self._in_flight if id(o) not in settled]
         returned = [o.job.id for o in batch
                     if kind == RETURN and rows.get(o.job.id, ("", ""))[1] == "returned"]
         if returned:
@@ -242,6 +249,8 @@ class Outcomes:
                 self._report_cancelled(outcome, "was given back unstarted")
         if any(o.job.queue_name is not None for o in batch):
             self._worker.nudge()  # the queue's next job may be runnable now
+        else:
+            self._worker.slot_freed()  # the claim loop counts unwritten outcomes against its room
 
     def _retry_busy(self, outcome: Outcome) -> None:
         outcome.busy_tries += 1
