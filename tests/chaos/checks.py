@@ -35,6 +35,7 @@ class Summary:
     held_rerun: list[float | None] = field(default_factory=list)  # per fault, seconds (SIGKILL)
     unexpected_exits: list[str] = field(default_factory=list)
     hung: list[str] = field(default_factory=list)   # workers SIGTERM did not stop
+    over_held: dict[str, int] = field(default_factory=dict)   # workers that held jobs they forgot
     sigterm_codes: list[int] = field(default_factory=list)
     seconds: float = 0.0            # first fault to the last job, database time
     wall_seconds: float = 0.0
@@ -56,6 +57,7 @@ class Summary:
                 ("unexplained duplicates", len(self.unexplained)), ("lost", self.lost), ("stuck", self.stuck),
                 ("workers that died on their own", len(self.unexpected_exits)),
                 ("workers SIGTERM did not stop", len(self.hung)),
+                ("workers holding over 2x (slots + prefetch)", len(self.over_held)),
                 ("SIGTERM exit codes", ",".join(map(str, self.sigterm_codes))),
                 ("throughput", f"{self.completed / self.seconds:.0f} jobs/s" if self.seconds else "-"),
                 ("wall time", f"{self.wall_seconds:.0f} s")]

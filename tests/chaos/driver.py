@@ -14,9 +14,11 @@ import contextlib
 import random
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import psycopg
 
+from pgrun.fetcher import default_prefetch
 from pgrun.migrate import migrate
 from tasks.chaos import RUNS_TABLE
 
@@ -37,7 +39,7 @@ class ChaosRun:
     def __init__(self, *, jobs: int, faults: list[str], workers: int = 4, concurrency: int = 10,
                  seed: int = 1, worker_args: tuple[str, ...] = (), say: Callable[[str], None] = print,
                  cluster: PrivateCluster | None = None, standby: PrivateCluster | None = None,
-                 jobs_after: int = 0) -> None:
+                 jobs_after: int = 0, log_dir: Path | None = None) -> None:
         unknown = [kind for kind in faults if kind not in KINDS]
         if unknown:
             raise ValueError(f"unknown faults {unknown}; known: {', '.join(KINDS)}")
@@ -55,6 +57,13 @@ class ChaosRun:
         self.conn: psycopg.Connection | None = None
         self.pool: Pool | None = None
         self.faults: list[Fault] = []
+        self.log_dir = log_dir          # each worker's output is written there at the end
+        # A worker holds at most its slots and its prefetch (outcomes not yet written included),
+        # and for a moment one claim more whose answer was lost; beyond that it holds jobs it
+        # cannot run or report (tests/test_fault_15_outcomes_backlog.py).
+        self.hold_limit = 2 * (concurrency + default_prefetch(concurrency))
+        self.over_held: dict[str, int] = {}   # worker id: the most running jobs it was seen to hold
+        self._held_checked = 0.0
 
     # ---------------------------------------------------------------- connections
 
@@ -78,6 +87,17 @@ class ChaosRun:
                 with contextlib.suppress(psycopg.OperationalError):
                     self.reconnect()
         raise AssertionError("unreachable")
+
+    def check_held(self) -> None:
+        """Notes every worker holding more running jobs than its slots and prefetch allow."""
+        if time.monotonic() - self._held_checked < 1.0:
+            return
+        self._held_checked = time.monotonic()
+        with contextlib.suppress(psycopg.OperationalError):
+            for worker_id, count in self.conn.execute(
+                    "select locked_by, count(*) from pgrun.jobs where state = 'running' group by 1 "
+                    "having count(*) > %s", (self.hold_limit,)):
+                self.over_held[worker_id] = max(count, self.over_held.get(worker_id, 0))
 
     def progress(self) -> int:
         """Runs recorded so far (the sequence's last value: cheap, a little ahead after a crash)."""
@@ -120,6 +140,7 @@ class ChaosRun:
         last, last_change = -1, time.monotonic()
         while True:
             self.pool.replace_dead()
+            self.check_held()
             done = self.progress()
             if done >= target:
                 return
@@ -136,6 +157,7 @@ class ChaosRun:
         last, last_change = -1, time.monotonic()
         while (left := self._remaining()) > 0:
             self.pool.replace_dead()
+            self.check_held()
             if left != last:
                 last, last_change = left, time.monotonic()
             elif time.monotonic() - last_change > STALL_SECONDS:
@@ -163,10 +185,13 @@ class ChaosRun:
             self.pool.close()
             summary = checks.check(self.conn, self.faults, self.pool, started_at, drained_at)
             summary.wall_seconds = time.monotonic() - began
+            summary.over_held = dict(self.over_held)
             return summary
         finally:
             if self.pool is not None:
                 self.pool.kill_all()
+                if self.log_dir is not None:
+                    self.pool.write_logs(self.log_dir)
             with contextlib.suppress(psycopg.Error):
                 if self.conn is not None:
                     self.conn.close()

@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import psycopg
 
@@ -93,6 +94,11 @@ class Pool:
             self.wait_stopped(worker)
         self.gone.extend(self.live)
         self.live = []
+
+    def write_logs(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        for worker in self.live + self.gone:
+            (directory / f"worker-{worker.pid}.log").write_text(worker.output + "\n")
 
     def kill_all(self) -> None:
         for worker in self.live + self.gone:

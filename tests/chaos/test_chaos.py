@@ -20,6 +20,7 @@ def test_chaos_loses_nothing(capsys):
         print("\n" + summary.table())
     assert not summary.unexpected_exits, summary.unexpected_exits
     assert not summary.hung, summary.hung
+    assert not summary.over_held, summary.over_held
     assert summary.lost == 0 and summary.stuck == 0
     assert summary.completed == summary.jobs == 20_000
     assert not summary.unexplained, summary.unexplained[:20]

@@ -34,3 +34,8 @@ async def run(payload, helpers):
             (job.id, job.attempts, helpers.worker_id, os.getpid(), started))
     # between the record and the completion: a kill here makes a duplicate
     await asyncio.sleep((job.id % 7) / 1000)
+
+
+@task("chaos.noop")
+async def noop(payload, helpers):
+    """Does nothing (bench/bloat.py: the queue's own cost)."""
