@@ -7,7 +7,7 @@ export PGHOST ?= 127.0.0.1
 export PGPORT ?= 5432
 export PGUSER ?= postgres
 
-.PHONY: help install demo test test-sql test-py lint bench bench-compare bench-sql clean
+.PHONY: help install demo test test-sql test-py chaos bloat lint bench bench-compare bench-sql clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -31,6 +31,12 @@ test-sql: install ## Run the pgTAP suite in a fresh database
 
 test-py: install ## Run the pytest suite (real PostgreSQL, real worker processes)
 	$(PYTHON) -m pytest
+
+chaos: install ## The long chaos run: 100,000 jobs, 4 workers, 40 faults on a private cluster (about 10 min)
+	cd tests && ../$(PYTHON) -u -m chaos --jobs $${JOBS:-100000} --faults $${FAULTS:-40} $${SEED:+--seed $$SEED}
+
+bloat: install ## Dead tuples and throughput while xmin is pinned (idle in transaction, REPEATABLE READ readers); MINUTES=10 each
+	$(PYTHON) bench/bloat.py --minutes $${MINUTES:-10} --out $${OUT:-bloat-results}
 
 bench: install ## Measure pgrun alone, each workload on a fresh database (about 5 min)
 	$(PYTHON) bench/run.py pgrun

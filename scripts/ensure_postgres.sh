@@ -22,3 +22,11 @@ if [ ! -f "/usr/share/postgresql/$major/extension/pgtap.control" ] || ! command 
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
     "postgresql-$major-pgtap" libtap-parser-sourcehandler-pgtap-perl >/dev/null
 fi
+
+# the PgBouncer tests (tests/chaos/test_pgbouncer.py) start Debian's pgbouncer on a port of their own
+if ! command -v pgbouncer >/dev/null && [ ! -x /usr/sbin/pgbouncer ]; then
+  echo "installing pgbouncer from Debian" >&2
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq pgbouncer >/dev/null
+fi

@@ -18,7 +18,8 @@
 {identifier: handler}. The keyword options are make_worker's: most are the
 `pgrun` command's options under their Python names (connection, schema,
 concurrency, poll_interval, prefetch, shutdown_timeout, crontab, and
-prepared_statements=False for --no-prepared-statements; run_once sets once).
+prepared_statements=False for --no-prepared-statements, listen_connection for
+--listen-connection; run_once sets once).
 Only Python has events, forbidden_flags, worker_id, run_migrations and the
 tuning knobs heartbeat_interval, heartbeat_timeout and flush_delay. Logging is
 the application's to configure (the command's --log-level has no twin here).
@@ -46,14 +47,15 @@ def make_worker(tasks: TaskSource, *, once: bool = False, connection: str | None
                 prefetch: int | None = None, prepared_statements: bool = True,
                 shutdown_timeout: float = 10.0, crontab: str | os.PathLike | None = None,
                 events: Events | None = None, forbidden_flags: list[str] | None = None,
-                worker_id: str | None = None, run_migrations: bool = True, **tuning: Any) -> Worker:
+                worker_id: str | None = None, run_migrations: bool = True,
+                listen_connection: str | None = None, **tuning: Any) -> Worker:
     """A Worker, not started; `tuning` passes the heartbeat and flush settings through."""
     return Worker(
         load_tasks(tasks), conninfo=db.resolve_conninfo(connection), schema=schema,
         concurrency=concurrency, poll_interval=poll_interval, once=once, prefetch=prefetch,
         prepared_statements=prepared_statements, shutdown_timeout=shutdown_timeout, crontab=crontab,
         events=events, forbidden_flags=forbidden_flags, worker_id=worker_id,
-        run_migrations=run_migrations, **tuning,
+        run_migrations=run_migrations, listen_conninfo=listen_connection or "", **tuning,
     )
 
 

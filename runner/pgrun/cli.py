@@ -53,6 +53,9 @@ def _fail(error: PgrunError) -> None:
               metavar="FILE", help="Also enqueue the recurring jobs of this crontab.")
 @click.option("--no-prepared-statements", is_flag=True, envvar="PGRUN_NO_PREPARED_STATEMENTS",
               show_envvar=True, help="Do not prepare statements (for PgBouncer in transaction mode).")
+@click.option("--listen-connection", envvar="PGRUN_LISTEN_CONNECTION", show_envvar=True, metavar="URL",
+              help="Where the LISTEN connection goes, if not to --connection: PostgreSQL itself, "
+                   "when --connection is PgBouncer in transaction mode.")
 @click.option("--log-level", type=click.Choice(LEVELS, case_sensitive=False), default="info",
               envvar="PGRUN_LOG_LEVEL", show_envvar=True, help="Least severe log lines to show.")
 @click.option("--shutdown-timeout", type=click.FloatRange(min=0), default=10.0,
@@ -80,7 +83,7 @@ def _fail(error: PgrunError) -> None:
 @click.pass_context
 def main(ctx: click.Context, tasks_module: str | None, connection: str | None, schema: str,
          concurrency: int, poll_interval: float, once: bool, crontab: str | None,
-         no_prepared_statements: bool, log_level: str, shutdown_timeout: float,
+         no_prepared_statements: bool, listen_connection: str | None, log_level: str, shutdown_timeout: float,
          stop_grace: float, max_abandoned_threads: int | None, isolation: str,
          prefetch: int | None) -> None:
     """pgrun: a PostgreSQL job queue for Python.
@@ -98,7 +101,8 @@ def main(ctx: click.Context, tasks_module: str | None, connection: str | None, s
     sys.exit(run_worker(
         tasks_module, connection=connection, schema=schema, concurrency=concurrency,
         poll_interval=poll_interval, once=once, crontab=crontab,
-        prepared_statements=not no_prepared_statements, shutdown_timeout=shutdown_timeout,
+        prepared_statements=not no_prepared_statements, listen_connection=listen_connection,
+        shutdown_timeout=shutdown_timeout,
         prefetch=prefetch, stop_grace=stop_grace, max_abandoned_threads=max_abandoned_threads,
         isolation=isolation,
     ))

@@ -102,7 +102,13 @@ class Fetcher:
             while not worker.stopping:
                 self.wake.clear()
                 prefetch = self._prefetch if execution.average_duration <= PREFETCH_MAX_AVERAGE_SECONDS else 0
-                want = execution.concurrency + prefetch - len(execution.running) - len(execution.buffer)
+                room = execution.concurrency + prefetch
+                # finished jobs whose outcomes wait still hold their attempts: a worker that cannot
+                # write them must not go on claiming (it would hold the queue, unrun or run twice).
+                # Up to a roomful of them is the normal pipeline of outcome batches; beyond that, each
+                # one held takes a place: at most twice the room is ever held.
+                want = (room - len(execution.running) - len(execution.buffer)
+                        - max(0, worker.outcomes.held - room))
                 # refill once a quarter of the prefetch is used: the next batch arrives before
                 # the buffer runs dry (at half, a drain of no-op jobs idled while claims ran)
                 buffer_low = len(execution.buffer) <= prefetch - prefetch // 4

@@ -55,12 +55,19 @@ class Outcomes:
         self._flush_delay = flush_delay
         self._batch = batch
         self._pending: list[Outcome] = []
+        # outcomes out of the pending list for their round trip: still this worker's attempts
+        self._in_flight: list[Outcome] = []
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self.closing = False
 
     def __len__(self) -> int:
         return len(self._pending)
+
+    @property
+    def held(self) -> int:
+        """Attempts still held in the database for outcomes not yet written (pending or in flight)."""
+        return len(self._pending) + len(self._in_flight)
 
     @property
     def writing(self) -> bool:
@@ -74,7 +81,8 @@ class Outcomes:
         self._wake.set()
 
     def known_attempts(self) -> set[int]:
-        return {o.job.id for o in self._pending}
+        """Jobs whose outcome is to be written or being written (never orphans to give back)."""
+        return {o.job.id for o in self._pending} | {o.job.id for o in self._in_flight}
 
     def discard(self) -> int:
         """Forgets every pending outcome (the lease they belong to is gone)."""
@@ -135,6 +143,7 @@ class Outcomes:
         now = time.monotonic()
         due = [o for o in self._pending if o.not_before <= now]
         self._pending = [o for o in self._pending if o.not_before > now]
+        self._in_flight = list(due)
         try:
             for kind in (COMPLETE, FAIL, RETURN, SNOOZE):
                 batch = [o for o in due if o.kind == kind]
@@ -146,6 +155,8 @@ class Outcomes:
                 outcome.retried = True
             self._pending[:0] = due
             raise
+        finally:
+            self._in_flight = []
         if not self._pending:
             return None
         return max(0.0, min(o.not_before for o in self._pending) - time.monotonic())
@@ -154,13 +165,20 @@ class Outcomes:
         try:
             rows = await self._send(conn, kind, batch)
         except (*RETRYABLE, asyncio.CancelledError):
-            for outcome in batch:
-                outcome.retried = True  # it may have been written: the next answer may be 'lost'
-            self._pending[:0] = batch
+            self._put_back(batch)
             raise
         except db.DatabaseError as error:
-            rows = await self._isolate(conn, kind, batch, error)
+            try:
+                rows = await self._isolate(conn, kind, batch, error)
+            except (*RETRYABLE, asyncio.CancelledError):
+                self._put_back(batch)   # written alone or not: the next answers say which
+                raise
         self._settle(kind, batch, rows)
+
+    def _put_back(self, batch: list[Outcome]) -> None:
+        for outcome in batch:
+            outcome.retried = True  # it may have been written: the next answer may be 'lost'
+        self._pending[:0] = batch
 
     async def _send(self, conn, kind: str, batch: list[Outcome]) -> dict[int, tuple]:
         q, worker_id, prepare = self._worker.queries, self._worker.worker_id, self._worker.prepare
@@ -208,6 +226,8 @@ class Outcomes:
         return rows
 
     def _settle(self, kind: str, batch: list[Outcome], rows: dict[int, tuple]) -> None:
+        settled = {id(o) for o in batch}
+        self._in_flight = [o for o in self._in_flight if id(o) not in settled]
         returned = [o.job.id for o in batch
                     if kind == RETURN and rows.get(o.job.id, ("", ""))[1] == "returned"]
         if returned:
@@ -229,6 +249,8 @@ class Outcomes:
                 self._report_cancelled(outcome, "was given back unstarted")
         if any(o.job.queue_name is not None for o in batch):
             self._worker.nudge()  # the queue's next job may be runnable now
+        else:
+            self._worker.slot_freed()  # the claim loop counts unwritten outcomes against its room
 
     def _retry_busy(self, outcome: Outcome) -> None:
         outcome.busy_tries += 1

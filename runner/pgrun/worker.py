@@ -89,6 +89,7 @@ class Worker:
         stop_grace: float = 10.0,
         max_abandoned_threads: int | None = None,
         isolation: str = "thread",
+        listen_conninfo: str = "",
     ) -> None:
         if not tasks:
             raise ConfigurationError("a worker needs at least one task")
@@ -134,9 +135,11 @@ class Worker:
                            interval=heartbeat_interval, timeout=heartbeat_timeout, prepare=self.prepare,
                            on_lost=self.lease_lost, on_rescue=self._on_rescue)
         self.cancels = CancelWatch(self)
-        self.listener = Listener(conninfo=conninfo, listen_sql=self.queries.listen, prepare=self.prepare,
-                                 on_nudge=self.nudge, on_wake_at=self.wake_in, on_state=self._on_listen_state,
-                                 cancel_channel=self.queries.cancel_channel, on_cancel=self._on_cancel)
+        # LISTEN needs a session of its own: behind a transaction pooler, a direct connection
+        self.listener = Listener(conninfo=listen_conninfo or conninfo, listen_sql=self.queries.listen,
+                                 prepare=self.prepare, on_nudge=self.nudge, on_wake_at=self.wake_in,
+                                 on_state=self._on_listen_state, cancel_channel=self.queries.cancel_channel,
+                                 on_cancel=self._on_cancel)
         self._maintenance = Maintenance(self, maintenance_interval)
 
         self._pool: db.AsyncConnectionPool | None = None            # the runner's own, small

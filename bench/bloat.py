@@ -1,0 +1,303 @@
+"""Bloat under long transactions: does the queue keep its throughput while something
+pins the xmin horizon, and does it recover after?
+
+Two scenarios, each on a fresh database of a private cluster (tests/chaos/cluster.py),
+with 2 `pgrun` worker processes (concurrency 10, a no-op task) kept busy by a backlog
+of 5,000 to 10,000 available jobs:
+
+  idle  a session opens a REPEATABLE READ transaction, reads the queue, takes an
+        xid and sits idle in transaction for the whole middle phase;
+  rr    two REPEATABLE READ readers scan the queue every second, each in
+        transactions of --reader-seconds, staggered, for the whole middle phase.
+
+Each scenario runs a warm-up of 20 s (not reported), a baseline (a fifth of --minutes,
+at least 30 s), the pinned phase (--minutes) and a recovery phase (as long as the
+baseline). Every --sample seconds:
+dead and live tuples of the jobs table (pg_stat_user_tables), its size, jobs done per
+second (the table's deletes: completed jobs leave at once) and the backlog.
+
+    python bench/bloat.py --minutes 10                 # make bloat
+    python bench/bloat.py --minutes 3 --out /tmp/bloat # a shorter run
+
+Writes bloat-<scenario>.csv and bloat-<scenario>.svg (matplotlib when it is
+installed, else a plain SVG of its own) to --out, and prints a table of each phase.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import statistics
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from chaos.cluster import PrivateCluster  # noqa: E402
+from pgrun.migrate import migrate  # noqa: E402
+from support import WorkerProcess  # noqa: E402
+
+WARM_UP = 20.0               # seconds before the baseline (workers start, plans settle); not reported
+LOW, HIGH = 5_000, 10_000    # the backlog is topped up to HIGH when it falls under LOW
+STATS = ("select n_dead_tup, n_live_tup, n_tup_del, pg_total_relation_size(relid) "
+         "from pg_stat_user_tables where schemaname = 'pgrun' and relname = '_private_jobs'")
+
+
+@dataclass
+class Sample:
+    seconds: float
+    phase: str
+    dead: int
+    live: int
+    size_mb: float
+    jobs_per_second: float
+    backlog: int
+    xmin_age: int
+
+
+class Scenario:
+    def __init__(self, cluster: PrivateCluster, name: str, pinned_seconds: float, baseline_seconds: float,
+                 sample_seconds: float, reader_seconds: float) -> None:
+        self.cluster, self.name = cluster, name
+        self.pinned, self.baseline, self.every = pinned_seconds, baseline_seconds, sample_seconds
+        self.reader_seconds = reader_seconds
+        self.db = f"bloat_{name}"
+        self.added = 0
+        self.stop = threading.Event()
+        self.pin_stop = threading.Event()
+        self.samples: list[Sample] = []
+
+    def dsn(self) -> str:
+        return self.cluster.dsn(self.db)
+
+    def _add(self, conn: psycopg.Connection, count: int) -> None:
+        conn.execute("select count(*) from pgrun.add_jobs(array(select row('chaos.noop', null, null, null, "
+                     "null, null, null, null)::pgrun.job_spec from generate_series(1, %s)))", (count,))
+        self.added += count
+
+    def _producer(self, deleted) -> None:
+        with psycopg.connect(self.dsn(), autocommit=True) as conn:
+            while not self.stop.wait(0.2):
+                backlog = self.added - deleted()
+                if backlog < LOW:
+                    self._add(conn, HIGH - backlog)
+
+    def _idle_in_transaction(self) -> None:
+        with psycopg.connect(self.dsn(), application_name="bloat: idle in transaction") as conn:
+            conn.execute("set transaction isolation level repeatable read")
+            conn.execute("select count(*) from pgrun.jobs where state = 'available'")
+            conn.execute("select txid_current()")
+            self.pin_stop.wait()
+            conn.rollback()
+
+    def _reader(self, offset: float) -> None:
+        if self.pin_stop.wait(offset):
+            return
+        with psycopg.connect(self.dsn(), application_name="bloat: repeatable read reader") as conn:
+            while not self.pin_stop.is_set():
+                conn.execute("set transaction isolation level repeatable read")
+                ends = time.monotonic() + self.reader_seconds
+                while time.monotonic() < ends and not self.pin_stop.wait(1.0):
+                    conn.execute("select count(*), min(run_at) from pgrun.jobs "
+                                 "where state in ('available', 'running')").fetchone()
+                conn.commit()
+
+    def run(self) -> list[Sample]:
+        with self.cluster.connect() as admin:
+            admin.execute(f"create database {self.db}")
+        with psycopg.connect(self.dsn(), autocommit=True) as conn:
+            migrate(conn, "pgrun")
+            self._add(conn, HIGH)
+            conn.execute("analyze pgrun._private_jobs")
+            conn.execute("select pg_stat_force_next_flush()")
+            deleted_at_start = conn.execute(STATS).fetchone()[2]
+        last_deleted = [0]
+
+        def deleted() -> int:
+            return last_deleted[0]
+
+        workers = [WorkerProcess(["--tasks", "tasks.chaos", "--concurrency", "10"], self.dsn())
+                   for _ in range(2)]
+        threads = [threading.Thread(target=self._producer, args=(deleted,), daemon=True)]
+        try:
+            for worker in workers:
+                worker.wait_ready(60)
+            threads[0].start()
+            self._sample(deleted_at_start, last_deleted, workers)
+        finally:
+            self.stop.set()
+            self.pin_stop.set()
+            for thread in threads:
+                thread.join(30)
+            for worker in workers:
+                worker.stop()
+        return self.samples
+
+    def _sample(self, deleted_at_start: int, last_deleted: list[int], workers) -> None:
+        pinners: list[threading.Thread] = []
+        started = time.monotonic()
+        phases = [("warm-up", WARM_UP), ("baseline", self.baseline), ("pinned", self.pinned),
+                  ("recovery", self.baseline)]
+        ends, elapsed = [], 0.0
+        for phase, seconds in phases:
+            elapsed += seconds
+            ends.append((phase, elapsed))
+        previous = (time.monotonic(), 0)
+        with psycopg.connect(self.dsn(), autocommit=True) as conn:
+            phase_index = 0
+            while True:
+                now = time.monotonic() - started
+                while phase_index < len(ends) and now >= ends[phase_index][1]:
+                    phase_index += 1
+                    if phase_index == 2:
+                        pinners = self._pin()
+                    if phase_index == 3:
+                        self.pin_stop.set()
+                        for thread in pinners:
+                            thread.join(self.reader_seconds + 10)
+                if phase_index == len(ends):
+                    return
+                for worker in workers:
+                    if worker.proc.poll() is not None:
+                        raise RuntimeError(f"a worker exited:\n{worker.output[-3000:]}")
+                dead, live, deleted, size = conn.execute(STATS).fetchone()
+                last_deleted[0] = deleted - deleted_at_start
+                xmin_age = conn.execute("select coalesce(max(age(backend_xmin)), 0) from pg_stat_activity "
+                                        "where datname = current_database()").fetchone()[0]
+                clock = time.monotonic()
+                rate = (last_deleted[0] - previous[1]) / (clock - previous[0]) if self.samples else 0.0
+                previous = (clock, last_deleted[0])
+                self.samples.append(Sample(round(now, 1), ends[phase_index][0], dead, live, size / 2**20,
+                                           rate, self.added - last_deleted[0], xmin_age))
+                # sampling is by the clock: nothing to wait for
+                time.sleep(self.every)
+
+    def _pin(self) -> list[threading.Thread]:
+        if self.name == "idle":
+            targets = [(self._idle_in_transaction, ())]
+        else:
+            targets = [(self._reader, (0.0,)), (self._reader, (self.reader_seconds / 2,))]
+        threads = [threading.Thread(target=t, args=a, daemon=True) for t, a in targets]
+        for thread in threads:
+            thread.start()
+        return threads
+
+
+def phase_table(name: str, samples: list[Sample]) -> str:
+    lines = [f"scenario {name}:", "| phase | seconds | jobs/s (median) | vs baseline | dead tuples (max) | "
+             "table MB (max) | xmin age (max) |", "|---|---|---|---|---|---|---|"]
+    rates = {}
+    for phase in ("baseline", "pinned", "recovery"):
+        rows = [s for s in samples if s.phase == phase][1:]   # the first sample of a phase straddles it
+        if not rows:
+            continue
+        rates[phase] = statistics.median(s.jobs_per_second for s in rows)
+        ratio = rates[phase] / rates["baseline"] if rates.get("baseline") else 0.0
+        lines.append(f"| {phase} | {rows[-1].seconds - rows[0].seconds:.0f} | {rates[phase]:.0f} | "
+                     f"{ratio:.0%} | {max(s.dead for s in rows)} | {max(s.size_mb for s in rows):.1f} | "
+                     f"{max(s.xmin_age for s in rows)} |")
+    return "\n".join(lines)
+
+
+def write_csv(path: Path, samples: list[Sample]) -> None:
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(Sample.__dataclass_fields__)
+        for s in samples:
+            writer.writerow([s.seconds, s.phase, s.dead, s.live, f"{s.size_mb:.2f}",
+                             f"{s.jobs_per_second:.1f}", s.backlog, s.xmin_age])
+
+
+def write_plot(path: Path, title: str, samples: list[Sample]) -> None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        path.write_text(svg_plot(title, samples))
+        return
+    import matplotlib.pyplot as plt
+    fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(8, 5))
+    xs = [s.seconds for s in samples]
+    top.plot(xs, [s.jobs_per_second for s in samples])
+    top.set_ylabel("jobs/s")
+    bottom.plot(xs, [s.dead for s in samples], color="tab:red")
+    bottom.set_ylabel("dead tuples")
+    bottom.set_xlabel("seconds")
+    for axis in (top, bottom):
+        pinned = [s.seconds for s in samples if s.phase == "pinned"]
+        if pinned:
+            axis.axvspan(pinned[0], pinned[-1], alpha=0.15)
+    top.set_title(title)
+    fig.savefig(path, format="svg")
+    plt.close(fig)
+
+
+def svg_plot(title: str, samples: list[Sample], width: int = 720, height: int = 200) -> str:
+    """Two stacked line charts (jobs/s, dead tuples) with the pinned phase shaded."""
+    xs = [s.seconds for s in samples]
+    x_max = max(xs) or 1.0
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width + 80}" height="{2 * height + 80}" '
+             'font-family="sans-serif" font-size="11">',
+             f'<text x="40" y="16" font-size="13">{title}</text>']
+    charts = (("jobs/s", [s.jobs_per_second for s in samples], "#1f77b4"),
+              ("dead tuples", [s.dead for s in samples], "#d62728"))
+    for row, (label, values, colour) in enumerate(charts):
+        top = 30 + row * (height + 25)
+        y_max = max(values) or 1.0
+
+        def x(v: float) -> float:
+            return 60 + v / x_max * width
+
+        def y(v: float, top: int = top, y_max: float = y_max) -> float:
+            return top + height - v / y_max * height
+
+        pinned = [s.seconds for s in samples if s.phase == "pinned"]
+        if pinned:
+            parts.append(f'<rect x="{x(pinned[0]):.1f}" y="{top}" width="{x(pinned[-1]) - x(pinned[0]):.1f}" '
+                         f'height="{height}" fill="#cccccc" opacity="0.4"/>')
+        parts.append(f'<rect x="60" y="{top}" width="{width}" height="{height}" fill="none" stroke="#888"/>')
+        points = " ".join(f"{x(a):.1f},{y(b):.1f}" for a, b in zip(xs, values, strict=True))
+        parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="1.5"/>')
+        parts.append(f'<text x="4" y="{top + 10}">{y_max:,.0f}</text>')
+        parts.append(f'<text x="4" y="{top + height}">0</text>')
+        parts.append(f'<text x="{60 + width / 2 - 30}" y="{top + 14}">{label}</text>')
+    parts.append(f'<text x="60" y="{2 * height + 70}">0 s</text>')
+    parts.append(f'<text x="{width + 20}" y="{2 * height + 70}">{x_max:.0f} s</text>')
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="bench/bloat.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=10.0, help="length of each pinned phase")
+    parser.add_argument("--scenario", choices=["idle", "rr", "both"], default="both")
+    parser.add_argument("--sample", type=float, default=5.0, help="seconds between samples")
+    parser.add_argument("--reader-seconds", type=float, default=30.0,
+                        help="how long each REPEATABLE READ reader's transaction lasts")
+    parser.add_argument("--out", type=Path, default=Path("bloat-results"))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    pinned = args.minutes * 60
+    baseline = max(30.0, pinned / 5)
+    names = ["idle", "rr"] if args.scenario == "both" else [args.scenario]
+    with PrivateCluster() as cluster:
+        for name in names:
+            samples = Scenario(cluster, name, pinned, baseline, args.sample, args.reader_seconds).run()
+            write_csv(args.out / f"bloat-{name}.csv", samples)
+            title = {"idle": "idle-in-transaction session pinning xmin",
+                     "rr": "REPEATABLE READ readers scanning the queue"}[name]
+            write_plot(args.out / f"bloat-{name}.svg", f"{title} ({args.minutes:g} min pinned, shaded)",
+                       samples)
+            print(phase_table(name, samples), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())
