@@ -194,12 +194,13 @@ class Execution:
                                                               timeout_message(limit))
             if events._listeners:
                 events.emit("job:start", worker.worker_id, job=job)
+            payload = job.payload if taskdef.decode is None else taskdef.decode(job.payload)
             if taskdef.is_async:
                 helpers = Helpers(job, worker)
                 self._signals[job.id] = helpers.cancelled
-                value = await taskdef.handler(job.payload, helpers)
+                value = await taskdef.handler(payload, helpers)
             elif (taskdef.isolation or self.isolation) == "process":
-                value = await self._run_isolated(taskdef, job)
+                value = await self._run_isolated(taskdef, job, payload)
             else:
                 if self._executor is None:
                     # room for the threads of abandoned attempts beside the slots
@@ -209,7 +210,7 @@ class Execution:
                 self._signals[job.id] = helpers.cancelled
                 self._plain.add(job.id)
                 value = await asyncio.get_running_loop().run_in_executor(
-                    self._executor, self._call_in_thread, taskdef.handler, job, helpers)
+                    self._executor, self._call_in_thread, taskdef.handler, job, payload, helpers)
         except asyncio.CancelledError as cancel:
             error = JobInterrupted() if self.interrupting and job.id not in self._stops else cancel
         except BaseException as failure:  # SystemExit from a handler fails the job, not the worker
@@ -266,7 +267,7 @@ class Execution:
         self.start()
         worker.slot_freed()
 
-    async def _run_isolated(self, taskdef, job: Job):
+    async def _run_isolated(self, taskdef, job: Job, payload):
         if self._processes is None:
             worker = self._worker
             modules = {t.handler.__module__ for t in self._tasks.values()
@@ -277,7 +278,7 @@ class Execution:
         self._processes.shutting_down = self._worker.shutting_down
         info = {field.name: getattr(job, field.name) for field in fields(job)}
         self._calls[job.id] = None
-        call = await self._processes.start(taskdef.handler, job.payload, info,
+        call = await self._processes.start(taskdef.handler, payload, info,
                                            memory_limit_mb=taskdef.memory_limit_mb)
         self._calls[job.id] = call
         if job.id in self._stops:   # asked to stop while its child was starting
@@ -292,10 +293,10 @@ class Execution:
             if call is not None:  # (None: its child is starting; it learns at start)
                 call.shutdown()
 
-    def _call_in_thread(self, handler, job: Job, helpers: SyncHelpers):
+    def _call_in_thread(self, handler, job: Job, payload, helpers: SyncHelpers):
         self._threads_busy.add(job.id)
         try:
-            return handler(job.payload, helpers)
+            return handler(payload, helpers)
         finally:
             self._threads_busy.discard(job.id)
             with self._abandon_lock:

@@ -26,6 +26,7 @@ from types import ModuleType
 from typing import Any, TypeVar, overload
 
 from .errors import TaskModuleError
+from .typed import payload_decoder
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -96,6 +97,8 @@ class TaskDef:
     timeout: float | None = None    # seconds an attempt may run (a job's own timeout wins)
     isolation: str | None = None    # "process": a plain handler runs in a child; None: the worker's
     memory_limit_mb: int | None = None   # the child's address space limit (isolation="process")
+    # typed payloads (typed.py): JSON payload -> the handler's model instance; None: untyped
+    decode: Callable[[Any], Any] | None = None
 
 
 TaskSource = str | ModuleType | Mapping[str, Callable[..., Any]]
@@ -115,7 +118,9 @@ def load_tasks(source: TaskSource) -> dict[str, TaskDef]:
             f"{where} defines no tasks: decorate functions with @pgrun.task "
             'or define a module-level dict tasks = {"identifier": handler}'
         )
-    defs = {name: TaskDef(name, fn, _is_async(fn), **getattr(fn, _OPTIONS, {})) for name, fn in found.items()}
+    # a handler's signature is read here, once: nothing is inspected per job
+    defs = {name: TaskDef(name, fn, _is_async(fn), **getattr(fn, _OPTIONS, {}),
+                          decode=payload_decoder(name, fn)) for name, fn in found.items()}
     for taskdef in defs.values():
         if taskdef.isolation == "process":
             check_isolatable(taskdef)

@@ -21,16 +21,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from . import control, db, payloads, queries, results
+from . import control, db, payloads, queries, results, typed
 from .control import Explanation
 from .job import Job, JobKeyMode, JobSpec
 from .migrate import MigrationResult, migrate
 from .results import JobResult
+from .typed import TaskRef
+
+P = TypeVar("P")
 
 if TYPE_CHECKING:
     import psycopg
+    from typing_extensions import Unpack
+
+    from .typed import AddJobOptions
 
 # ---------------------------------------------------------------- parameters
 
@@ -46,10 +52,11 @@ def _seconds(timeout: float | timedelta | None, where: str = "timeout") -> float
     return float(timeout)
 
 
-def _add_job_params(identifier: str, payload: Any, queue_name: str | None, run_at: datetime | None,
-                    max_attempts: int | None, job_key: str | None, priority: int | None,
-                    flags: Sequence[str] | None, job_key_mode: JobKeyMode,
-                    timeout: float | timedelta | None = None) -> tuple:
+def _add_job_params(identifier: str | TaskRef[Any], payload: Any, queue_name: str | None,
+                    run_at: datetime | None, max_attempts: int | None, job_key: str | None,
+                    priority: int | None, flags: Sequence[str] | None, job_key_mode: JobKeyMode,
+                    timeout: float | timedelta | None = None, validate: bool = False) -> tuple:
+    identifier, payload = typed.resolve(identifier, payload, validate)
     seconds = _seconds(timeout)
     return (identifier, None if payload is None else payloads.encode(payload), queue_name, run_at,
             max_attempts, job_key, priority, None if flags is None else list(flags), job_key_mode,
@@ -88,17 +95,25 @@ def _jobs(rows: list[tuple]) -> list[Job]:
 # ------------------------------------------------------- on your connection
 
 
-def add_job(conn: psycopg.Connection, identifier: str, payload: Any = None, *,
+@overload
+def add_job(conn: psycopg.Connection, identifier: TaskRef[P], payload: P, *, schema: str = ...,
+            **options: Unpack[AddJobOptions]) -> Job: ...
+@overload
+def add_job(conn: psycopg.Connection, identifier: str, payload: Any = None, *, schema: str = ...,
+            **options: Unpack[AddJobOptions]) -> Job: ...
+def add_job(conn: psycopg.Connection, identifier: str | TaskRef[Any], payload: Any = None, *,
             queue_name: str | None = None, run_at: datetime | None = None,
             max_attempts: int | None = None, job_key: str | None = None,
             priority: int | None = None, flags: Sequence[str] | None = None,
             job_key_mode: JobKeyMode = "replace", schema: str = "pgrun",
-            timeout: float | timedelta | None = None) -> Job:
+            timeout: float | timedelta | None = None, validate: bool = False) -> Job:
     """Adds one job (SQL `add_job`) on `conn`, inside its transaction if one is open.
 
-    `timeout` (seconds or a timedelta): how long one attempt may run; None: no limit."""
+    `timeout` (seconds or a timedelta): how long one attempt may run; None: no limit.
+    `identifier` may be a TaskRef (pgrun.typed): then a type checker accepts only a payload of
+    its type, and validate=True checks it here too (pydantic's ValidationError if it is not)."""
     params = _add_job_params(identifier, payload, queue_name, run_at, max_attempts, job_key,
-                             priority, flags, job_key_mode, timeout)
+                             priority, flags, job_key_mode, timeout, validate)
     return Job(*conn.execute(queries.for_schema(schema).add_job, params).fetchone())
 
 
@@ -109,15 +124,22 @@ def add_jobs(conn: psycopg.Connection, specs: Iterable[JobSpec], *,
     return _jobs(conn.execute(queries.for_schema(schema).add_jobs, params).fetchall())
 
 
+@overload
+async def add_job_async(conn: psycopg.AsyncConnection, identifier: TaskRef[P], payload: P, *,
+                        schema: str = ..., **options: Unpack[AddJobOptions]) -> Job: ...
+@overload
 async def add_job_async(conn: psycopg.AsyncConnection, identifier: str, payload: Any = None, *,
+                        schema: str = ..., **options: Unpack[AddJobOptions]) -> Job: ...
+async def add_job_async(conn: psycopg.AsyncConnection, identifier: str | TaskRef[Any],
+                        payload: Any = None, *,
                         queue_name: str | None = None, run_at: datetime | None = None,
                         max_attempts: int | None = None, job_key: str | None = None,
                         priority: int | None = None, flags: Sequence[str] | None = None,
                         job_key_mode: JobKeyMode = "replace", schema: str = "pgrun",
-                        timeout: float | timedelta | None = None) -> Job:
+                        timeout: float | timedelta | None = None, validate: bool = False) -> Job:
     """`add_job` on an async connection."""
     params = _add_job_params(identifier, payload, queue_name, run_at, max_attempts, job_key,
-                             priority, flags, job_key_mode, timeout)
+                             priority, flags, job_key_mode, timeout, validate)
     cursor = await conn.execute(queries.for_schema(schema).add_job, params)
     return Job(*await cursor.fetchone())
 
@@ -168,14 +190,18 @@ class WorkerUtils:
     def migrate(self) -> MigrationResult:
         return migrate(self.connection, self.schema)
 
-    def add_job(self, identifier: str, payload: Any = None, *, queue_name: str | None = None,
-                run_at: datetime | None = None, max_attempts: int | None = None,
-                job_key: str | None = None, priority: int | None = None,
+    @overload
+    def add_job(self, identifier: TaskRef[P], payload: P, **options: Unpack[AddJobOptions]) -> Job: ...
+    @overload
+    def add_job(self, identifier: str, payload: Any = None, **options: Unpack[AddJobOptions]) -> Job: ...
+    def add_job(self, identifier: str | TaskRef[Any], payload: Any = None, *,
+                queue_name: str | None = None, run_at: datetime | None = None,
+                max_attempts: int | None = None, job_key: str | None = None, priority: int | None = None,
                 flags: Sequence[str] | None = None, job_key_mode: JobKeyMode = "replace",
-                timeout: float | timedelta | None = None) -> Job:
+                timeout: float | timedelta | None = None, validate: bool = False) -> Job:
         return add_job(self.connection, identifier, payload, queue_name=queue_name, run_at=run_at,
                        max_attempts=max_attempts, job_key=job_key, priority=priority, flags=flags,
-                       job_key_mode=job_key_mode, schema=self.schema, timeout=timeout)
+                       job_key_mode=job_key_mode, schema=self.schema, timeout=timeout, validate=validate)
 
     def add_jobs(self, specs: Iterable[JobSpec], *, job_key_preserve_run_at: bool = False) -> list[Job]:
         return add_jobs(self.connection, specs, job_key_preserve_run_at=job_key_preserve_run_at,
@@ -293,15 +319,21 @@ class AsyncWorkerUtils:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def add_job(self, identifier: str, payload: Any = None, *, queue_name: str | None = None,
-                      run_at: datetime | None = None, max_attempts: int | None = None,
-                      job_key: str | None = None, priority: int | None = None,
-                      flags: Sequence[str] | None = None, job_key_mode: JobKeyMode = "replace",
-                      timeout: float | timedelta | None = None) -> Job:
+    @overload
+    async def add_job(self, identifier: TaskRef[P], payload: P, **options: Unpack[AddJobOptions]) -> Job: ...
+    @overload
+    async def add_job(self, identifier: str, payload: Any = None,
+                      **options: Unpack[AddJobOptions]) -> Job: ...
+    async def add_job(self, identifier: str | TaskRef[Any], payload: Any = None, *,
+                      queue_name: str | None = None, run_at: datetime | None = None,
+                      max_attempts: int | None = None, job_key: str | None = None,
+                      priority: int | None = None, flags: Sequence[str] | None = None,
+                      job_key_mode: JobKeyMode = "replace", timeout: float | timedelta | None = None,
+                      validate: bool = False) -> Job:
         return await add_job_async(await self.connection(), identifier, payload, queue_name=queue_name,
                                    run_at=run_at, max_attempts=max_attempts, job_key=job_key,
                                    priority=priority, flags=flags, job_key_mode=job_key_mode,
-                                   schema=self.schema, timeout=timeout)
+                                   schema=self.schema, timeout=timeout, validate=validate)
 
     async def add_jobs(self, specs: Iterable[JobSpec], *,
                        job_key_preserve_run_at: bool = False) -> list[Job]:
