@@ -19,6 +19,7 @@ from .results import (
     watch_jobs,
     watch_jobs_async,
 )
+from .retry import RetryPolicy, custom, exponential, fixed, linear
 from .tasks import load_tasks, task
 from .typed import InvalidPayload, TaskRef, task_ref
 from .utils import AsyncWorkerUtils, WorkerUtils, add_job, add_job_async, add_jobs, add_jobs_async
@@ -27,7 +28,7 @@ from .worker import Worker, WorkerStats
 
 __all__ = [
     "AsyncWorkerUtils", "Event", "Events", "Explanation", "Helpers", "InvalidPayload", "Job", "JobKeyMode",
-    "JobResult", "TaskRef", "task_ref",
+    "JobResult", "TaskRef", "task_ref", "RetryPolicy", "custom", "exponential", "fixed", "linear",
     "JobSpec", "PermanentFailure", "PgrunError", "Snooze", "WorkerRestartRequired", "WaitTimeout",
     "get_result", "get_result_async", "unwatch_jobs", "unwatch_jobs_async",
     "wait_for", "wait_for_async", "watch_jobs", "watch_jobs_async",

@@ -258,8 +258,14 @@ class Execution:
                 worker.stats.interrupted += 1
             message = SHUTDOWN_MESSAGE if interrupted else str(error) if stopped else error_text(error)
             permanent = isinstance(error, PermanentFailure)
+            policy = None if taskdef is None or interrupted or permanent else taskdef.retry
+            wait = None
+            if policy is not None:
+                permanent = not policy.retries(error)
+                if not (permanent or policy.in_sql or (job.meta and "retry" in job.meta)):
+                    wait = _custom_wait(policy, job, error)
             worker.outcomes.add(Outcome(FAIL, job, elapsed, message=message, error=error,
-                                        interrupted=interrupted, permanent=permanent))
+                                        interrupted=interrupted, permanent=permanent, retry_delay=wait))
             if events._listeners:
                 events.emit("job:error", worker.worker_id, job=job, duration=elapsed, error=error)
                 if job.is_last_attempt or permanent:
@@ -320,6 +326,16 @@ def _drop_runner_frames(error: BaseException) -> None:
     while tb is not None and tb.tb_next is not None and tb.tb_frame.f_code.co_filename in _RUNNER_FILES:
         tb = tb.tb_next
     error.__traceback__ = tb
+
+
+def _custom_wait(policy, job: Job, error: BaseException) -> float | None:
+    """A custom policy's delay for this failure; None (the database's backoff) if it fails."""
+    try:
+        return policy.delay(job.attempts, error)
+    except Exception:
+        log.exception("job %d (%s): its custom retry policy raised; the default backoff applies", job.id,
+                      job.task_identifier, extra=_extra(job))
+        return None
 
 
 def _extra(job: Job) -> dict:

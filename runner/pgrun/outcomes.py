@@ -44,6 +44,7 @@ class Outcome:
     interrupted: bool = False        # FAIL: the worker stopped the handler (shutdown)
     permanent: bool = False          # FAIL: for good, whatever attempts are left (PermanentFailure)
     delay: float = 0.0               # SNOOZE: seconds until it runs again
+    retry_delay: float | None = None  # FAIL: seconds until the retry, by a custom policy (else SQL's)
     retried: bool = False            # a write of it was lost with its connection
     busy_tries: int = 0
     not_before: float = 0.0          # monotonic time before which it is not sent again
@@ -173,9 +174,12 @@ class Outcomes:
             cursor = await conn.execute(q.complete, (worker_id, ids, leases, results), prepare=prepare)
         elif kind == FAIL:
             messages = [o.message for o in batch]
-            if any(o.permanent for o in batch):  # some attempt fails for good (a PermanentFailure)
+            # some attempt fails for good (a PermanentFailure), or its task's policy is decided here
+            if any(o.permanent or o.retry_delay is not None for o in batch):
+                delays = [None if o.retry_delay is None else f"{o.retry_delay:.6f} s" for o in batch]
                 cursor = await conn.execute(q.fail_permanent, (worker_id, ids, leases, messages,
-                                                               [o.permanent for o in batch]), prepare=prepare)
+                                                               [o.permanent for o in batch], delays),
+                                            prepare=prepare)
             else:
                 cursor = await conn.execute(q.fail, (worker_id, ids, leases, messages), prepare=prepare)
         elif kind == SNOOZE:

@@ -30,6 +30,7 @@ from typing import Any, Generic, TypedDict, TypeVar
 
 from .errors import PermanentFailure, TaskModuleError
 from .job import JobKeyMode
+from .retry import RetryPolicy
 
 P = TypeVar("P")
 
@@ -165,3 +166,5 @@ class AddJobOptions(TypedDict, total=False):
     job_key_mode: JobKeyMode
     timeout: float | timedelta | None
     validate: bool
+    retry: RetryPolicy | None
+    meta: dict[str, Any] | None

@@ -28,6 +28,7 @@ from .control import Explanation
 from .job import Job, JobKeyMode, JobSpec
 from .migrate import MigrationResult, migrate
 from .results import JobResult
+from .retry import RetryPolicy, check_policy
 from .typed import TaskRef
 
 P = TypeVar("P")
@@ -55,12 +56,16 @@ def _seconds(timeout: float | timedelta | None, where: str = "timeout") -> float
 def _add_job_params(identifier: str | TaskRef[Any], payload: Any, queue_name: str | None,
                     run_at: datetime | None, max_attempts: int | None, job_key: str | None,
                     priority: int | None, flags: Sequence[str] | None, job_key_mode: JobKeyMode,
-                    timeout: float | timedelta | None = None, validate: bool = False) -> tuple:
+                    timeout: float | timedelta | None = None, validate: bool = False,
+                    retry: RetryPolicy | None = None, meta: dict[str, Any] | None = None) -> tuple:
     identifier, payload = typed.resolve(identifier, payload, validate)
     seconds = _seconds(timeout)
+    if retry is not None:
+        meta = {**(meta or {}), "retry": check_policy(retry, "add_job(retry=...)").as_json()}
     return (identifier, None if payload is None else payloads.encode(payload), queue_name, run_at,
             max_attempts, job_key, priority, None if flags is None else list(flags), job_key_mode,
-            None if seconds is None else timedelta(seconds=seconds))
+            None if seconds is None else timedelta(seconds=seconds),
+            None if meta is None else payloads.encode(meta, where="meta"))
 
 
 def _add_jobs_params(specs: Iterable[JobSpec], job_key_preserve_run_at: bool) -> tuple[str, bool]:
@@ -106,14 +111,17 @@ def add_job(conn: psycopg.Connection, identifier: str | TaskRef[Any], payload: A
             max_attempts: int | None = None, job_key: str | None = None,
             priority: int | None = None, flags: Sequence[str] | None = None,
             job_key_mode: JobKeyMode = "replace", schema: str = "pgrun",
-            timeout: float | timedelta | None = None, validate: bool = False) -> Job:
+            timeout: float | timedelta | None = None, validate: bool = False,
+            retry: RetryPolicy | None = None, meta: dict[str, Any] | None = None) -> Job:
     """Adds one job (SQL `add_job`) on `conn`, inside its transaction if one is open.
 
     `timeout` (seconds or a timedelta): how long one attempt may run; None: no limit.
     `identifier` may be a TaskRef (pgrun.typed): then a type checker accepts only a payload of
-    its type, and validate=True checks it here too (pydantic's ValidationError if it is not)."""
+    its type, and validate=True checks it here too (pydantic's ValidationError if it is not).
+    `retry`: this job's own retry policy (pgrun.linear(30), ...; it wins over its task's).
+    `meta`: a JSON object stored beside the payload for runners (SQL add_job's meta)."""
     params = _add_job_params(identifier, payload, queue_name, run_at, max_attempts, job_key,
-                             priority, flags, job_key_mode, timeout, validate)
+                             priority, flags, job_key_mode, timeout, validate, retry, meta)
     return Job(*conn.execute(queries.for_schema(schema).add_job, params).fetchone())
 
 
@@ -136,10 +144,11 @@ async def add_job_async(conn: psycopg.AsyncConnection, identifier: str | TaskRef
                         max_attempts: int | None = None, job_key: str | None = None,
                         priority: int | None = None, flags: Sequence[str] | None = None,
                         job_key_mode: JobKeyMode = "replace", schema: str = "pgrun",
-                        timeout: float | timedelta | None = None, validate: bool = False) -> Job:
+                        timeout: float | timedelta | None = None, validate: bool = False,
+                        retry: RetryPolicy | None = None, meta: dict[str, Any] | None = None) -> Job:
     """`add_job` on an async connection."""
     params = _add_job_params(identifier, payload, queue_name, run_at, max_attempts, job_key,
-                             priority, flags, job_key_mode, timeout, validate)
+                             priority, flags, job_key_mode, timeout, validate, retry, meta)
     cursor = await conn.execute(queries.for_schema(schema).add_job, params)
     return Job(*await cursor.fetchone())
 
@@ -198,10 +207,12 @@ class WorkerUtils:
                 queue_name: str | None = None, run_at: datetime | None = None,
                 max_attempts: int | None = None, job_key: str | None = None, priority: int | None = None,
                 flags: Sequence[str] | None = None, job_key_mode: JobKeyMode = "replace",
-                timeout: float | timedelta | None = None, validate: bool = False) -> Job:
+                timeout: float | timedelta | None = None, validate: bool = False,
+                retry: RetryPolicy | None = None, meta: dict[str, Any] | None = None) -> Job:
         return add_job(self.connection, identifier, payload, queue_name=queue_name, run_at=run_at,
                        max_attempts=max_attempts, job_key=job_key, priority=priority, flags=flags,
-                       job_key_mode=job_key_mode, schema=self.schema, timeout=timeout, validate=validate)
+                       job_key_mode=job_key_mode, schema=self.schema, timeout=timeout, validate=validate,
+                       retry=retry, meta=meta)
 
     def add_jobs(self, specs: Iterable[JobSpec], *, job_key_preserve_run_at: bool = False) -> list[Job]:
         return add_jobs(self.connection, specs, job_key_preserve_run_at=job_key_preserve_run_at,
@@ -329,11 +340,13 @@ class AsyncWorkerUtils:
                       max_attempts: int | None = None, job_key: str | None = None,
                       priority: int | None = None, flags: Sequence[str] | None = None,
                       job_key_mode: JobKeyMode = "replace", timeout: float | timedelta | None = None,
-                      validate: bool = False) -> Job:
+                      validate: bool = False, retry: RetryPolicy | None = None,
+                      meta: dict[str, Any] | None = None) -> Job:
         return await add_job_async(await self.connection(), identifier, payload, queue_name=queue_name,
                                    run_at=run_at, max_attempts=max_attempts, job_key=job_key,
                                    priority=priority, flags=flags, job_key_mode=job_key_mode,
-                                   schema=self.schema, timeout=timeout, validate=validate)
+                                   schema=self.schema, timeout=timeout, validate=validate, retry=retry,
+                                   meta=meta)
 
     async def add_jobs(self, specs: Iterable[JobSpec], *,
                        job_key_preserve_run_at: bool = False) -> list[Job]:

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import cron, db, queries, shutdown
+from . import cron, db, queries, retry, shutdown
 from .cancels import CancelWatch
 from .errors import ConfigurationError, PgrunError, WorkerRestartRequired
 from .events import Events
@@ -224,6 +224,7 @@ class Worker:
                                         check=False)
         try:
             await self.lease.register()
+            await retry.write_task_policies(self._pool, self.queries, self._tasks)
             scheduler = self._make_cron()
         except BaseException:
             await self.lease.close()
