@@ -22,19 +22,24 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures.thread
+import contextvars
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
 from typing import TYPE_CHECKING
 
+from . import middleware as _middleware
 from . import payloads
 from .errors import ConfigurationError, JobInterrupted, JobStopped, PermanentFailure, Snooze
 from .fmt import duration
 from .helpers import Helpers, SyncHelpers
 from .isolation import ProcessCall, ProcessPool
 from .job import Job
+from .logs import job_fields
+from .middleware import Middleware, check, compose, log_context
 from .outcomes import CANCEL_MESSAGE, COMPLETE, FAIL, SNOOZE, Outcome
 from .tasks import check_isolatable
 from .text import error_text
@@ -54,7 +59,8 @@ def timeout_message(seconds: float) -> str:
 
 class Execution:
     def __init__(self, worker: Worker, tasks, concurrency: int, *, stop_grace: float = 10.0,
-                 max_abandoned_threads: int | None = None, isolation: str = "thread") -> None:
+                 max_abandoned_threads: int | None = None, isolation: str = "thread",
+                 middleware: Sequence[Middleware] = ()) -> None:
         if isolation not in ("thread", "process"):
             raise ConfigurationError(f'isolation is "thread" or "process" (got {isolation!r})')
         if isolation == "process":
@@ -62,6 +68,8 @@ class Execution:
                 if not taskdef.is_async and taskdef.isolation is None:   # "process" ones: checked at load
                     check_isolatable(taskdef)
         self.isolation = isolation
+        # pgrun's own middleware first, then the worker's (middleware.py); built once
+        self._call = compose((log_context(worker), *check(middleware)), self._invoke)
         self._processes: ProcessPool | None = None   # for isolated handlers, on first use
         self._calls: dict[int, ProcessCall | None] = {}   # running isolated jobs: their calls
         self._worker = worker
@@ -106,7 +114,7 @@ class Execution:
                     self._reclaimed[job.id] = job
                     log.warning("job %d (%s) was released while running here and claimed again; the running "
                                 "attempt continues and its outcome counts for attempt %d/%d", job.id,
-                                job.task_identifier, job.attempts, job.max_attempts, extra=_extra(job))
+                                job.task_identifier, job.attempts, job.max_attempts, extra=job_fields(job))
                 elif job.id in buffered:
                     self.buffer[buffered[job.id]] = job  # released while buffered: the newer claim
                 else:
@@ -172,7 +180,7 @@ class Execution:
         log.warning("job %d (%s) ignored its stop for %s; its slot is released and its thread abandoned "
                     "(it keeps a thread and its memory until the handler returns; %d abandoned thread(s) "
                     "alive, the worker restarts past %d)", job_id, job.task_identifier,
-                    duration(self.stop_grace), alive, self.max_abandoned_threads, extra=_extra(job))
+                    duration(self.stop_grace), alive, self.max_abandoned_threads, extra=job_fields(job))
         task.cancel()
         if alive > self.max_abandoned_threads:
             self._worker.restart(f"{alive} abandoned handler threads are still running")
@@ -194,23 +202,7 @@ class Execution:
                                                               timeout_message(limit))
             if events._listeners:
                 events.emit("job:start", worker.worker_id, job=job)
-            payload = job.payload if taskdef.decode is None else taskdef.decode(job.payload)
-            if taskdef.is_async:
-                helpers = Helpers(job, worker)
-                self._signals[job.id] = helpers.cancelled
-                value = await taskdef.handler(payload, helpers)
-            elif (taskdef.isolation or self.isolation) == "process":
-                value = await self._run_isolated(taskdef, job, payload)
-            else:
-                if self._executor is None:
-                    # room for the threads of abandoned attempts beside the slots
-                    self._executor = ThreadPoolExecutor(self.concurrency + self.max_abandoned_threads + 1,
-                                                        thread_name_prefix="pgrun-job")
-                helpers = SyncHelpers(job, worker)
-                self._signals[job.id] = helpers.cancelled
-                self._plain.add(job.id)
-                value = await asyncio.get_running_loop().run_in_executor(
-                    self._executor, self._call_in_thread, taskdef.handler, job, payload, helpers)
+            value = await self._call(job, taskdef)   # the middleware chain, then _invoke
         except asyncio.CancelledError as cancel:
             error = JobInterrupted() if self.interrupting and job.id not in self._stops else cancel
         except BaseException as failure:  # SystemExit from a handler fails the job, not the worker
@@ -273,6 +265,28 @@ class Execution:
         self.start()
         worker.slot_freed()
 
+    async def _invoke(self, job: Job, taskdef):
+        """The end of the middleware chain: the payload's validation, then the handler."""
+        worker = self._worker
+        payload = job.payload if taskdef.decode is None else taskdef.decode(job.payload)
+        if taskdef.is_async:
+            helpers = Helpers(job, worker)
+            self._signals[job.id] = helpers.cancelled
+            return await taskdef.handler(payload, helpers)
+        if (taskdef.isolation or self.isolation) == "process":
+            return await self._run_isolated(taskdef, job, payload)
+        if self._executor is None:
+            # room for the threads of abandoned attempts beside the slots
+            self._executor = ThreadPoolExecutor(self.concurrency + self.max_abandoned_threads + 1,
+                                                thread_name_prefix="pgrun-job")
+        helpers = SyncHelpers(job, worker)
+        self._signals[job.id] = helpers.cancelled
+        self._plain.add(job.id)
+        # in a copy of this task's context: what the middleware set is seen in the thread
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, contextvars.copy_context().run, self._call_in_thread, taskdef.handler, job,
+            payload, helpers)
+
     async def _run_isolated(self, taskdef, job: Job, payload):
         if self._processes is None:
             worker = self._worker
@@ -317,7 +331,7 @@ class Execution:
             self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-_RUNNER_FILES = frozenset({__file__, concurrent.futures.thread.__file__})
+_RUNNER_FILES = frozenset({__file__, _middleware.__file__, concurrent.futures.thread.__file__})
 
 
 def _drop_runner_frames(error: BaseException) -> None:
@@ -334,9 +348,6 @@ def _custom_wait(policy, job: Job, error: BaseException) -> float | None:
         return policy.delay(job.attempts, error)
     except Exception:
         log.exception("job %d (%s): its custom retry policy raised; the default backoff applies", job.id,
-                      job.task_identifier, extra=_extra(job))
+                      job.task_identifier, extra=job_fields(job))
         return None
 
-
-def _extra(job: Job) -> dict:
-    return {"job_id": job.id, "task": job.task_identifier}

@@ -23,12 +23,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from . import control, db, payloads, queries, results, typed
+from . import control, db, enqueue, queries, results
 from .control import Explanation
+from .enqueue import add_job_params, add_jobs_params, jobs_of
 from .job import Job, JobKeyMode, JobSpec
 from .migrate import MigrationResult, migrate
 from .results import JobResult
-from .retry import RetryPolicy, check_policy
+from .retry import RetryPolicy
 from .typed import TaskRef
 
 P = TypeVar("P")
@@ -38,64 +39,6 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from .typed import AddJobOptions
-
-# ---------------------------------------------------------------- parameters
-
-
-def _seconds(timeout: float | timedelta | None, where: str = "timeout") -> float | None:
-    """A job's timeout as seconds (the database refuses zero and below, with its own words)."""
-    if timeout is None:
-        return None
-    if isinstance(timeout, timedelta):
-        return timeout.total_seconds()
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise TypeError(f"{where} is a number of seconds or a timedelta, got {type(timeout).__name__}")
-    return float(timeout)
-
-
-def _add_job_params(identifier: str | TaskRef[Any], payload: Any, queue_name: str | None,
-                    run_at: datetime | None, max_attempts: int | None, job_key: str | None,
-                    priority: int | None, flags: Sequence[str] | None, job_key_mode: JobKeyMode,
-                    timeout: float | timedelta | None = None, validate: bool = False,
-                    retry: RetryPolicy | None = None, meta: dict[str, Any] | None = None) -> tuple:
-    identifier, payload = typed.resolve(identifier, payload, validate)
-    seconds = _seconds(timeout)
-    if retry is not None:
-        meta = {**(meta or {}), "retry": check_policy(retry, "add_job(retry=...)").as_json()}
-    return (identifier, None if payload is None else payloads.encode(payload), queue_name, run_at,
-            max_attempts, job_key, priority, None if flags is None else list(flags), job_key_mode,
-            None if seconds is None else timedelta(seconds=seconds),
-            None if meta is None else payloads.encode(meta, where="meta"))
-
-
-def _add_jobs_params(specs: Iterable[JobSpec], job_key_preserve_run_at: bool) -> tuple[str, bool]:
-    """The specs as one JSON array, payloads written by the rules of payloads.encode (add_job's)."""
-    rows = []
-    for spec in specs:
-        if not isinstance(spec, JobSpec):
-            raise TypeError(f"add_jobs takes JobSpec objects, got {type(spec).__name__}")
-        rows.append({
-            "identifier": spec.identifier, "payload": spec.payload, "queue_name": spec.queue_name,
-            "run_at": spec.run_at, "max_attempts": spec.max_attempts, "job_key": spec.job_key,
-            "priority": spec.priority, "flags": None if spec.flags is None else list(spec.flags),
-        })
-    text = payloads.encode_all(rows)
-    if text is None:  # something may be refused: each spec alone says which and why
-        pieces = []
-        for index, row in enumerate(rows):
-            try:
-                payload = payloads.encode(row.pop("payload"))
-                fields = payloads.encode(row, where="spec")
-            except (TypeError, ValueError) as error:
-                raise type(error)(f"specs[{index}]: {error}") from None
-            pieces.append('{"payload":' + payload + "," + fields[1:])
-        text = "[" + ",".join(pieces) + "]"
-    return text, bool(job_key_preserve_run_at)
-
-
-def _jobs(rows: list[tuple]) -> list[Job]:
-    return [Job(*row) for row in rows]
-
 
 # ------------------------------------------------------- on your connection
 
@@ -120,16 +63,19 @@ def add_job(conn: psycopg.Connection, identifier: str | TaskRef[Any], payload: A
     its type, and validate=True checks it here too (pydantic's ValidationError if it is not).
     `retry`: this job's own retry policy (pgrun.linear(30), ...; it wins over its task's).
     `meta`: a JSON object stored beside the payload for runners (SQL add_job's meta)."""
-    params = _add_job_params(identifier, payload, queue_name, run_at, max_attempts, job_key,
+    params = add_job_params(identifier, payload, queue_name, run_at, max_attempts, job_key,
                              priority, flags, job_key_mode, timeout, validate, retry, meta)
-    return Job(*conn.execute(queries.for_schema(schema).add_job, params).fetchone())
+    job = Job(*conn.execute(queries.for_schema(schema).add_job, params).fetchone())
+    if enqueue.listeners:
+        enqueue.added(conn, job)
+    return job
 
 
 def add_jobs(conn: psycopg.Connection, specs: Iterable[JobSpec], *,
              job_key_preserve_run_at: bool = False, schema: str = "pgrun") -> list[Job]:
     """Adds many jobs in one statement (SQL `add_jobs`)."""
-    params = _add_jobs_params(specs, job_key_preserve_run_at)
-    return _jobs(conn.execute(queries.for_schema(schema).add_jobs, params).fetchall())
+    params = add_jobs_params(specs, job_key_preserve_run_at)
+    return jobs_of(conn.execute(queries.for_schema(schema).add_jobs, params).fetchall())
 
 
 @overload
@@ -147,18 +93,21 @@ async def add_job_async(conn: psycopg.AsyncConnection, identifier: str | TaskRef
                         timeout: float | timedelta | None = None, validate: bool = False,
                         retry: RetryPolicy | None = None, meta: dict[str, Any] | None = None) -> Job:
     """`add_job` on an async connection."""
-    params = _add_job_params(identifier, payload, queue_name, run_at, max_attempts, job_key,
+    params = add_job_params(identifier, payload, queue_name, run_at, max_attempts, job_key,
                              priority, flags, job_key_mode, timeout, validate, retry, meta)
     cursor = await conn.execute(queries.for_schema(schema).add_job, params)
-    return Job(*await cursor.fetchone())
+    job = Job(*await cursor.fetchone())
+    if enqueue.listeners:
+        enqueue.added(conn, job)
+    return job
 
 
 async def add_jobs_async(conn: psycopg.AsyncConnection, specs: Iterable[JobSpec], *,
                          job_key_preserve_run_at: bool = False, schema: str = "pgrun") -> list[Job]:
     """`add_jobs` on an async connection."""
-    params = _add_jobs_params(specs, job_key_preserve_run_at)
+    params = add_jobs_params(specs, job_key_preserve_run_at)
     cursor = await conn.execute(queries.for_schema(schema).add_jobs, params)
-    return _jobs(await cursor.fetchall())
+    return jobs_of(await cursor.fetchall())
 
 
 # ------------------------------------------------------------- WorkerUtils
@@ -300,7 +249,7 @@ class WorkerUtils:
         results.unwatch_jobs(self.connection, job_ids, schema=self.schema)
 
     def _all(self, query: str, params: tuple) -> list[Job]:
-        return _jobs(self.connection.execute(query, params).fetchall())
+        return jobs_of(self.connection.execute(query, params).fetchall())
 
 
 class AsyncWorkerUtils:
@@ -424,4 +373,4 @@ class AsyncWorkerUtils:
 
     async def _all(self, query: str, params: tuple) -> list[Job]:
         cursor = await (await self.connection()).execute(query, params)
-        return _jobs(await cursor.fetchall())
+        return jobs_of(await cursor.fetchall())

@@ -21,7 +21,7 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +35,7 @@ from .fmt import duration, reason
 from .lease import RETRYABLE, Lease
 from .listener import Listener
 from .maintenance import Maintenance
+from .middleware import Middleware
 from .migrate import migrate
 from .outcomes import Outcomes
 from .tasks import TaskDef
@@ -89,6 +90,7 @@ class Worker:
         stop_grace: float = 10.0,
         max_abandoned_threads: int | None = None,
         isolation: str = "thread",
+        middleware: Sequence[Middleware] | None = None,
     ) -> None:
         if not tasks:
             raise ConfigurationError("a worker needs at least one task")
@@ -126,7 +128,8 @@ class Worker:
         self.stats = WorkerStats()
 
         self.execution = Execution(self, self._tasks, concurrency, stop_grace=stop_grace,
-                                   max_abandoned_threads=max_abandoned_threads, isolation=isolation)
+                                   max_abandoned_threads=max_abandoned_threads, isolation=isolation,
+                                   middleware=middleware)
         self.outcomes = Outcomes(self, flush_delay=flush_delay, batch=max(concurrency, 1))
         self.fetcher = Fetcher(self, prefetch=prefetch, poll_interval=poll_interval, once=once)
         self.lease = Lease(conninfo=conninfo, queries=self.queries, worker_id=self.worker_id,

@@ -1,0 +1,106 @@
+"""Middleware: a chain of async callables around every job's handler.
+
+    async def timing(job, call_next):
+        started = time.perf_counter()
+        try:
+            return await call_next()         # the next middleware, and at the end the handler
+        finally:
+            metrics.observe(job.task_identifier, time.perf_counter() - started)
+
+    pgrun.run("myapp.tasks", middleware=[timing])
+
+A middleware is `async def middleware(job, call_next)`: it sees the Job, awaits `call_next()` for
+what comes after it (the handler's return value, or its exception), and returns the value the
+job completes with (or raises: the job fails, as if the handler had raised). The same chain
+wraps plain and async handlers; for a plain one, `call_next()` runs it in its thread (and a
+ContextVar set by a middleware is seen there), for a process-isolated one in its process.
+
+Order: pgrun's own first (outermost): `log_context`, which puts the job on every log line
+(logs.py); then the worker's `middleware` list, first item outermost; then the payload's
+validation (typed tasks) and the handler. The chain is built once, when the worker is made.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ConfigurationError
+from .job import Job
+
+CallNext = Callable[[], Awaitable[Any]]
+Middleware = Callable[[Job, CallNext], Awaitable[Any]]
+Call = Callable[[Job, Any], Awaitable[Any]]   # (job, its TaskDef) -> the handler's value
+
+
+@dataclass(frozen=True, slots=True)
+class JobContext:
+    """The job a log line was written during (structured logs' fields)."""
+
+    job_id: int
+    task: str
+    attempt: int
+    worker_id: str
+    correlation_id: str
+
+
+# the job the current asyncio task (or a plain handler's thread) runs; None outside jobs
+current_job: ContextVar[JobContext | None] = ContextVar("pgrun_current_job", default=None)
+# what jobs added now are correlated by (add_job writes it into their meta)
+current_correlation_id: ContextVar[str | None] = ContextVar("pgrun_correlation_id", default=None)
+
+
+@contextlib.contextmanager
+def correlate(correlation_id: str) -> Iterator[None]:
+    """Jobs added inside this block (in this thread or task) carry this correlation id, e.g. a web
+    request's id: `with pgrun.correlate(request_id): utils.add_job(...)`."""
+    if not isinstance(correlation_id, str) or not correlation_id:
+        raise ValueError(f"a correlation id is a non-empty string (got {correlation_id!r})")
+    token = current_correlation_id.set(correlation_id)
+    try:
+        yield
+    finally:
+        current_correlation_id.reset(token)
+
+
+def log_context(worker: Any) -> Middleware:
+    """pgrun's own middleware: the job's id, task, attempt, worker and correlation id (its meta's, else
+    the id of the job itself: the jobs it adds carry it on) for every line logged during it."""
+    async def pgrun_log_context(job: Job, call_next: CallNext) -> Any:
+        correlation_id = (job.meta and job.meta.get("correlation_id")) or str(job.id)
+        token = current_job.set(JobContext(job.id, job.task_identifier, job.attempts, worker.worker_id,
+                                           correlation_id))
+        correlated = current_correlation_id.set(correlation_id)
+        try:
+            return await call_next()
+        finally:
+            current_correlation_id.reset(correlated)
+            current_job.reset(token)
+    return pgrun_log_context
+
+
+def check(middleware: Sequence[Middleware] | None) -> tuple[Middleware, ...]:
+    chain = tuple(middleware or ())
+    for item in chain:
+        if not (inspect.iscoroutinefunction(item) or inspect.iscoroutinefunction(type(item).__call__)):
+            raise ConfigurationError(f"middleware {item!r} is not async: write it as "
+                                     "`async def middleware(job, call_next): return await call_next()`")
+    return chain
+
+
+def compose(middleware: Sequence[Middleware], inner: Call) -> Call:
+    """One call that runs `middleware` in order around `inner`."""
+    call = inner
+    for item in reversed(middleware):
+        call = _link(item, call)
+    return call
+
+
+def _link(item: Middleware, after: Call) -> Call:
+    async def call(job: Job, taskdef: Any) -> Any:
+        return await item(job, lambda: after(job, taskdef))
+    return call
