@@ -61,6 +61,7 @@ class Queries:
     job_states: str
     set_dead_letter: str
     set_retry_policy: str
+    list_jobs: str
     remove_retry_policy: str
     remove_dead_letter: str
     listen: str
@@ -146,6 +147,10 @@ def for_schema(schema: str) -> Queries:
         remove_dead_letter=f"select {s}.remove_dead_letter(task_identifier => %s, queue_name => %s)",
         set_retry_policy=(f"select {s}.set_retry_policy(%s, %s, %s::float8, %s::float8, %s::float8)"),
         remove_retry_policy=f"select {s}.remove_retry_policy(%s)",
+        # pgrun.testing: the jobs of a task (or all), in some states (or all)
+        list_jobs=(f"select {_ROW_COLUMNS} from {s}._private_jobs "
+                   "where (%s::text is null or task_identifier = %s::text) "
+                   "and (%s::text[] is null or state = any(%s::text[])) order by id"),
         listen=sql.SQL("listen {}; listen {}").format(
             sql.Identifier(f"{schema}:jobs"), sql.Identifier(f"{schema}:cancel")).as_string(None),
         cancel_channel=f"{schema}:cancel",
