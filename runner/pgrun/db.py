@@ -148,6 +148,11 @@ def with_dbname(conninfo: str, dbname: str) -> str:
     return psycopg.conninfo.make_conninfo(conninfo, dbname=dbname)
 
 
+def make_conninfo(**params: str) -> str:
+    """A connection string from libpq keywords."""
+    return psycopg.conninfo.make_conninfo(**params)
+
+
 def create_database(conninfo: str, name: str, template: str | None = None) -> None:
     """CREATE DATABASE `name` (from `template`) on the server `conninfo` reaches."""
     with psycopg.connect(conninfo, autocommit=True) as conn:
