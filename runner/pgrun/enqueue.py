@@ -38,6 +38,8 @@ def add_job_params(identifier: str | TaskRef[Any], payload: Any, queue_name: str
     correlation_id = current_correlation_id.get()   # inside a job, or pgrun.correlate(...)
     if correlation_id is not None and (meta is None or "correlation_id" not in meta):
         meta = {**(meta or {}), "correlation_id": correlation_id}
+    for hook in meta_hooks:
+        meta = hook(meta)
     return (identifier, None if payload is None else payloads.encode(payload), queue_name, run_at,
             max_attempts, job_key, priority, None if flags is None else list(flags), job_key_mode,
             None if seconds is None else timedelta(seconds=seconds),
@@ -72,6 +74,10 @@ def add_jobs_params(specs: Iterable[JobSpec], job_key_preserve_run_at: bool) -> 
 def jobs_of(rows: list[tuple]) -> list[Job]:
     return [Job(*row) for row in rows]
 
+
+# Each takes a job's meta (or None) and returns it, changed or not, as add_job builds its
+# parameters: pgrun.otel's trace context. Empty unless instrumented.
+meta_hooks: list = []
 
 # Called with (connection, job) after each job added from Python (add_job, helpers.add_job,
 # WorkerUtils): pgrun.testing's record of what was enqueued and its inline mode. Empty
