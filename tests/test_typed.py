@@ -99,3 +99,14 @@ def test_mypy_accepts_the_typed_example_and_refuses_each_wrong_payload(tmp_path)
     assert len(refused) >= 4
     assert run.returncode == 1, run.stdout + run.stderr
     assert errors == refused, run.stdout
+
+
+def test_a_process_isolated_handler_gets_the_validated_instance(dsn, conn):
+    from tasks import typed_isolated
+
+    conn.execute("select pgrun.set_retention(completed => '1 hour', failed => null, cancelled => null)")
+    with pgrun.WorkerUtils(dsn) as utils:
+        job = utils.add_job("typed.isolated", {"x": "40", "y": 2})   # "40" is coerced to 40
+    assert pgrun.run_once(typed_isolated, connection=dsn).completed == 1
+    assert conn.execute("select result from pgrun.jobs where id = %s", (job.id,)).fetchone()[0] == {
+        "type": "Point", "sum": 42}
