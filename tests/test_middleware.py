@@ -16,7 +16,7 @@ TENANT: ContextVar[str | None] = ContextVar("tenant", default=None)
 
 def recorder(name):
     async def middleware(job, call_next):
-        context = pgrun.current_job.get()
+        context = pgrun.current_job()
         CALLS.append(f"{name} before {job.task_identifier} (log context: job {context and context.job_id})")
         try:
             return await call_next()

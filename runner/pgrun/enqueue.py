@@ -10,7 +10,7 @@ from typing import Any
 
 from . import payloads, typed
 from .job import Job, JobKeyMode, JobSpec
-from .middleware import current_correlation_id
+from .middleware import correlation_id
 from .retry import RetryPolicy, check_policy
 from .typed import TaskRef
 
@@ -35,9 +35,9 @@ def add_job_params(identifier: str | TaskRef[Any], payload: Any, queue_name: str
     seconds = _seconds(timeout)
     if retry is not None:
         meta = {**(meta or {}), "retry": check_policy(retry, "add_job(retry=...)").as_json()}
-    correlation_id = current_correlation_id.get()   # inside a job, or pgrun.correlate(...)
-    if correlation_id is not None and (meta is None or "correlation_id" not in meta):
-        meta = {**(meta or {}), "correlation_id": correlation_id}
+    correlation = correlation_id()   # pgrun.correlate(...)'s, or the running job's
+    if correlation is not None and (meta is None or "correlation_id" not in meta):
+        meta = {**(meta or {}), "correlation_id": correlation}
     for hook in meta_hooks:
         meta = hook(meta)
     return (identifier, None if payload is None else payloads.encode(payload), queue_name, run_at,

@@ -139,7 +139,7 @@ class ProcessCall:
         self._memory_limit_mb = memory_limit_mb
         self._loop = asyncio.get_running_loop()
         self._done: asyncio.Future = self._loop.create_future()
-        context = current_job.get()   # the job's, for the child's log lines (logs.py)
+        context = current_job()   # the job's, for the child's log lines (logs.py)
         self._fields = {} if context is None else {
             "job_id": context.job_id, "task": context.task, "attempt": context.attempt,
             "worker_id": context.worker_id, "correlation_id": context.correlation_id}

@@ -9,7 +9,7 @@ object a line (--log-format json):
 
 Every line logged during a job carries its job_id, task, attempt, worker_id and correlation_id,
 the handler's own lines included (whatever logger it uses): pgrun's log-context middleware
-puts the job in a ContextVar (middleware.current_job) and `JobFields` copies it into each
+puts the job in a ContextVar (middleware.current_job()) and `JobFields` copies it into each
 record. pgrun's lines about a job written outside it (its completion, its retry) carry the
 same fields in their extras (`job_fields`). Embedders get them with `JobFields` and
 `JsonFormatter` on their own handlers.
@@ -43,7 +43,7 @@ class JobFields(logging.Filter):
     task's context); fields a record already has are kept."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        context = current_job.get()
+        context = current_job()
         if context is not None and getattr(record, "job_id", None) in (None, context.job_id):
             record.job_id, record.task, record.attempt = context.job_id, context.task, context.attempt
             record.worker_id, record.correlation_id = context.worker_id, context.correlation_id

@@ -26,8 +26,7 @@ import contextlib
 import inspect
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import ConfigurationError
 from .job import Job
@@ -37,9 +36,9 @@ Middleware = Callable[[Job, CallNext], Awaitable[Any]]
 Call = Callable[[Job, Any], Awaitable[Any]]   # (job, its TaskDef) -> the handler's value
 
 
-@dataclass(frozen=True, slots=True)
-class JobContext:
-    """The job a log line was written during (structured logs' fields)."""
+class JobContext(NamedTuple):
+    """The job a log line was written during (structured logs' fields). A NamedTuple: one is made
+    per job, and it costs a fraction of a dataclass."""
 
     job_id: int
     task: str
@@ -48,9 +47,24 @@ class JobContext:
     correlation_id: str
 
 
-# the job the current asyncio task (or a plain handler's thread) runs; None outside jobs
-current_job: ContextVar[JobContext | None] = ContextVar("pgrun_current_job", default=None)
-# what jobs added now are correlated by (add_job writes it into their meta)
+# the job the current asyncio task (or a plain handler's thread) runs, and its worker; None
+# outside jobs. The JobContext is made only when asked for (current_job()): a job sets a pair.
+_running: ContextVar[tuple[Job, Any] | None] = ContextVar("pgrun_running_job", default=None)
+
+
+def current_job() -> JobContext | None:
+    """The job running here (in its handler, a middleware, a plain handler's thread), or None."""
+    running = _running.get()
+    if running is None:
+        return None
+    job, worker = running
+    return JobContext(job.id, job.task_identifier, job.attempts, worker.worker_id, _correlation_of(job))
+
+
+def _correlation_of(job: Job) -> str:
+    return (job.meta and job.meta.get("correlation_id")) or str(job.id)
+# what jobs added now are correlated by (add_job writes it into their meta), set by correlate();
+# inside a job without one, the job's own (correlation_id())
 current_correlation_id: ContextVar[str | None] = ContextVar("pgrun_correlation_id", default=None)
 
 
@@ -68,19 +82,23 @@ def correlate(correlation_id: str) -> Iterator[None]:
 
 
 def log_context(worker: Any) -> Middleware:
-    """pgrun's own middleware: the job's id, task, attempt, worker and correlation id (its meta's, else
-    the id of the job itself: the jobs it adds carry it on) for every line logged during it."""
+    """pgrun's own middleware: the job (and its worker) for every line logged during it (its id, task,
+    attempt, worker id and correlation id: its meta's, else its own id; jobs it adds carry it on)."""
     async def pgrun_log_context(job: Job, call_next: CallNext) -> Any:
-        correlation_id = (job.meta and job.meta.get("correlation_id")) or str(job.id)
-        token = current_job.set(JobContext(job.id, job.task_identifier, job.attempts, worker.worker_id,
-                                           correlation_id))
-        correlated = current_correlation_id.set(correlation_id)
-        try:
-            return await call_next()
-        finally:
-            current_correlation_id.reset(correlated)
-            current_job.reset(token)
+        # each job runs in an asyncio task of its own, with its own copy of the context: what is
+        # set here ends with the job, without a reset (one less step per job)
+        _running.set((job, worker))
+        return await call_next()
     return pgrun_log_context
+
+
+def correlation_id() -> str | None:
+    """What a job added now is correlated by: pgrun.correlate's, else the running job's."""
+    given = current_correlation_id.get()
+    if given is not None:
+        return given
+    running = _running.get()
+    return None if running is None else _correlation_of(running[0])
 
 
 def check(middleware: Sequence[Middleware] | None) -> tuple[Middleware, ...]:

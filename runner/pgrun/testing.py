@@ -167,7 +167,7 @@ class PgrunJobs:
     def _added(self, conn: Any, job: Job) -> None:
         with self._lock:
             self._added_jobs[job.id] = job
-        if self.inline_mode and current_job.get() is None and not db.in_transaction(conn):
+        if self.inline_mode and current_job() is None and not db.in_transaction(conn):
             self.run_once()   # (a job added by a running job is run by that same run)
 
     def jobs(self, task: str | None = None, states: tuple[str, ...] | None = None) -> list[Job]:
