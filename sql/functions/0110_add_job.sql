@@ -38,7 +38,9 @@ begin
       quote_literal(v_mode) using errcode = '22023';
   end if;
   perform @schema@._check_timeout('', add_job.timeout);
-  perform @schema@._check_job_meta('', add_job.meta);
+  if add_job.meta is not null then  -- (no call at all for the common job without meta)
+    perform @schema@._check_job_meta('', add_job.meta);
+  end if;
   perform @schema@._check_job_spec('', add_job.identifier, add_job.queue_name,
     add_job.max_attempts, add_job.job_key, add_job.priority,
     octet_length(add_job.payload::text), @schema@._setting('payload_max_bytes', '1048576')::integer);
