@@ -140,7 +140,7 @@ def test_fastapi_example_enqueues_in_the_request_transaction(dsn, conn):
 
     sys.path.insert(0, str(EXAMPLES / "fastapi_app"))
     try:
-        import app as fastapi_example
+        import fastapi_example  # (names no other example module uses: they share sys.modules)
         import welcome_tasks
     finally:
         sys.path.remove(str(EXAMPLES / "fastapi_app"))

@@ -4,7 +4,7 @@ POST /signups writes the user and enqueues the welcome email in one transaction:
 email (409) leaves neither. Every job a request adds carries its X-Request-ID as correlation id
 (pgrun.correlate), so the worker's JSON log lines of that job can be found by it.
 
-    DATABASE_URL=postgresql://... uvicorn app:app
+    DATABASE_URL=postgresql://... uvicorn fastapi_example:app
     pgrun --tasks welcome_tasks --connection "$DATABASE_URL" --log-format json
 """
 
