@@ -61,6 +61,7 @@ def test_every_line_of_a_job_carries_its_fields_in_json(dsn):
     child = by_message[f"job {isolated.id} (log.isolated): from a child process"]
     assert {k: child[k] for k in FIELDS} == {"job_id": isolated.id, "task": "log.isolated", "attempt": 1,
                                             "worker_id": worker_id, "correlation_id": "batch-9"}
+    assert by_message["after the child process"]["correlation_id"] == "batch-9"
 
     # lines outside jobs have no job fields
     ready = next(e for e in entries if "ready" in e["message"])

@@ -61,6 +61,16 @@ def current_job() -> JobContext | None:
     return JobContext(job.id, job.task_identifier, job.attempts, worker.worker_id, _correlation_of(job))
 
 
+def enter_job(job: Job, worker: Any):
+    """Marks `job` (of `worker`, which has a worker_id) as running here; returns the token that
+    leave_job takes (for code that runs a job outside the worker's tasks: an isolated child)."""
+    return _running.set((job, worker))
+
+
+def leave_job(token) -> None:
+    _running.reset(token)
+
+
 def _correlation_of(job: Job) -> str:
     return (job.meta and job.meta.get("correlation_id")) or str(job.id)
 # what jobs added now are correlated by (add_job writes it into their meta), set by correlate();

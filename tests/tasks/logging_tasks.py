@@ -28,3 +28,9 @@ def log_fails(payload, helpers):
 @task("log.isolated", isolation="process")
 def log_isolated(payload, helpers):
     helpers.logger.info("from a child process")
+    helpers.add_job("log.after_child", {})   # carries the correlation id on, from the child too
+
+
+@task("log.after_child")
+def log_after_child(payload, helpers):
+    log.info("after the child process")
