@@ -95,10 +95,12 @@ def log_context(worker: Any) -> Middleware:
     """pgrun's own middleware: the job (and its worker) for every line logged during it (its id, task,
     attempt, worker id and correlation id: its meta's, else its own id; jobs it adds carry it on)."""
     async def pgrun_log_context(job: Job, call_next: CallNext) -> Any:
-        # each job runs in an asyncio task of its own, with its own copy of the context: what is
-        # set here ends with the job, without a reset (one less step per job)
-        _running.set((job, worker))
-        return await call_next()
+        token = _running.set((job, worker))
+        try:
+            return await call_next()
+        finally:
+            # (the task that runs the next job is made from this context: Execution.start)
+            _running.reset(token)
     return pgrun_log_context
 
 
