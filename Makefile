@@ -29,7 +29,8 @@ test: install test-sql test-py ## Run every test (pgTAP, then pytest)
 test-sql: install ## Run the pgTAP suite in a fresh database
 	PYTHON=$(PYTHON) scripts/test_sql.sh
 
-test-py: install ## Run the pytest suite (real PostgreSQL, real worker processes)
+test-py: install ## Run the pytest suite (real PostgreSQL, real worker processes), and the sample project's
+	cd examples/sample_project && $(abspath $(PYTHON)) -m pytest -q
 	$(PYTHON) -m pytest
 
 chaos: install ## The long chaos run: 100,000 jobs, 4 workers, 40 faults on a private cluster (about 10 min)

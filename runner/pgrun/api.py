@@ -20,7 +20,7 @@
 concurrency, poll_interval, prefetch, shutdown_timeout, crontab, and
 prepared_statements=False for --no-prepared-statements, listen_connection for
 --listen-connection; run_once sets once).
-Only Python has events, forbidden_flags, worker_id, run_migrations and the
+Only Python has events, middleware, forbidden_flags, worker_id, run_migrations and the
 tuning knobs heartbeat_interval, heartbeat_timeout and flush_delay. Logging is
 the application's to configure (the command's --log-level has no twin here).
 
@@ -34,10 +34,12 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from . import db
 from .events import Events
+from .middleware import Middleware
 from .tasks import TaskSource, load_tasks
 from .worker import Worker, WorkerStats
 
@@ -48,14 +50,17 @@ def make_worker(tasks: TaskSource, *, once: bool = False, connection: str | None
                 shutdown_timeout: float = 10.0, crontab: str | os.PathLike | None = None,
                 events: Events | None = None, forbidden_flags: list[str] | None = None,
                 worker_id: str | None = None, run_migrations: bool = True,
-                listen_connection: str | None = None, **tuning: Any) -> Worker:
-    """A Worker, not started; `tuning` passes the heartbeat and flush settings through."""
+                listen_connection: str | None = None,
+                middleware: Sequence[Middleware] | None = None, **tuning: Any) -> Worker:
+    """A Worker, not started; `tuning` passes the heartbeat and flush settings through.
+    `middleware`: async callables around every job (middleware.py)."""
     return Worker(
         load_tasks(tasks), conninfo=db.resolve_conninfo(connection), schema=schema,
         concurrency=concurrency, poll_interval=poll_interval, once=once, prefetch=prefetch,
         prepared_statements=prepared_statements, shutdown_timeout=shutdown_timeout, crontab=crontab,
         events=events, forbidden_flags=forbidden_flags, worker_id=worker_id,
-        run_migrations=run_migrations, listen_conninfo=listen_connection or "", **tuning,
+        run_migrations=run_migrations, listen_conninfo=listen_connection or "", middleware=middleware,
+        **tuning,
     )
 
 

@@ -12,7 +12,7 @@ import click
 
 from . import __version__, db
 from .errors import PgrunError, SchemaTooNew, WorkerRestartRequired
-from .logs import LEVELS, setup_logging
+from .logs import FORMATS, LEVELS, setup_logging
 from .migrate import migrate as apply_migrations
 from .migrate import migration_script
 
@@ -58,6 +58,10 @@ def _fail(error: PgrunError) -> None:
                    "when --connection is PgBouncer in transaction mode.")
 @click.option("--log-level", type=click.Choice(LEVELS, case_sensitive=False), default="info",
               envvar="PGRUN_LOG_LEVEL", show_envvar=True, help="Least severe log lines to show.")
+@click.option("--log-format", type=click.Choice(FORMATS, case_sensitive=False), default="text",
+              envvar="PGRUN_LOG_FORMAT", show_envvar=True,
+              help="text lines, or one JSON object a line with the job's id, task, attempt, worker and "
+                   "correlation id on every line of a job.")
 @click.option("--shutdown-timeout", type=click.FloatRange(min=0), default=10.0,
               envvar="PGRUN_SHUTDOWN_TIMEOUT", show_envvar=True, metavar="SECONDS",
               help="On SIGINT/SIGTERM, how long running jobs may take to finish before they are "
@@ -83,7 +87,8 @@ def _fail(error: PgrunError) -> None:
 @click.pass_context
 def main(ctx: click.Context, tasks_module: str | None, connection: str | None, schema: str,
          concurrency: int, poll_interval: float, once: bool, crontab: str | None,
-         no_prepared_statements: bool, listen_connection: str | None, log_level: str, shutdown_timeout: float,
+         no_prepared_statements: bool, listen_connection: str | None, log_level: str, log_format: str,
+         shutdown_timeout: float,
          stop_grace: float, max_abandoned_threads: int | None, isolation: str,
          prefetch: int | None) -> None:
     """pgrun: a PostgreSQL job queue for Python.
@@ -97,7 +102,7 @@ def main(ctx: click.Context, tasks_module: str | None, connection: str | None, s
         click.echo("pgrun: say which tasks to run: pgrun --tasks MODULE (or PGRUN_TASKS); "
                    "see pgrun --help", err=True)
         sys.exit(EXIT_USAGE)
-    setup_logging(log_level.lower())
+    setup_logging(log_level.lower(), log_format=log_format.lower())
     sys.exit(run_worker(
         tasks_module, connection=connection, schema=schema, concurrency=concurrency,
         poll_interval=poll_interval, once=once, crontab=crontab,

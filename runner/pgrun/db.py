@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import psycopg
+import psycopg.sql
 from psycopg.types.json import Json, Jsonb
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
@@ -140,3 +141,33 @@ def open_sync_pool(conninfo: str, *, max_size: int, prepared_statements: bool = 
 def sqlstate(error: BaseException) -> str | None:
     """The SQLSTATE of a database error, else None."""
     return getattr(error, "sqlstate", None)
+
+
+def with_dbname(conninfo: str, dbname: str) -> str:
+    """The same connection string, to another database."""
+    return psycopg.conninfo.make_conninfo(conninfo, dbname=dbname)
+
+
+def make_conninfo(**params: str) -> str:
+    """A connection string from libpq keywords."""
+    return psycopg.conninfo.make_conninfo(**params)
+
+
+def create_database(conninfo: str, name: str, template: str | None = None) -> None:
+    """CREATE DATABASE `name` (from `template`) on the server `conninfo` reaches."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        statement = psycopg.sql.SQL("create database {}").format(psycopg.sql.Identifier(name))
+        if template is not None:
+            statement += psycopg.sql.SQL(" template {}").format(psycopg.sql.Identifier(template))
+        conn.execute(statement)
+
+
+def drop_database(conninfo: str, name: str) -> None:
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(psycopg.sql.SQL("drop database if exists {} with (force)").format(
+            psycopg.sql.Identifier(name)))
+
+
+def in_transaction(conn) -> bool:
+    """Whether `conn` has a transaction open (what it adds is not visible to others yet)."""
+    return conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE

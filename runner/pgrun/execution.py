@@ -22,19 +22,24 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures.thread
+import contextvars
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
 from typing import TYPE_CHECKING
 
+from . import middleware as _middleware
 from . import payloads
 from .errors import ConfigurationError, JobInterrupted, JobStopped, PermanentFailure, Snooze
 from .fmt import duration
 from .helpers import Helpers, SyncHelpers
 from .isolation import ProcessCall, ProcessPool
 from .job import Job
+from .logs import job_fields
+from .middleware import Middleware, check, compose, log_context
 from .outcomes import CANCEL_MESSAGE, COMPLETE, FAIL, SNOOZE, Outcome
 from .tasks import check_isolatable
 from .text import error_text
@@ -54,7 +59,8 @@ def timeout_message(seconds: float) -> str:
 
 class Execution:
     def __init__(self, worker: Worker, tasks, concurrency: int, *, stop_grace: float = 10.0,
-                 max_abandoned_threads: int | None = None, isolation: str = "thread") -> None:
+                 max_abandoned_threads: int | None = None, isolation: str = "thread",
+                 middleware: Sequence[Middleware] = ()) -> None:
         if isolation not in ("thread", "process"):
             raise ConfigurationError(f'isolation is "thread" or "process" (got {isolation!r})')
         if isolation == "process":
@@ -62,6 +68,8 @@ class Execution:
                 if not taskdef.is_async and taskdef.isolation is None:   # "process" ones: checked at load
                     check_isolatable(taskdef)
         self.isolation = isolation
+        # pgrun's own middleware first, then the worker's (middleware.py); built once
+        self._call = compose((log_context(worker), *check(middleware)), self._invoke)
         self._processes: ProcessPool | None = None   # for isolated handlers, on first use
         self._calls: dict[int, ProcessCall | None] = {}   # running isolated jobs: their calls
         self._worker = worker
@@ -106,7 +114,7 @@ class Execution:
                     self._reclaimed[job.id] = job
                     log.warning("job %d (%s) was released while running here and claimed again; the running "
                                 "attempt continues and its outcome counts for attempt %d/%d", job.id,
-                                job.task_identifier, job.attempts, job.max_attempts, extra=_extra(job))
+                                job.task_identifier, job.attempts, job.max_attempts, extra=job_fields(job))
                 elif job.id in buffered:
                     self.buffer[buffered[job.id]] = job  # released while buffered: the newer claim
                 else:
@@ -172,7 +180,7 @@ class Execution:
         log.warning("job %d (%s) ignored its stop for %s; its slot is released and its thread abandoned "
                     "(it keeps a thread and its memory until the handler returns; %d abandoned thread(s) "
                     "alive, the worker restarts past %d)", job_id, job.task_identifier,
-                    duration(self.stop_grace), alive, self.max_abandoned_threads, extra=_extra(job))
+                    duration(self.stop_grace), alive, self.max_abandoned_threads, extra=job_fields(job))
         task.cancel()
         if alive > self.max_abandoned_threads:
             self._worker.restart(f"{alive} abandoned handler threads are still running")
@@ -194,22 +202,7 @@ class Execution:
                                                               timeout_message(limit))
             if events._listeners:
                 events.emit("job:start", worker.worker_id, job=job)
-            if taskdef.is_async:
-                helpers = Helpers(job, worker)
-                self._signals[job.id] = helpers.cancelled
-                value = await taskdef.handler(job.payload, helpers)
-            elif (taskdef.isolation or self.isolation) == "process":
-                value = await self._run_isolated(taskdef, job)
-            else:
-                if self._executor is None:
-                    # room for the threads of abandoned attempts beside the slots
-                    self._executor = ThreadPoolExecutor(self.concurrency + self.max_abandoned_threads + 1,
-                                                        thread_name_prefix="pgrun-job")
-                helpers = SyncHelpers(job, worker)
-                self._signals[job.id] = helpers.cancelled
-                self._plain.add(job.id)
-                value = await asyncio.get_running_loop().run_in_executor(
-                    self._executor, self._call_in_thread, taskdef.handler, job, helpers)
+            value = await self._call(job, taskdef)   # the middleware chain, then _invoke
         except asyncio.CancelledError as cancel:
             error = JobInterrupted() if self.interrupting and job.id not in self._stops else cancel
         except BaseException as failure:  # SystemExit from a handler fails the job, not the worker
@@ -257,8 +250,14 @@ class Execution:
                 worker.stats.interrupted += 1
             message = SHUTDOWN_MESSAGE if interrupted else str(error) if stopped else error_text(error)
             permanent = isinstance(error, PermanentFailure)
+            policy = None if taskdef is None or interrupted or permanent else taskdef.retry
+            wait = None
+            if policy is not None:
+                permanent = not policy.retries(error)
+                if not (permanent or policy.in_sql or (job.meta and "retry" in job.meta)):
+                    wait = _custom_wait(policy, job, error)
             worker.outcomes.add(Outcome(FAIL, job, elapsed, message=message, error=error,
-                                        interrupted=interrupted, permanent=permanent))
+                                        interrupted=interrupted, permanent=permanent, retry_delay=wait))
             if events._listeners:
                 events.emit("job:error", worker.worker_id, job=job, duration=elapsed, error=error)
                 if job.is_last_attempt or permanent:
@@ -266,7 +265,29 @@ class Execution:
         self.start()
         worker.slot_freed()
 
-    async def _run_isolated(self, taskdef, job: Job):
+    async def _invoke(self, job: Job, taskdef):
+        """The end of the middleware chain: the payload's validation, then the handler."""
+        worker = self._worker
+        payload = job.payload if taskdef.decode is None else taskdef.decode(job.payload)
+        if taskdef.is_async:
+            helpers = Helpers(job, worker)
+            self._signals[job.id] = helpers.cancelled
+            return await taskdef.handler(payload, helpers)
+        if (taskdef.isolation or self.isolation) == "process":
+            return await self._run_isolated(taskdef, job, payload)
+        if self._executor is None:
+            # room for the threads of abandoned attempts beside the slots
+            self._executor = ThreadPoolExecutor(self.concurrency + self.max_abandoned_threads + 1,
+                                                thread_name_prefix="pgrun-job")
+        helpers = SyncHelpers(job, worker)
+        self._signals[job.id] = helpers.cancelled
+        self._plain.add(job.id)
+        # in a copy of this task's context: what the middleware set is seen in the thread
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, contextvars.copy_context().run, self._call_in_thread, taskdef.handler, job,
+            payload, helpers)
+
+    async def _run_isolated(self, taskdef, job: Job, payload):
         if self._processes is None:
             worker = self._worker
             modules = {t.handler.__module__ for t in self._tasks.values()
@@ -277,7 +298,7 @@ class Execution:
         self._processes.shutting_down = self._worker.shutting_down
         info = {field.name: getattr(job, field.name) for field in fields(job)}
         self._calls[job.id] = None
-        call = await self._processes.start(taskdef.handler, job.payload, info,
+        call = await self._processes.start(taskdef.handler, payload, info,
                                            memory_limit_mb=taskdef.memory_limit_mb)
         self._calls[job.id] = call
         if job.id in self._stops:   # asked to stop while its child was starting
@@ -292,10 +313,10 @@ class Execution:
             if call is not None:  # (None: its child is starting; it learns at start)
                 call.shutdown()
 
-    def _call_in_thread(self, handler, job: Job, helpers: SyncHelpers):
+    def _call_in_thread(self, handler, job: Job, payload, helpers: SyncHelpers):
         self._threads_busy.add(job.id)
         try:
-            return handler(job.payload, helpers)
+            return handler(payload, helpers)
         finally:
             self._threads_busy.discard(job.id)
             with self._abandon_lock:
@@ -310,7 +331,7 @@ class Execution:
             self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-_RUNNER_FILES = frozenset({__file__, concurrent.futures.thread.__file__})
+_RUNNER_FILES = frozenset({__file__, _middleware.__file__, concurrent.futures.thread.__file__})
 
 
 def _drop_runner_frames(error: BaseException) -> None:
@@ -321,5 +342,12 @@ def _drop_runner_frames(error: BaseException) -> None:
     error.__traceback__ = tb
 
 
-def _extra(job: Job) -> dict:
-    return {"job_id": job.id, "task": job.task_identifier}
+def _custom_wait(policy, job: Job, error: BaseException) -> float | None:
+    """A custom policy's delay for this failure; None (the database's backoff) if it fails."""
+    try:
+        return policy.delay(job.attempts, error)
+    except Exception:
+        log.exception("job %d (%s): its custom retry policy raised; the default backoff applies", job.id,
+                      job.task_identifier, extra=job_fields(job))
+        return None
+

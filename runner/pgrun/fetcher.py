@@ -213,11 +213,11 @@ class Fetcher:
         decoded = payloads.decode_all([row[3] for row in rows])
         for row, payload in zip(rows, decoded, strict=True):
             (job_id, queue_name, task, _, priority, run_at, attempts, max_attempts, last_error,
-             created_at, key, locked_at, revision, flags, lease, _, _, timeout) = row
+             created_at, key, locked_at, revision, flags, lease, _, _, timeout, meta) = row
             jobs.append(Job(job_id, queue_name, task, payload, priority, run_at, attempts, max_attempts,
                             last_error, created_at, locked_at, key, locked_at, worker_id, revision,
                             None if flags is None else payloads.decode_all([flags])[0], "running", lease,
-                            timeout))
+                            timeout, None if meta is None else payloads.decode_all([meta])[0]))
         return jobs, due_in, look_again
 
     async def _give_back_orphans(self, conn) -> None:

@@ -24,14 +24,20 @@ import threading
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from . import utils
 from .job import Job, JobKeyMode, JobSpec
+from .typed import TaskRef
+
+P = TypeVar("P")
 
 if TYPE_CHECKING:
     import psycopg
+    from typing_extensions import Unpack
 
+    from .retry import RetryPolicy
+    from .typed import AddJobOptions
     from .worker import Worker
 
 _task_log = logging.getLogger("pgrun.task")
@@ -95,16 +101,26 @@ class Helpers(_BaseHelpers):
         have a pool of their own: they cannot starve the runner's claims and outcomes)."""
         return _handler_connection(self._worker)
 
-    async def add_job(self, identifier: str, payload: Any = None, *, queue_name: str | None = None,
-                      run_at: datetime | None = None, max_attempts: int | None = None,
-                      job_key: str | None = None, priority: int | None = None,
-                      flags: Sequence[str] | None = None, job_key_mode: JobKeyMode = "replace",
+    @overload
+    async def add_job(self, identifier: TaskRef[P], payload: P, *,
                       connection: psycopg.AsyncConnection | None = None,
-                      timeout: float | timedelta | None = None) -> Job:
+                      **options: Unpack[AddJobOptions]) -> Job: ...
+    @overload
+    async def add_job(self, identifier: str, payload: Any = None, *,
+                      connection: psycopg.AsyncConnection | None = None,
+                      **options: Unpack[AddJobOptions]) -> Job: ...
+    async def add_job(self, identifier: str | TaskRef[Any], payload: Any = None, *,
+                      queue_name: str | None = None, run_at: datetime | None = None,
+                      max_attempts: int | None = None, job_key: str | None = None,
+                      priority: int | None = None, flags: Sequence[str] | None = None,
+                      job_key_mode: JobKeyMode = "replace",
+                      connection: psycopg.AsyncConnection | None = None,
+                      timeout: float | timedelta | None = None, validate: bool = False,
+                      retry: RetryPolicy | None = None, meta: dict[str, Any] | None = None) -> Job:
         """Adds a job; pass `connection` to add it inside your own transaction."""
         options = dict(queue_name=queue_name, run_at=run_at, max_attempts=max_attempts, job_key=job_key,
                        priority=priority, flags=flags, job_key_mode=job_key_mode, schema=self.schema,
-                       timeout=timeout)
+                       timeout=timeout, validate=validate, retry=retry, meta=meta)
         if connection is not None:
             return await utils.add_job_async(connection, identifier, payload, **options)
         async with _handler_connection(self._worker) as conn:
@@ -145,16 +161,23 @@ class SyncHelpers(_BaseHelpers):
         """`with helpers.connection() as conn:` a pooled autocommit connection."""
         return self._worker.sync_pool().connection()
 
-    def add_job(self, identifier: str, payload: Any = None, *, queue_name: str | None = None,
-                run_at: datetime | None = None, max_attempts: int | None = None,
-                job_key: str | None = None, priority: int | None = None,
+    @overload
+    def add_job(self, identifier: TaskRef[P], payload: P, *, connection: psycopg.Connection | None = None,
+                **options: Unpack[AddJobOptions]) -> Job: ...
+    @overload
+    def add_job(self, identifier: str, payload: Any = None, *, connection: psycopg.Connection | None = None,
+                **options: Unpack[AddJobOptions]) -> Job: ...
+    def add_job(self, identifier: str | TaskRef[Any], payload: Any = None, *,
+                queue_name: str | None = None, run_at: datetime | None = None,
+                max_attempts: int | None = None, job_key: str | None = None, priority: int | None = None,
                 flags: Sequence[str] | None = None, job_key_mode: JobKeyMode = "replace",
                 connection: psycopg.Connection | None = None,
-                timeout: float | timedelta | None = None) -> Job:
+                timeout: float | timedelta | None = None, validate: bool = False,
+                retry: RetryPolicy | None = None, meta: dict[str, Any] | None = None) -> Job:
         """Adds a job; pass `connection` to add it inside your own transaction."""
         options = dict(queue_name=queue_name, run_at=run_at, max_attempts=max_attempts, job_key=job_key,
                        priority=priority, flags=flags, job_key_mode=job_key_mode, schema=self.schema,
-                       timeout=timeout)
+                       timeout=timeout, validate=validate, retry=retry, meta=meta)
         if connection is not None:
             return utils.add_job(connection, identifier, payload, **options)
         with self._worker.sync_pool().connection() as conn:

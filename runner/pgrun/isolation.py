@@ -37,6 +37,7 @@ from typing import Any
 
 from .errors import HandlerProcessDied, IsolatedHandlerError, MemoryLimitExceeded, TaskModuleError
 from .isolation_child import child_main
+from .middleware import current_job
 
 log = logging.getLogger("pgrun.worker")
 
@@ -138,6 +139,10 @@ class ProcessCall:
         self._memory_limit_mb = memory_limit_mb
         self._loop = asyncio.get_running_loop()
         self._done: asyncio.Future = self._loop.create_future()
+        context = current_job()   # the job's, for the child's log lines (logs.py)
+        self._fields = {} if context is None else {
+            "job_id": context.job_id, "task": context.task, "attempt": context.attempt,
+            "worker_id": context.worker_id, "correlation_id": context.correlation_id}
         self._stopping: asyncio.Task | None = None
         self.signalled = False
         self.pid = child.process.pid
@@ -154,7 +159,8 @@ class ProcessCall:
             except Exception as broken:   # an answer that does not unpickle here
                 message = ("error", None, f"{type(broken).__name__}: {broken}", "", False)
             if message[0] == "log":
-                logging.getLogger(message[1]).log(message[2], "%s", message[3], extra=message[4])
+                logging.getLogger(message[1]).log(message[2], "%s", message[3],
+                                                  extra={**self._fields, **(message[4] or {})})
                 continue
             self._loop.call_soon_threadsafe(self._answer, message)
             return

@@ -27,6 +27,7 @@ from typing import Any
 
 from .helpers import JobLogger
 from .job import Job, JobSpec
+from .middleware import enter_job, leave_job
 
 # Messages to the parent: ("ready",) once started; per call ("log", logger name, level, text,
 # extra fields) any number of times, then
@@ -160,9 +161,13 @@ def _call(call: dict[str, Any]) -> tuple:
         helpers = ProcessHelpers(Job(**call["job"]), call["context"])
         if limit is not None:
             resource.setrlimit(resource.RLIMIT_AS, (limit * 1024 * 1024, hard))
+        # the job, as pgrun's log-context middleware sets it in the worker: jobs the handler adds
+        # carry its correlation id (and a reused child forgets it after the call)
+        running = enter_job(helpers.job, helpers)
         try:
             value = handler(call["payload"], helpers)
         finally:
+            leave_job(running)
             resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
     except BaseException as error:  # SystemExit and KeyboardInterrupt fail the job, not the child
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))

@@ -16,7 +16,7 @@ JOB_COLUMNS = (
 )
 # What the utilities (add_job, add_jobs, the admin functions) select: JOB_COLUMNS, then
 # the schema-2 columns Job carries at its end.
-ROW_COLUMNS = JOB_COLUMNS + ("state", "lease", "extract(epoch from timeout)::float8 as timeout")
+ROW_COLUMNS = JOB_COLUMNS + ("state", "lease", "extract(epoch from timeout)::float8 as timeout", "meta")
 
 
 @dataclass(slots=True)
@@ -47,6 +47,12 @@ class Job:
     state: str | None = None   # scheduled, available, running, retryable, completed, failed, ...
     lease: int | None = None   # the claim holding this attempt (running jobs): outcomes present it
     timeout: float | None = None   # seconds an attempt may run (add_job's timeout), if set
+    # add_job's meta: "retry" (the job's own retry policy), "correlation_id", "traceparent", ...
+    meta: dict[str, Any] | None = None
+
+    @property
+    def correlation_id(self) -> str | None:
+        return None if self.meta is None else self.meta.get("correlation_id")
 
     @property
     def is_last_attempt(self) -> bool:

@@ -22,6 +22,7 @@ from .backoff import Backoff
 from .errors import ConnectionFailed, JobStopped
 from .fmt import duration, ms, reason
 from .job import Job
+from .logs import job_fields
 from .text import summary
 
 log = logging.getLogger("pgrun.worker")
@@ -44,6 +45,7 @@ class Outcome:
     interrupted: bool = False        # FAIL: the worker stopped the handler (shutdown)
     permanent: bool = False          # FAIL: for good, whatever attempts are left (PermanentFailure)
     delay: float = 0.0               # SNOOZE: seconds until it runs again
+    retry_delay: float | None = None  # FAIL: seconds until the retry, by a custom policy (else SQL's)
     retried: bool = False            # a write of it was lost with its connection
     busy_tries: int = 0
     not_before: float = 0.0          # monotonic time before which it is not sent again
@@ -191,9 +193,12 @@ class Outcomes:
             cursor = await conn.execute(q.complete, (worker_id, ids, leases, results), prepare=prepare)
         elif kind == FAIL:
             messages = [o.message for o in batch]
-            if any(o.permanent for o in batch):  # some attempt fails for good (a PermanentFailure)
+            # some attempt fails for good (a PermanentFailure), or its task's policy is decided here
+            if any(o.permanent or o.retry_delay is not None for o in batch):
+                delays = [None if o.retry_delay is None else f"{o.retry_delay:.6f} s" for o in batch]
                 cursor = await conn.execute(q.fail_permanent, (worker_id, ids, leases, messages,
-                                                               [o.permanent for o in batch]), prepare=prepare)
+                                                               [o.permanent for o in batch], delays),
+                                            prepare=prepare)
             else:
                 cursor = await conn.execute(q.fail, (worker_id, ids, leases, messages), prepare=prepare)
         elif kind == SNOOZE:
@@ -259,7 +264,7 @@ class Outcomes:
         if outcome.busy_tries in (3, 10) or outcome.busy_tries % 50 == 0:
             log.warning("job %d (%s): another transaction holds its row; its outcome is sent again in %s "
                         "(try %d)", outcome.job.id, outcome.job.task_identifier, duration(wait),
-                        outcome.busy_tries, extra=_extra(outcome.job))
+                        outcome.busy_tries, extra=job_fields(outcome.job))
         self._pending.append(outcome)
 
     def _report_cancelled(self, outcome: Outcome, how: str) -> None:
@@ -268,10 +273,10 @@ class Outcomes:
         if isinstance(outcome.error, JobStopped) and outcome.message == CANCEL_MESSAGE:
             log.info("job %d (%s) stopped by its cancel after %s on attempt %d/%d: it ends cancelled",
                      job.id, job.task_identifier, ms(outcome.duration), job.attempts, job.max_attempts,
-                     extra=_extra(job))
+                     extra=job_fields(job))
             return
         log.warning("job %d (%s) %s on attempt %d/%d, but it was cancelled meanwhile: it ends cancelled",
-                    job.id, job.task_identifier, how, job.attempts, job.max_attempts, extra=_extra(job))
+                    job.id, job.task_identifier, how, job.attempts, job.max_attempts, extra=job_fields(job))
 
     def _report_completed(self, outcome: Outcome, answer: str) -> None:
         job, stats = outcome.job, self._worker.stats
@@ -281,17 +286,17 @@ class Outcomes:
             stats.completed += 1
             if log.isEnabledFor(logging.INFO):
                 log.info("job %d (%s) completed on attempt %d/%d in %s", job.id, job.task_identifier,
-                         job.attempts, job.max_attempts, ms(outcome.duration), extra=_extra(job))
+                         job.attempts, job.max_attempts, ms(outcome.duration), extra=job_fields(job))
         elif outcome.retried:
             stats.completed += 1
             log.warning("job %d (%s) completed on attempt %d/%d in %s; the write was retried after a lost "
                         "connection and could not be confirmed", job.id, job.task_identifier, job.attempts,
-                        job.max_attempts, ms(outcome.duration), extra=_extra(job))
+                        job.max_attempts, ms(outcome.duration), extra=job_fields(job))
         else:
             stats.lost += 1
             log.warning("job %d (%s) finished in %s but its attempt %d was no longer this worker's (released "
                         "after missed heartbeats, or force-unlocked); it may run again", job.id,
-                        job.task_identifier, ms(outcome.duration), job.attempts, extra=_extra(job))
+                        job.task_identifier, ms(outcome.duration), job.attempts, extra=job_fields(job))
 
     def _report_failed(self, outcome: Outcome, answer: str, row: tuple | None) -> None:
         job, stats = outcome.job, self._worker.stats
@@ -304,14 +309,14 @@ class Outcomes:
         if answer in ("lost", "busy") or row is None:
             log.warning("job %d (%s) failed on attempt %d/%d after %s but the attempt was no longer this "
                         "worker's: %s", job.id, job.task_identifier, job.attempts, job.max_attempts,
-                        ms(outcome.duration), text, exc_info=exc_info, extra=_extra(job))
+                        ms(outcome.duration), text, exc_info=exc_info, extra=job_fields(job))
             return
         _, _, run_at, attempts, max_attempts = row
         if answer == "failed":
             stats.permanently_failed += 1
             log.error("job %d (%s) failed permanently on attempt %d/%d after %s: %s", job.id,
                       job.task_identifier, attempts, max_attempts, ms(outcome.duration), text,
-                      exc_info=exc_info, extra=_extra(job))
+                      exc_info=exc_info, extra=job_fields(job))
             events = self._worker.events
             if events._listeners:
                 events.emit("job:dead", self._worker.worker_id, job=job, duration=outcome.duration,
@@ -323,7 +328,7 @@ class Outcomes:
             log.warning("job %d (%s) failed on attempt %d/%d after %s; retrying in %s (at %s): %s", job.id,
                         job.task_identifier, attempts, max_attempts, ms(outcome.duration), duration(wait),
                         run_at.astimezone().isoformat(timespec="seconds"), text, exc_info=exc_info,
-                        extra=_extra(job))
+                        extra=job_fields(job))
 
     def _report_snoozed(self, outcome: Outcome, answer: str, row: tuple | None) -> None:
         job = outcome.job
@@ -336,16 +341,13 @@ class Outcomes:
             self._worker.wake_in(wait)
             log.info("job %d (%s) snoozed after %s on attempt %d/%d; it runs again in %s (its attempt is not "
                      "counted)", job.id, job.task_identifier, ms(outcome.duration), job.attempts,
-                     job.max_attempts, duration(wait), extra=_extra(job))
+                     job.max_attempts, duration(wait), extra=job_fields(job))
         else:
             self._worker.stats.lost += 1
             log.warning("job %d (%s) snoozed after %s but its attempt %d was no longer this worker's; it may "
                         "run again", job.id, job.task_identifier, ms(outcome.duration), job.attempts,
-                        extra=_extra(job))
+                        extra=job_fields(job))
 
-
-def _extra(job: Job) -> dict:
-    return {"job_id": job.id, "task": job.task_identifier}
 
 
 async def _drop(pool, conn):

@@ -4,7 +4,9 @@
 `json` takes as is (dict, list, tuple, str, int, float, bool, None) it writes:
 
 - `datetime`, `date` and `time` as ISO 8601 strings (`value.isoformat()`),
-- `UUID` and `Decimal` as strings.
+- `UUID` and `Decimal` as strings,
+- a pydantic model as its `model_dump(mode="json")`, a dataclass instance as its fields
+  (typed payloads, pgrun.typed).
 
 It refuses, with the path of the bad value (`payload['items'][2]`):
 
@@ -22,6 +24,7 @@ explain a refusal.
 from __future__ import annotations
 
 import json
+from dataclasses import fields, is_dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -43,7 +46,19 @@ def _default(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, _AS_STR):
         return str(value)
+    dumped = _model_fields(value)
+    if dumped is not None:
+        return dumped
     raise TypeError(_type_message(value, "payload"))
+
+
+def _model_fields(value: Any) -> Any:
+    """A pydantic model's or a dataclass instance's JSON form; None for anything else."""
+    if hasattr(type(value), "__pydantic_fields__") and hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if is_dataclass(value) and not isinstance(value, type):
+        return {field.name: getattr(value, field.name) for field in fields(value)}
+    return None
 
 
 # Above this many characters in all, payloads are decoded one by one: joining them would
@@ -156,5 +171,7 @@ def _explain(value: Any, path: str) -> None:
             stack.extend(reversed(children))
         elif isinstance(item, _AS_ISO + _AS_STR):
             continue
+        elif _model_fields(item) is not None:
+            stack.append((_model_fields(item), where, False))
         else:
             raise TypeError(_type_message(item, where))

@@ -23,7 +23,7 @@ _ROW_COLUMNS = ", ".join(ROW_COLUMNS)  # the utilities' statements (utils.py)
 CLAIM_COLUMNS = (
     "id", "queue_name", "task_identifier", "payload::text", "priority", "run_at", "attempts",
     "max_attempts", "last_error", "created_at", "key", "locked_at", "revision", "flags::text", "lease",
-    "next_due_in", "look_again", "extract(epoch from timeout)::float8",
+    "next_due_in", "look_again", "extract(epoch from timeout)::float8", "meta::text",
 )
 
 
@@ -60,6 +60,9 @@ class Queries:
     explain_job: str
     job_states: str
     set_dead_letter: str
+    set_retry_policy: str
+    list_jobs: str
+    remove_retry_policy: str
     remove_dead_letter: str
     listen: str
     cancel_channel: str
@@ -89,9 +92,10 @@ def for_schema(schema: str) -> Queries:
                   "%s, %s::bigint[], %s::bigint[], %s::jsonb[])"),
         fail=(f"select job_id, outcome, run_at, attempts, max_attempts "
               f"from {s}.fail_attempts(%s, %s::bigint[], %s::bigint[], %s::text[])"),
-        # a batch with a PermanentFailure in it (the hot path's statement stays the 4-argument one)
-        fail_permanent=(f"select job_id, outcome, run_at, attempts, max_attempts "
-                        f"from {s}.fail_attempts(%s, %s::bigint[], %s::bigint[], %s::text[], %s::boolean[])"),
+        # a batch with a PermanentFailure or a runner-decided retry delay in it (the hot path's
+        # statement stays the 4-argument one)
+        fail_permanent=(f"select job_id, outcome, run_at, attempts, max_attempts from {s}.fail_attempts("
+                        "%s, %s::bigint[], %s::bigint[], %s::text[], %s::boolean[], %s::interval[])"),
         snooze=(f"select job_id, outcome, run_at from {s}.snooze_attempts("
                 "%s, %s::bigint[], %s::bigint[], %s::interval[])"),
         give_back=f"select job_id, outcome from {s}.return_attempts(%s, %s::bigint[], %s::bigint[])",
@@ -108,7 +112,8 @@ def for_schema(schema: str) -> Queries:
         add_job=(
             f"select {_ROW_COLUMNS} from {s}.add_job(identifier => %s, payload => %s::json, "
             "queue_name => %s, run_at => %s::timestamptz, max_attempts => %s::int, job_key => %s, "
-            "priority => %s::int, flags => %s::text[], job_key_mode => %s, timeout => %s::interval)"
+            "priority => %s::int, flags => %s::text[], job_key_mode => %s, timeout => %s::interval, "
+            "meta => %s::jsonb)"
         ),
         # Specs travel as one JSON array (payloads.encode writes each payload); json_populate_recordset
         # turns it into job_spec rows.
@@ -140,6 +145,12 @@ def for_schema(schema: str) -> Queries:
         job_states=f"select id, state from {s}.jobs where id = any(%s::bigint[]) order by id",
         set_dead_letter=f"select {s}.set_dead_letter(%s, task_identifier => %s, queue_name => %s)",
         remove_dead_letter=f"select {s}.remove_dead_letter(task_identifier => %s, queue_name => %s)",
+        set_retry_policy=(f"select {s}.set_retry_policy(%s, %s, %s::float8, %s::float8, %s::float8)"),
+        remove_retry_policy=f"select {s}.remove_retry_policy(%s)",
+        # pgrun.testing: the jobs of a task (or all), in some states (or all)
+        list_jobs=(f"select {_ROW_COLUMNS} from {s}._private_jobs "
+                   "where (%s::text is null or task_identifier = %s::text) "
+                   "and (%s::text[] is null or state = any(%s::text[])) order by id"),
         listen=sql.SQL("listen {}; listen {}").format(
             sql.Identifier(f"{schema}:jobs"), sql.Identifier(f"{schema}:cancel")).as_string(None),
         cancel_channel=f"{schema}:cancel",

@@ -26,6 +26,8 @@ from types import ModuleType
 from typing import Any, TypeVar, overload
 
 from .errors import TaskModuleError
+from .retry import RetryPolicy, check_policy
+from .typed import payload_decoder
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,10 +41,10 @@ _OPTIONS = "__pgrun_task_options__"
 def task(arg: F, /) -> F: ...
 @overload
 def task(arg: str | None = None, /, *, timeout: float | None = None, isolation: str | None = None,
-         memory_limit_mb: int | None = None) -> Callable[[F], F]: ...
+         memory_limit_mb: int | None = None, retry: RetryPolicy | None = None) -> Callable[[F], F]: ...
 
 
-def task(arg=None, /, *, timeout=None, isolation=None, memory_limit_mb=None):
+def task(arg=None, /, *, timeout=None, isolation=None, memory_limit_mb=None, retry=None):
     """Marks a function as a task; the identifier is its name unless given.
 
     `timeout` (seconds): an attempt that runs longer is stopped like a cancel and recorded as
@@ -51,8 +53,10 @@ def task(arg=None, /, *, timeout=None, isolation=None, memory_limit_mb=None):
     (docs/runner.md "Process isolation"); `memory_limit_mb` limits that process's address space
     (it implies isolation="process"). Forms: @task, @task("id"), @task("id", timeout=30),
     @task(timeout=30, isolation="process", memory_limit_mb=256).
+    `retry`: the task's retry policy (pgrun.exponential, linear, fixed, custom; retry.py).
     """
     options = _task_options(timeout=timeout, isolation=isolation, memory_limit_mb=memory_limit_mb)
+    options["retry"] = check_policy(retry, "@task(retry=...)")
     if callable(arg):
         return _mark(arg, arg.__name__, options)
     if arg is not None and not isinstance(arg, str):
@@ -96,6 +100,9 @@ class TaskDef:
     timeout: float | None = None    # seconds an attempt may run (a job's own timeout wins)
     isolation: str | None = None    # "process": a plain handler runs in a child; None: the worker's
     memory_limit_mb: int | None = None   # the child's address space limit (isolation="process")
+    # typed payloads (typed.py): JSON payload -> the handler's model instance; None: untyped
+    decode: Callable[[Any], Any] | None = None
+    retry: RetryPolicy | None = None     # None: the database's (a task row set by hand, or the default)
 
 
 TaskSource = str | ModuleType | Mapping[str, Callable[..., Any]]
@@ -115,7 +122,9 @@ def load_tasks(source: TaskSource) -> dict[str, TaskDef]:
             f"{where} defines no tasks: decorate functions with @pgrun.task "
             'or define a module-level dict tasks = {"identifier": handler}'
         )
-    defs = {name: TaskDef(name, fn, _is_async(fn), **getattr(fn, _OPTIONS, {})) for name, fn in found.items()}
+    # a handler's signature is read here, once: nothing is inspected per job
+    defs = {name: TaskDef(name, fn, _is_async(fn), **getattr(fn, _OPTIONS, {}),
+                          decode=payload_decoder(name, fn)) for name, fn in found.items()}
     for taskdef in defs.values():
         if taskdef.isolation == "process":
             check_isolatable(taskdef)

@@ -21,113 +21,93 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from . import control, db, payloads, queries, results
+from . import control, db, enqueue, queries, results
 from .control import Explanation
+from .enqueue import add_job_params, add_jobs_params, jobs_of
 from .job import Job, JobKeyMode, JobSpec
 from .migrate import MigrationResult, migrate
 from .results import JobResult
+from .retry import RetryPolicy
+from .typed import TaskRef
+
+P = TypeVar("P")
 
 if TYPE_CHECKING:
     import psycopg
+    from typing_extensions import Unpack
 
-# ---------------------------------------------------------------- parameters
-
-
-def _seconds(timeout: float | timedelta | None, where: str = "timeout") -> float | None:
-    """A job's timeout as seconds (the database refuses zero and below, with its own words)."""
-    if timeout is None:
-        return None
-    if isinstance(timeout, timedelta):
-        return timeout.total_seconds()
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise TypeError(f"{where} is a number of seconds or a timedelta, got {type(timeout).__name__}")
-    return float(timeout)
-
-
-def _add_job_params(identifier: str, payload: Any, queue_name: str | None, run_at: datetime | None,
-                    max_attempts: int | None, job_key: str | None, priority: int | None,
-                    flags: Sequence[str] | None, job_key_mode: JobKeyMode,
-                    timeout: float | timedelta | None = None) -> tuple:
-    seconds = _seconds(timeout)
-    return (identifier, None if payload is None else payloads.encode(payload), queue_name, run_at,
-            max_attempts, job_key, priority, None if flags is None else list(flags), job_key_mode,
-            None if seconds is None else timedelta(seconds=seconds))
-
-
-def _add_jobs_params(specs: Iterable[JobSpec], job_key_preserve_run_at: bool) -> tuple[str, bool]:
-    """The specs as one JSON array, payloads written by the rules of payloads.encode (add_job's)."""
-    rows = []
-    for spec in specs:
-        if not isinstance(spec, JobSpec):
-            raise TypeError(f"add_jobs takes JobSpec objects, got {type(spec).__name__}")
-        rows.append({
-            "identifier": spec.identifier, "payload": spec.payload, "queue_name": spec.queue_name,
-            "run_at": spec.run_at, "max_attempts": spec.max_attempts, "job_key": spec.job_key,
-            "priority": spec.priority, "flags": None if spec.flags is None else list(spec.flags),
-        })
-    text = payloads.encode_all(rows)
-    if text is None:  # something may be refused: each spec alone says which and why
-        pieces = []
-        for index, row in enumerate(rows):
-            try:
-                payload = payloads.encode(row.pop("payload"))
-                fields = payloads.encode(row, where="spec")
-            except (TypeError, ValueError) as error:
-                raise type(error)(f"specs[{index}]: {error}") from None
-            pieces.append('{"payload":' + payload + "," + fields[1:])
-        text = "[" + ",".join(pieces) + "]"
-    return text, bool(job_key_preserve_run_at)
-
-
-def _jobs(rows: list[tuple]) -> list[Job]:
-    return [Job(*row) for row in rows]
-
+    from .typed import AddJobOptions
 
 # ------------------------------------------------------- on your connection
 
 
-def add_job(conn: psycopg.Connection, identifier: str, payload: Any = None, *,
+@overload
+def add_job(conn: psycopg.Connection, identifier: TaskRef[P], payload: P, *, schema: str = ...,
+            **options: Unpack[AddJobOptions]) -> Job: ...
+@overload
+def add_job(conn: psycopg.Connection, identifier: str, payload: Any = None, *, schema: str = ...,
+            **options: Unpack[AddJobOptions]) -> Job: ...
+def add_job(conn: psycopg.Connection, identifier: str | TaskRef[Any], payload: Any = None, *,
             queue_name: str | None = None, run_at: datetime | None = None,
             max_attempts: int | None = None, job_key: str | None = None,
             priority: int | None = None, flags: Sequence[str] | None = None,
             job_key_mode: JobKeyMode = "replace", schema: str = "pgrun",
-            timeout: float | timedelta | None = None) -> Job:
+            timeout: float | timedelta | None = None, validate: bool = False,
+            retry: RetryPolicy | None = None, meta: dict[str, Any] | None = None) -> Job:
     """Adds one job (SQL `add_job`) on `conn`, inside its transaction if one is open.
 
-    `timeout` (seconds or a timedelta): how long one attempt may run; None: no limit."""
-    params = _add_job_params(identifier, payload, queue_name, run_at, max_attempts, job_key,
-                             priority, flags, job_key_mode, timeout)
-    return Job(*conn.execute(queries.for_schema(schema).add_job, params).fetchone())
+    `timeout` (seconds or a timedelta): how long one attempt may run; None: no limit.
+    `identifier` may be a TaskRef (pgrun.typed): then a type checker accepts only a payload of
+    its type, and validate=True checks it here too (pydantic's ValidationError if it is not).
+    `retry`: this job's own retry policy (pgrun.linear(30), ...; it wins over its task's).
+    `meta`: a JSON object stored beside the payload for runners (SQL add_job's meta)."""
+    params = add_job_params(identifier, payload, queue_name, run_at, max_attempts, job_key,
+                             priority, flags, job_key_mode, timeout, validate, retry, meta)
+    job = Job(*conn.execute(queries.for_schema(schema).add_job, params).fetchone())
+    if enqueue.listeners:
+        enqueue.added(conn, job)
+    return job
 
 
 def add_jobs(conn: psycopg.Connection, specs: Iterable[JobSpec], *,
              job_key_preserve_run_at: bool = False, schema: str = "pgrun") -> list[Job]:
     """Adds many jobs in one statement (SQL `add_jobs`)."""
-    params = _add_jobs_params(specs, job_key_preserve_run_at)
-    return _jobs(conn.execute(queries.for_schema(schema).add_jobs, params).fetchall())
+    params = add_jobs_params(specs, job_key_preserve_run_at)
+    return jobs_of(conn.execute(queries.for_schema(schema).add_jobs, params).fetchall())
 
 
+@overload
+async def add_job_async(conn: psycopg.AsyncConnection, identifier: TaskRef[P], payload: P, *,
+                        schema: str = ..., **options: Unpack[AddJobOptions]) -> Job: ...
+@overload
 async def add_job_async(conn: psycopg.AsyncConnection, identifier: str, payload: Any = None, *,
+                        schema: str = ..., **options: Unpack[AddJobOptions]) -> Job: ...
+async def add_job_async(conn: psycopg.AsyncConnection, identifier: str | TaskRef[Any],
+                        payload: Any = None, *,
                         queue_name: str | None = None, run_at: datetime | None = None,
                         max_attempts: int | None = None, job_key: str | None = None,
                         priority: int | None = None, flags: Sequence[str] | None = None,
                         job_key_mode: JobKeyMode = "replace", schema: str = "pgrun",
-                        timeout: float | timedelta | None = None) -> Job:
+                        timeout: float | timedelta | None = None, validate: bool = False,
+                        retry: RetryPolicy | None = None, meta: dict[str, Any] | None = None) -> Job:
     """`add_job` on an async connection."""
-    params = _add_job_params(identifier, payload, queue_name, run_at, max_attempts, job_key,
-                             priority, flags, job_key_mode, timeout)
+    params = add_job_params(identifier, payload, queue_name, run_at, max_attempts, job_key,
+                             priority, flags, job_key_mode, timeout, validate, retry, meta)
     cursor = await conn.execute(queries.for_schema(schema).add_job, params)
-    return Job(*await cursor.fetchone())
+    job = Job(*await cursor.fetchone())
+    if enqueue.listeners:
+        enqueue.added(conn, job)
+    return job
 
 
 async def add_jobs_async(conn: psycopg.AsyncConnection, specs: Iterable[JobSpec], *,
                          job_key_preserve_run_at: bool = False, schema: str = "pgrun") -> list[Job]:
     """`add_jobs` on an async connection."""
-    params = _add_jobs_params(specs, job_key_preserve_run_at)
+    params = add_jobs_params(specs, job_key_preserve_run_at)
     cursor = await conn.execute(queries.for_schema(schema).add_jobs, params)
-    return _jobs(await cursor.fetchall())
+    return jobs_of(await cursor.fetchall())
 
 
 # ------------------------------------------------------------- WorkerUtils
@@ -168,14 +148,20 @@ class WorkerUtils:
     def migrate(self) -> MigrationResult:
         return migrate(self.connection, self.schema)
 
-    def add_job(self, identifier: str, payload: Any = None, *, queue_name: str | None = None,
-                run_at: datetime | None = None, max_attempts: int | None = None,
-                job_key: str | None = None, priority: int | None = None,
+    @overload
+    def add_job(self, identifier: TaskRef[P], payload: P, **options: Unpack[AddJobOptions]) -> Job: ...
+    @overload
+    def add_job(self, identifier: str, payload: Any = None, **options: Unpack[AddJobOptions]) -> Job: ...
+    def add_job(self, identifier: str | TaskRef[Any], payload: Any = None, *,
+                queue_name: str | None = None, run_at: datetime | None = None,
+                max_attempts: int | None = None, job_key: str | None = None, priority: int | None = None,
                 flags: Sequence[str] | None = None, job_key_mode: JobKeyMode = "replace",
-                timeout: float | timedelta | None = None) -> Job:
+                timeout: float | timedelta | None = None, validate: bool = False,
+                retry: RetryPolicy | None = None, meta: dict[str, Any] | None = None) -> Job:
         return add_job(self.connection, identifier, payload, queue_name=queue_name, run_at=run_at,
                        max_attempts=max_attempts, job_key=job_key, priority=priority, flags=flags,
-                       job_key_mode=job_key_mode, schema=self.schema, timeout=timeout)
+                       job_key_mode=job_key_mode, schema=self.schema, timeout=timeout, validate=validate,
+                       retry=retry, meta=meta)
 
     def add_jobs(self, specs: Iterable[JobSpec], *, job_key_preserve_run_at: bool = False) -> list[Job]:
         return add_jobs(self.connection, specs, job_key_preserve_run_at=job_key_preserve_run_at,
@@ -263,7 +249,7 @@ class WorkerUtils:
         results.unwatch_jobs(self.connection, job_ids, schema=self.schema)
 
     def _all(self, query: str, params: tuple) -> list[Job]:
-        return _jobs(self.connection.execute(query, params).fetchall())
+        return jobs_of(self.connection.execute(query, params).fetchall())
 
 
 class AsyncWorkerUtils:
@@ -293,15 +279,23 @@ class AsyncWorkerUtils:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def add_job(self, identifier: str, payload: Any = None, *, queue_name: str | None = None,
-                      run_at: datetime | None = None, max_attempts: int | None = None,
-                      job_key: str | None = None, priority: int | None = None,
-                      flags: Sequence[str] | None = None, job_key_mode: JobKeyMode = "replace",
-                      timeout: float | timedelta | None = None) -> Job:
+    @overload
+    async def add_job(self, identifier: TaskRef[P], payload: P, **options: Unpack[AddJobOptions]) -> Job: ...
+    @overload
+    async def add_job(self, identifier: str, payload: Any = None,
+                      **options: Unpack[AddJobOptions]) -> Job: ...
+    async def add_job(self, identifier: str | TaskRef[Any], payload: Any = None, *,
+                      queue_name: str | None = None, run_at: datetime | None = None,
+                      max_attempts: int | None = None, job_key: str | None = None,
+                      priority: int | None = None, flags: Sequence[str] | None = None,
+                      job_key_mode: JobKeyMode = "replace", timeout: float | timedelta | None = None,
+                      validate: bool = False, retry: RetryPolicy | None = None,
+                      meta: dict[str, Any] | None = None) -> Job:
         return await add_job_async(await self.connection(), identifier, payload, queue_name=queue_name,
                                    run_at=run_at, max_attempts=max_attempts, job_key=job_key,
                                    priority=priority, flags=flags, job_key_mode=job_key_mode,
-                                   schema=self.schema, timeout=timeout)
+                                   schema=self.schema, timeout=timeout, validate=validate, retry=retry,
+                                   meta=meta)
 
     async def add_jobs(self, specs: Iterable[JobSpec], *,
                        job_key_preserve_run_at: bool = False) -> list[Job]:
@@ -379,4 +373,4 @@ class AsyncWorkerUtils:
 
     async def _all(self, query: str, params: tuple) -> list[Job]:
         cursor = await (await self.connection()).execute(query, params)
-        return _jobs(await cursor.fetchall())
+        return jobs_of(await cursor.fetchall())

@@ -21,11 +21,11 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import cron, db, queries, shutdown
+from . import cron, db, queries, retry, shutdown
 from .cancels import CancelWatch
 from .errors import ConfigurationError, PgrunError, WorkerRestartRequired
 from .events import Events
@@ -35,6 +35,7 @@ from .fmt import duration, reason
 from .lease import RETRYABLE, Lease
 from .listener import Listener
 from .maintenance import Maintenance
+from .middleware import Middleware
 from .migrate import migrate
 from .outcomes import Outcomes
 from .tasks import TaskDef
@@ -90,6 +91,7 @@ class Worker:
         max_abandoned_threads: int | None = None,
         isolation: str = "thread",
         listen_conninfo: str = "",
+        middleware: Sequence[Middleware] | None = None,
     ) -> None:
         if not tasks:
             raise ConfigurationError("a worker needs at least one task")
@@ -127,7 +129,8 @@ class Worker:
         self.stats = WorkerStats()
 
         self.execution = Execution(self, self._tasks, concurrency, stop_grace=stop_grace,
-                                   max_abandoned_threads=max_abandoned_threads, isolation=isolation)
+                                   max_abandoned_threads=max_abandoned_threads, isolation=isolation,
+                                   middleware=middleware)
         self.outcomes = Outcomes(self, flush_delay=flush_delay, batch=max(concurrency, 1))
         self.fetcher = Fetcher(self, prefetch=prefetch, poll_interval=poll_interval, once=once)
         self.lease = Lease(conninfo=conninfo, queries=self.queries, worker_id=self.worker_id,
@@ -227,6 +230,7 @@ class Worker:
                                         check=False)
         try:
             await self.lease.register()
+            await retry.write_task_policies(self._pool, self.queries, self._tasks)
             scheduler = self._make_cron()
         except BaseException:
             await self.lease.close()

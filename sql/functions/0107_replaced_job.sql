@@ -1,6 +1,6 @@
 -- What a pending keyed job becomes when add_job/add_jobs replace it (modes
 -- 'replace' and 'preserve_run_at'): the new task, queue, payload, run_at,
--- max_attempts, priority, flags and timeout; attempts and errors reset; revision + 1.
+-- max_attempts, priority, flags, timeout and meta; attempts and errors reset; revision + 1.
 -- Two JSON arrays are appended (batch jobs). One place for these rules, used
 -- by both functions' ON CONFLICT.
 create or replace function @schema@._replaced_job(
@@ -23,6 +23,7 @@ begin
   v_job.priority := new.priority;
   v_job.flags := new.flags;
   v_job.timeout := new.timeout;
+  v_job.meta := new.meta;
   v_job.attempts := 0;
   v_job.last_error := null;
   v_job.errors := null;

@@ -1,5 +1,8 @@
 -- Enqueue one job (Graphile Worker's add_job: same arguments and results, and
--- pgrun's timeout last: how long one attempt may run, null for no limit).
+-- pgrun's own last: timeout, how long one attempt may run, null for no limit;
+-- meta, a JSON object for runners beside the payload: "retry" (the job's own
+-- retry policy, {"kind", "base", "max_delay", "jitter"}, see retry_delay),
+-- "correlation_id", "traceparent" and "tracestate" (the enqueuer's trace).
 -- security definer: an enqueue-only role needs EXECUTE on this and nothing
 -- else, and learns nothing about jobs it did not add (_enqueue_rights).
 create or replace function @schema@.add_job(
@@ -12,7 +15,8 @@ create or replace function @schema@.add_job(
   priority integer default null,
   flags text[] default null,
   job_key_mode text default 'replace',
-  timeout interval default null
+  timeout interval default null,
+  meta jsonb default null
 ) returns @schema@._private_jobs
 language plpgsql volatile security definer
 -- plans made once per session, not per call (docs/internals.md, "Plans")
@@ -34,6 +38,9 @@ begin
       quote_literal(v_mode) using errcode = '22023';
   end if;
   perform @schema@._check_timeout('', add_job.timeout);
+  if add_job.meta is not null then  -- (no call at all for the common job without meta)
+    perform @schema@._check_job_meta('', add_job.meta);
+  end if;
   perform @schema@._check_job_spec('', add_job.identifier, add_job.queue_name,
     add_job.max_attempts, add_job.job_key, add_job.priority,
     octet_length(add_job.payload::text), @schema@._setting('payload_max_bytes', '1048576')::integer);
@@ -58,12 +65,13 @@ begin
   v_new.state := case when v_run_at > now() then 'scheduled' else 'available' end;
   v_new.created_by := v_creator;
   v_new.timeout := add_job.timeout;
+  v_new.meta := add_job.meta;
 
   if add_job.job_key is null then
     insert into @schema@._private_jobs
-      (queue_name, task_identifier, payload, run_at, max_attempts, priority, flags, state, created_by, timeout)
+      (queue_name, task_identifier, payload, run_at, max_attempts, priority, flags, state, created_by, timeout, meta)
     values (v_new.queue_name, v_new.task_identifier, v_new.payload, v_new.run_at, v_new.max_attempts,
-            v_new.priority, v_new.flags, v_new.state, v_new.created_by, v_new.timeout)
+            v_new.priority, v_new.flags, v_new.state, v_new.created_by, v_new.timeout, v_new.meta)
     returning * into v_job;
 
   elsif v_mode = 'unsafe_dedupe' then
@@ -71,9 +79,10 @@ begin
     -- moves. A restricted role moves nothing of a job it did not add.
     insert into @schema@._private_jobs
       (queue_name, task_identifier, payload, run_at, max_attempts, key, priority, flags, state, created_by,
-       timeout)
+       timeout, meta)
     values (v_new.queue_name, v_new.task_identifier, v_new.payload, v_new.run_at, v_new.max_attempts,
-            v_new.key, v_new.priority, v_new.flags, v_new.state, v_new.created_by, v_new.timeout)
+            v_new.key, v_new.priority, v_new.flags, v_new.state, v_new.created_by, v_new.timeout,
+            v_new.meta)
     on conflict (key) where key is not null and state not in ('completed', 'cancelled') do update set
       revision = _private_jobs.revision + 1,
       updated_at = now()
@@ -94,14 +103,15 @@ begin
     for i in 1..10 loop
       insert into @schema@._private_jobs
         (queue_name, task_identifier, payload, run_at, max_attempts, key, priority, flags, state, created_by,
-         timeout)
+         timeout, meta)
       values (v_new.queue_name, v_new.task_identifier, v_new.payload, v_new.run_at, v_new.max_attempts,
-              v_new.key, v_new.priority, v_new.flags, v_new.state, v_new.created_by, v_new.timeout)
+              v_new.key, v_new.priority, v_new.flags, v_new.state, v_new.created_by, v_new.timeout,
+            v_new.meta)
       on conflict (key) where key is not null and state not in ('completed', 'cancelled') do update set
         (queue_name, task_identifier, payload, run_at, max_attempts, priority, flags, attempts,
-         last_error, errors, revision, updated_at, state, timeout) =
+         last_error, errors, revision, updated_at, state, timeout, meta) =
         (select r.queue_name, r.task_identifier, r.payload, r.run_at, r.max_attempts, r.priority, r.flags,
-                r.attempts, r.last_error, r.errors, r.revision, r.updated_at, r.state, r.timeout
+                r.attempts, r.last_error, r.errors, r.revision, r.updated_at, r.state, r.timeout, r.meta
          from @schema@._replaced_job(_private_jobs, excluded, v_mode = 'preserve_run_at') as r)
       where _private_jobs.state in ('scheduled', 'available', 'retryable')
         and (not v_rights.restricted or _private_jobs.created_by = v_creator)
@@ -125,9 +135,10 @@ begin
 
       insert into @schema@._private_jobs
         (queue_name, task_identifier, payload, run_at, max_attempts, key, priority, flags, state, created_by,
-         timeout)
+         timeout, meta)
       values (v_new.queue_name, v_new.task_identifier, v_new.payload, v_new.run_at, v_new.max_attempts,
-              v_new.key, v_new.priority, v_new.flags, v_new.state, v_new.created_by, v_new.timeout)
+              v_new.key, v_new.priority, v_new.flags, v_new.state, v_new.created_by, v_new.timeout,
+            v_new.meta)
       on conflict (key) where key is not null and state not in ('completed', 'cancelled') do nothing
       returning * into v_job;
       exit when found;

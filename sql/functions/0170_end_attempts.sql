@@ -6,6 +6,7 @@
 -- per row, where a join of arrays would let a generic plan go quadratic.
 --   outcome 'completed': results->id is kept with the job if retention keeps it
 --   outcome 'failed':    messages->>id is recorded; retried with backoff unless it was the last attempt
+--                        (after delays->>id if given, else by the job's or its task's retry policy)
 --   outcome 'returned':  never started: the attempt is given back, the job available again
 --   outcome 'released':  its worker is gone: messages->>id recorded, the attempt
 --                        counts, the job available again at once (or failed if it was the last)
@@ -35,6 +36,7 @@ declare
                                  where j.id = any(_end_attempts.job_ids) and j.state = 'running'
                                    and j.cancel_requested_at is not null);
   v_dead_letters boolean;
+  v_policies boolean;
   v_ended record;
   v_relist text[];
 begin
@@ -57,6 +59,7 @@ begin
     -- a failed job may leave a dead letter (0165_dead_letters.sql): almost
     -- never a rule, and then one look at an empty table
     v_dead_letters := exists (select from @schema@._private_dead_letters);
+    v_policies := _end_attempts.outcome = 'failed' and exists (select from @schema@._private_retry_policies);
     with next as (
       select j.id, j.task_identifier, j.queue_name,
         case when j.cancel_requested_at is null then _end_attempts.messages ->> j.id::text
@@ -116,8 +119,14 @@ begin
         attempts = case when _end_attempts.outcome in ('returned', 'snoozed')
                         then greatest(j.attempts - 1, 0)
                         else j.attempts end,
+        -- the wait: the runner's (delays, a custom policy), else the job's or its
+        -- task's retry policy (0168_retry_policies.sql), else Graphile's backoff
         run_at = case when p.state = 'retryable'
-                      then greatest(_end_attempts.now, j.run_at) + exp(least(j.attempts, 10)) * interval '1 second'
+                      then greatest(_end_attempts.now, j.run_at) + coalesce(
+                        (_end_attempts.delays ->> j.id::text)::interval,
+                        case when j.meta is not null or v_policies
+                             then @schema@._retry_wait(j.task_identifier, j.meta, j.attempts, v_policies) end,
+                        exp(least(j.attempts, 10)) * interval '1 second')
                       when _end_attempts.outcome = 'snoozed' and p.state <> 'cancelled'
                       then _end_attempts.now + coalesce((_end_attempts.delays ->> j.id::text)::interval,
                                                         interval '0')

@@ -119,7 +119,8 @@ $$;
 -- pgrun's claim for runners (worker-side API): the worker must hold a live
 -- lease (register_worker, heartbeat). Returns the claimed jobs with their
 -- lease, which complete_attempts, fail_attempts and return_attempts need, and
--- the job's timeout (how long this attempt may run; null: no limit).
+-- the job's timeout (how long this attempt may run; null: no limit) and meta
+-- (add_job's: correlation id, trace context, retry policy; null: none).
 -- When it claims fewer than max_jobs it adds one last row whose id is null:
 --   next_due_in  seconds until the next scheduled or retryable job of these
 --                tasks is due, by the database's clock (null: none)
@@ -139,7 +140,7 @@ create or replace function @schema@.claim_jobs(
   id bigint, queue_name text, task_identifier text, payload jsonb, priority smallint,
   run_at timestamptz, attempts smallint, max_attempts smallint, last_error text,
   created_at timestamptz, key text, locked_at timestamptz, revision integer, flags jsonb,
-  lease bigint, next_due_in double precision, look_again boolean, timeout interval
+  lease bigint, next_due_in double precision, look_again boolean, timeout interval, meta jsonb
 )
 language plpgsql volatile
 set jit = off
@@ -162,7 +163,7 @@ begin
   return query
   select j.id, j.queue_name, j.task_identifier, j.payload, j.priority, j.run_at, j.attempts,
          j.max_attempts, j.last_error, j.created_at, j.key, j.locked_at, j.revision, j.flags,
-         j.lease, null::double precision, null::boolean, j.timeout
+         j.lease, null::double precision, null::boolean, j.timeout, j.meta
   from @schema@._claim_jobs(claim_jobs.worker_id, claim_jobs.max_jobs, claim_jobs.task_identifiers,
                             claim_jobs.forbidden_flags, claim_jobs.now) as j;
   get diagnostics v_claimed = row_count;
@@ -214,7 +215,7 @@ begin
                                 and not exists (select from @schema@._private_paused_tasks as p
                                                 where p.task_identifier = j.task_identifier)
                               offset 0) as j),
-      null::interval
+      null::interval, null::jsonb
     from (select min(d.run_at) as run_at
           from unnest(coalesce(claim_jobs.task_identifiers, array(select t from @schema@._due_tasks() as t)))
             as t(task_identifier)

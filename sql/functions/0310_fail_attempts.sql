@@ -3,7 +3,9 @@
 -- and is retried at greatest(now(), run_at) + exp(least(attempts, 10))
 -- seconds; after its last attempt, or where permanent[i] is true, it is
 -- 'failed' and kept as retention says. permanent null (or shorter than the
--- ids) means false for the rest.
+-- ids) means false for the rest. The wait before the retry is delays[i] where
+-- given (a runner's own policy), else the job's or its task's retry policy
+-- (set_retry_policy), else the backoff above.
 -- Answers every id: 'retryable' or 'failed' (with the job's new run_at and
 -- attempts), 'cancelled' (its cancel was asked while it ran: it ends
 -- cancelled, not retried), 'busy' (try again later) or 'lost'.
@@ -12,7 +14,8 @@ create or replace function @schema@.fail_attempts(
   job_ids bigint[],
   leases bigint[],
   error_messages text[],
-  permanent boolean[] default null
+  permanent boolean[] default null,
+  delays interval[] default null
 ) returns table (job_id bigint, outcome text, run_at timestamptz, attempts smallint, max_attempts smallint)
 language plpgsql volatile
 -- plans made once per session, not per call (docs/internals.md, "Plans")
@@ -32,12 +35,24 @@ begin
     v_permanent := array(select p.id from unnest(fail_attempts.job_ids, fail_attempts.permanent) as p(id, permanent)
                          where p.permanent);
   end if;
+  if fail_attempts.delays is not null then
+    if cardinality(fail_attempts.delays) > cardinality(fail_attempts.job_ids) then
+      raise exception 'delays has % elements but job_ids has %', cardinality(fail_attempts.delays),
+        cardinality(fail_attempts.job_ids) using errcode = '22023';
+    end if;
+    if exists (select from unnest(fail_attempts.delays) as d where d < interval '0') then
+      raise exception 'delays must not be negative' using errcode = '22023';
+    end if;
+  end if;
   v_lock := @schema@._lock_attempts(fail_attempts.worker_id, fail_attempts.job_ids, fail_attempts.leases);
   return query
   select e.job_id, e.state, e.run_at, e.attempts, e.max_attempts
   from @schema@._end_attempts(v_lock.held, 'failed',
     jsonb_object(fail_attempts.job_ids::text[], fail_attempts.error_messages), null, now(),
-    nullif(v_permanent, '{}')) as e
+    nullif(v_permanent, '{}'),
+    case when fail_attempts.delays is not null then
+      (select jsonb_object_agg(d.id::text, d.delay) from unnest(fail_attempts.job_ids, fail_attempts.delays)
+         as d(id, delay) where d.delay is not null and d.id is not null) end) as e
   where v_lock.held is not null
   union all select b, 'busy', null, null, null from unnest(v_lock.busy) as b
   union all select l, 'lost', null, null, null from unnest(v_lock.lost) as l;

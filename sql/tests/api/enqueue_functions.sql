@@ -3,21 +3,22 @@ select plan(8);
 
 -- TEST: add_job and add_jobs keep Graphile Worker's names, argument names,
 -- argument order and defaults, so callers written for graphile_worker work;
--- add_job's timeout comes last.
+-- add_job's timeout and meta come last.
 select has_function('pgrun', 'add_job',
   array['text', 'json', 'text', 'timestamp with time zone', 'integer', 'text', 'integer', 'text[]', 'text',
-        'interval'],
-  'add_job(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, job_key_mode, timeout) exists');
+        'interval', 'jsonb'],
+  'add_job(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, job_key_mode, timeout, meta) exists');
 select is(pg_get_function_arguments('pgrun.add_job'::regproc),
   'identifier text, payload json DEFAULT NULL::json, queue_name text DEFAULT NULL::text, '
   'run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, '
   'max_attempts integer DEFAULT NULL::integer, job_key text DEFAULT NULL::text, '
   'priority integer DEFAULT NULL::integer, flags text[] DEFAULT NULL::text[], '
-  'job_key_mode text DEFAULT ''replace''::text, timeout interval DEFAULT NULL::interval',
-  'add_job has Graphile''s argument names and defaults (job_key_mode defaults to replace), then timeout');
+  'job_key_mode text DEFAULT ''replace''::text, timeout interval DEFAULT NULL::interval, '
+  'meta jsonb DEFAULT NULL::jsonb',
+  'add_job has Graphile''s argument names and defaults (job_key_mode defaults to replace), then timeout and meta');
 select function_returns('pgrun', 'add_job',
   array['text', 'json', 'text', 'timestamp with time zone', 'integer', 'text', 'integer', 'text[]', 'text',
-        'interval'],
+        'interval', 'jsonb'],
   'pgrun._private_jobs', 'add_job returns one job row');
 
 select has_function('pgrun', 'add_jobs', array['pgrun.job_spec[]', 'boolean'],

@@ -6,9 +6,9 @@ select plan(26);
 create temporary table expected (name text, arguments text, result text);
 insert into expected values
   ('claim_jobs', 'worker_id text, max_jobs integer, task_identifiers text[] DEFAULT NULL::text[], forbidden_flags text[] DEFAULT NULL::text[], now timestamp with time zone DEFAULT now()',
-   'TABLE(id bigint, queue_name text, task_identifier text, payload jsonb, priority smallint, run_at timestamp with time zone, attempts smallint, max_attempts smallint, last_error text, created_at timestamp with time zone, key text, locked_at timestamp with time zone, revision integer, flags jsonb, lease bigint, next_due_in double precision, look_again boolean, timeout interval)'),
+   'TABLE(id bigint, queue_name text, task_identifier text, payload jsonb, priority smallint, run_at timestamp with time zone, attempts smallint, max_attempts smallint, last_error text, created_at timestamp with time zone, key text, locked_at timestamp with time zone, revision integer, flags jsonb, lease bigint, next_due_in double precision, look_again boolean, timeout interval, meta jsonb)'),
   ('complete_attempts', 'worker_id text, job_ids bigint[], leases bigint[], results jsonb[] DEFAULT NULL::jsonb[]', 'TABLE(job_id bigint, outcome text)'),
-  ('fail_attempts', 'worker_id text, job_ids bigint[], leases bigint[], error_messages text[], permanent boolean[] DEFAULT NULL::boolean[]',
+  ('fail_attempts', 'worker_id text, job_ids bigint[], leases bigint[], error_messages text[], permanent boolean[] DEFAULT NULL::boolean[], delays interval[] DEFAULT NULL::interval[]',
    'TABLE(job_id bigint, outcome text, run_at timestamp with time zone, attempts smallint, max_attempts smallint)'),
   ('snooze_attempts', 'worker_id text, job_ids bigint[], leases bigint[], delays interval[]',
    'TABLE(job_id bigint, outcome text, run_at timestamp with time zone)'),

@@ -1,0 +1,1 @@
+-- placeholder: replaced by the ops branch's 0007_operations.sql (queue statistics)
