@@ -209,8 +209,9 @@ from .grant_cli import revoke as _revoke_command  # noqa: E402
 
 main.add_command(_grant_command)
 main.add_command(_revoke_command)
-# the control commands (pgrun jobs cancel|retry, queues|tasks pause|resume, explain)
-from .admin_cli import COMMANDS as _admin_commands  # noqa: E402
+# the control and inspection commands (pgrun jobs [show|cancel|retry|remove|reschedule],
+# queues [pause|resume], tasks pause|resume, explain, add, workers, stats)
+from .inspect_cli import COMMANDS as _admin_commands  # noqa: E402
 
 for _command in _admin_commands:
     main.add_command(_command)
