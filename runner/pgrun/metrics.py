@@ -185,7 +185,7 @@ class MetricsServer:
                     f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
             writer.write(head.encode() + body)
             await writer.drain()
-        except (asyncio.TimeoutError, ConnectionError, UnicodeDecodeError):
+        except (asyncio.TimeoutError, ConnectionError, ValueError):  # ValueError: a line over 64 KiB
             pass
         finally:
             writer.close()

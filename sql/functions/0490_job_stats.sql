@@ -27,7 +27,11 @@ $$;
 
 -- Takes a new count when the last one is old enough (or `force`): older than
 -- the job_counts_max_age setting and than 50 times what it took. Returns
--- whether it counted. Run by maintain(), once across instances.
+-- whether it counted. Run by maintain(), once across instances, as its last
+-- part. A count cut short by the caller's statement_timeout (a table far
+-- bigger than the timeout allows to scan) is caught: the last count and its
+-- counted_at stay, the try's time is kept (tried_at, took), so the next try
+-- waits 50 times as long, and maintain() still commits what it did.
 create or replace function @schema@._refresh_job_counts(
   now timestamptz default now(),
   force boolean default false
@@ -41,16 +45,25 @@ declare
 begin
   select * into v_last from @schema@._private_job_counts as c;
   if found and not _refresh_job_counts.force
-     and v_last.counted_at > _refresh_job_counts.now
+     and v_last.tried_at > _refresh_job_counts.now
        - greatest(@schema@._setting('job_counts_max_age', '5 seconds')::interval, 50 * v_last.took) then
     return false;
   end if;
   v_started := clock_timestamp();
-  v_counts := @schema@._count_jobs();
-  insert into @schema@._private_job_counts as c (id, counted_at, took, counts)
-  values (true, _refresh_job_counts.now, clock_timestamp() - v_started, v_counts)
+  begin
+    v_counts := @schema@._count_jobs();
+  exception when query_canceled then
+    insert into @schema@._private_job_counts as c (id, counted_at, tried_at, took, counts)
+    values (true, _refresh_job_counts.now, _refresh_job_counts.now, clock_timestamp() - v_started, null)
+    on conflict on constraint _private_job_counts_pkey do update
+    set tried_at = excluded.tried_at, took = excluded.took;  -- the counts and their time stay
+    return false;
+  end;
+  insert into @schema@._private_job_counts as c (id, counted_at, tried_at, took, counts)
+  values (true, _refresh_job_counts.now, _refresh_job_counts.now, clock_timestamp() - v_started, v_counts)
   on conflict on constraint _private_job_counts_pkey do update
-  set counted_at = excluded.counted_at, took = excluded.took, counts = excluded.counts;
+  set counted_at = excluded.counted_at, tried_at = excluded.tried_at, took = excluded.took,
+      counts = excluded.counts;
   return true;
 end;
 $$;
@@ -58,7 +71,8 @@ $$;
 -- Jobs by task, queue (null: none) and state, with waiting_since (for
 -- available jobs: the run_at of the one waiting longest; else null) and when
 -- they were counted. From maintain()'s last count (seconds old) unless
--- `recount` or there is none yet: then counted now (a scan of the table).
+-- `recount` or maintain() never counted: then counted now (a scan of the
+-- table). No rows if maintain's only try so far was cut short by a timeout.
 create or replace function @schema@.job_counts(
   recount boolean default false
 ) returns table (task_identifier text, queue_name text, state text, jobs bigint,
@@ -76,6 +90,9 @@ begin
   end if;
   if not job_counts.recount then
     select c.counts, c.counted_at into v_counts, v_at from @schema@._private_job_counts as c;
+    if found and v_counts is null then
+      return;  -- maintain's first count was cut short: none yet (recount => true scans now)
+    end if;
   end if;
   if v_counts is null then
     v_counts := @schema@._count_jobs();

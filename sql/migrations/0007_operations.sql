@@ -30,11 +30,15 @@ alter table @schema@._private_outcome_minutes set (
 -- Counting a big table is a scan; this lets job_counts() answer in a page.
 create table @schema@._private_job_counts (
   id          boolean primary key default true,
+  -- when the counts below were taken
   counted_at  timestamptz not null,
-  -- how long the count took: the next one waits at least 50 times as long
+  -- when the last count was tried (counted_at, unless it was cut short) and
+  -- how long that took: the next try waits at least 50 times as long
+  tried_at    timestamptz not null,
   took        interval not null,
-  -- [{"task": ..., "queue": ..., "state": ..., "jobs": n, "oldest_run_at": ...}, ...]
-  counts      jsonb not null,
+  -- [{"task": ..., "queue": ..., "state": ..., "waiting_since": ..., "jobs": n}, ...];
+  -- null: no count finished yet (the first was cut short by a statement timeout)
+  counts      jsonb,
   constraint job_counts_one_row check (id)
 );
 

@@ -1,5 +1,5 @@
 begin;
-select plan(9);
+select plan(14);
 select pgrun_tests.reset();
 select pgrun_tests.register(1);
 
@@ -43,6 +43,28 @@ update pgrun._private_job_counts set took = interval '1 second';
 select pgrun.maintain(now => now() + interval '30 seconds');
 select is((select counted_at from pgrun._private_job_counts), now() + interval '6 seconds',
   'a count that took 1 s waits 50 s before the next');
+
+-- TEST: a count cut short (the caller's statement_timeout) keeps the last
+-- count, remembers how long the try took, and lets maintain() finish
+create function pgrun_tests.cut_short() returns jsonb language plpgsql as $$
+begin
+  raise query_canceled using message = 'canceling statement due to statement timeout';
+end $$;
+alter function pgrun._count_jobs() rename to _count_jobs_real;
+alter function pgrun_tests.cut_short() set schema pgrun;
+alter function pgrun.cut_short() rename to _count_jobs;
+select lives_ok($$select pgrun.maintain(now => now() + interval '10 minutes')$$, 'maintain() finishes');
+select is((select jobs from pgrun.job_counts() where task_identifier = 'a' and state = 'available'), 3::bigint,
+  'the last count stays');
+select results_eq($$select counted_at, tried_at from pgrun._private_job_counts$$,
+  $$values (now() + interval '6 seconds', now() + interval '10 minutes')$$,
+  'and says when it was taken; the try is remembered');
+update pgrun._private_job_counts set took = interval '1 minute';
+select is(pgrun._refresh_job_counts(now() + interval '30 minutes'), false,
+  'a try that took a minute waits 50 minutes before the next');
+delete from pgrun._private_job_counts;
+select pgrun._refresh_job_counts(now(), true);
+select is_empty($$select from pgrun.job_counts()$$, 'with no count finished yet, job_counts gives none (no scan)');
 
 select finish();
 rollback;
