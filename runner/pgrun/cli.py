@@ -237,6 +237,10 @@ from .inspect_cli import COMMANDS as _admin_commands  # noqa: E402
 
 for _command in _admin_commands:
     main.add_command(_command)
+# the web dashboard (pgrun dashboard); its dependencies are imported when it runs
+from .dashboard.cli import dashboard as _dashboard_command  # noqa: E402
+
+main.add_command(_dashboard_command)
 
 
 if __name__ == "__main__":

@@ -85,6 +85,7 @@ class Queries:
     job_throughput: str
     list_queues: str
     list_workers: str
+    audit_recent: str
     set_dead_letter: str
     remove_dead_letter: str
     listen: str
@@ -171,6 +172,8 @@ def for_schema(schema: str) -> Queries:
         job_throughput=f"select {', '.join(THROUGHPUT_COLUMNS)} from {s}.job_throughput(%s::int)",
         list_queues=f"select {', '.join(QUEUE_COLUMNS)} from {s}.list_queues()",
         list_workers=f"select {', '.join(WORKER_COLUMNS)} from {s}.list_workers()",
+        audit_recent=(f"select id, at, role_name, action, targets, arguments::text from {s}.audit_log "
+                      "order by id desc limit %s::int"),
         set_dead_letter=f"select {s}.set_dead_letter(%s, task_identifier => %s, queue_name => %s)",
         remove_dead_letter=f"select {s}.remove_dead_letter(task_identifier => %s, queue_name => %s)",
         listen=sql.SQL("listen {}; listen {}").format(
