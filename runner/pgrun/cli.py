@@ -11,7 +11,7 @@ import sys
 import click
 
 from . import __version__, db
-from .errors import PgrunError, SchemaTooNew, WorkerRestartRequired
+from .errors import ConfigurationError, PgrunError, SchemaTooNew, WorkerRestartRequired
 from .logs import FORMATS, LEVELS, setup_logging
 from .migrate import migrate as apply_migrations
 from .migrate import migration_script
@@ -83,6 +83,12 @@ def _fail(error: PgrunError) -> None:
               show_envvar=True,
               help="Jobs claimed ahead of free slots and buffered, while jobs are short (under 0.2 s "
                    "on average) [default: 3 per --concurrency slot, at most 30, at least the concurrency].")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None, envvar="PGRUN_METRICS_PORT",
+              show_envvar=True, metavar="PORT",
+              help="Serve /metrics (Prometheus), /health/live and /health/ready on this port "
+                   "(0: any free port, logged).")
+@click.option("--metrics-host", default="127.0.0.1", envvar="PGRUN_METRICS_HOST", show_envvar=True,
+              help="Address the metrics server binds (0.0.0.0: every interface).")
 @click.version_option(__version__, "--version", prog_name="pgrun")
 @click.pass_context
 def main(ctx: click.Context, tasks_module: str | None, connection: str | None, schema: str,
@@ -90,7 +96,7 @@ def main(ctx: click.Context, tasks_module: str | None, connection: str | None, s
          no_prepared_statements: bool, listen_connection: str | None, log_level: str, log_format: str,
          shutdown_timeout: float,
          stop_grace: float, max_abandoned_threads: int | None, isolation: str,
-         prefetch: int | None) -> None:
+         prefetch: int | None, metrics_port: int | None, metrics_host: str) -> None:
     """pgrun: a PostgreSQL job queue for Python.
 
     Run a worker with `pgrun --tasks myapp.tasks`; install or upgrade the
@@ -109,17 +115,18 @@ def main(ctx: click.Context, tasks_module: str | None, connection: str | None, s
         prepared_statements=not no_prepared_statements, listen_connection=listen_connection,
         shutdown_timeout=shutdown_timeout,
         prefetch=prefetch, stop_grace=stop_grace, max_abandoned_threads=max_abandoned_threads,
-        isolation=isolation,
+        isolation=isolation, metrics=None if metrics_port is None else (metrics_host, metrics_port),
     ))
 
 
-def run_worker(tasks_module: str, **options) -> int:
-    """Runs a worker until it stops; returns the exit code. User errors end in one line."""
+def run_worker(tasks_module: str, metrics: tuple[str, int] | None = None, **options) -> int:
+    """Runs a worker until it stops, with its metrics server on (host, port) if given; returns
+    the exit code. User errors end in one line."""
     from .api import make_worker
 
     try:
         worker = make_worker(tasks_module, **options)
-        code = asyncio.run(_serve(worker))
+        code = asyncio.run(_serve(worker, metrics))
     except WorkerRestartRequired:
         code = 0  # restarted below
     except PgrunError as error:
@@ -139,7 +146,22 @@ def run_worker(tasks_module: str, **options) -> int:
     return code
 
 
-async def _serve(worker) -> int:
+async def _serve(worker, metrics: tuple[str, int] | None = None) -> int:
+    if metrics is None:
+        return await _work(worker)
+    from .metrics import serve_metrics
+
+    try:
+        server = await serve_metrics(worker, host=metrics[0], port=metrics[1])
+    except OSError as error:
+        raise ConfigurationError(f"cannot serve metrics on {metrics[0]}:{metrics[1]}: {error}") from error
+    try:
+        return await _work(worker)
+    finally:
+        await server.close()
+
+
+async def _work(worker) -> int:
     loop = asyncio.get_running_loop()
     received = 0
 
@@ -218,11 +240,16 @@ from .grant_cli import revoke as _revoke_command  # noqa: E402
 
 main.add_command(_grant_command)
 main.add_command(_revoke_command)
-# the control commands (pgrun jobs cancel|retry, queues|tasks pause|resume, explain)
-from .admin_cli import COMMANDS as _admin_commands  # noqa: E402
+# the control and inspection commands (pgrun jobs [show|cancel|retry|remove|reschedule],
+# queues [pause|resume], tasks pause|resume, explain, add, workers, stats)
+from .inspect_cli import COMMANDS as _admin_commands  # noqa: E402
 
 for _command in _admin_commands:
     main.add_command(_command)
+# the web dashboard (pgrun dashboard); its dependencies are imported when it runs
+from .dashboard.cli import dashboard as _dashboard_command  # noqa: E402
+
+main.add_command(_dashboard_command)
 
 
 if __name__ == "__main__":

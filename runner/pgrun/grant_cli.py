@@ -54,6 +54,10 @@ class OneLineCommand(click.Command):
             raise _OneLineUsage(f"{where}: {reason} (see pgrun {where} --help)", ctx) from None
 
 
+class OneLineGroup(OneLineCommand, click.Group):
+    """A group whose own options' usage errors are one line and exit 2 (`pgrun jobs --limit 0`)."""
+
+
 def connection_options(command):
     """--connection and --schema, as every subcommand takes them (else the main command's)."""
     command = click.option("--schema", "-s", envvar="PGRUN_SCHEMA", show_envvar=True,

@@ -26,6 +26,25 @@ CLAIM_COLUMNS = (
     "next_due_in", "look_again", "extract(epoch from timeout)::float8", "meta::text",
 )
 
+# What the inspection commands and the metrics read (inspect_cli.py, metrics.py), by name.
+LIST_JOB_COLUMNS = ("id", "task_identifier", "queue_name", "state", "priority", "run_at", "attempts",
+                    "max_attempts", "key", "created_at", "locked_by", "last_error")
+SHOW_JOB_COLUMNS = LIST_JOB_COLUMNS + (
+    "updated_at", "locked_at", "revision", "flags", "payload", "errors", "result", "finished_at",
+    "keep_until", "cancel_requested_at", "cancel_reason", "extract(epoch from timeout)::float8 as timeout",
+    "dead_letter_job_id")
+COUNT_COLUMNS = ("task_identifier", "queue_name", "state", "jobs", "waiting_since", "counted_at")
+THROUGHPUT_COLUMNS = ("minute", "task_identifier", "completed", "retried", "failed", "cancelled")
+QUEUE_COLUMNS = ("queue_name", "max_running", "running", "paused", "available", "scheduled", "retryable",
+                 "failed", "waiting_since", "counted_at")
+WORKER_COLUMNS = ("worker_id", "started_at", "last_heartbeat_at", "heartbeat_interval", "lease_timeout",
+                  "live", "reaped_at", "reaped_by", "idle_since", "info", "running_job_ids")
+
+
+def column_names(columns: tuple[str, ...]) -> list[str]:
+    """The names rows of these columns come back under (`expr as name` gives name)."""
+    return [column.rsplit(" as ", 1)[-1] for column in columns]
+
 
 @dataclass(frozen=True)
 class Queries:
@@ -59,6 +78,14 @@ class Queries:
     resume_task: str
     explain_job: str
     job_states: str
+    # inspection and statistics (inspect_cli.py, metrics.py)
+    list_jobs: str
+    show_job: str
+    job_counts: str
+    job_throughput: str
+    list_queues: str
+    list_workers: str
+    audit_recent: str
     set_dead_letter: str
     set_retry_policy: str
     list_jobs: str
@@ -143,6 +170,15 @@ def for_schema(schema: str) -> Queries:
         resume_task=f"select {s}.resume_task(%s::text)",
         explain_job=f"select state, reason, until from {s}.explain_job(%s::bigint)",
         job_states=f"select id, state from {s}.jobs where id = any(%s::bigint[]) order by id",
+        list_jobs=(f"select {', '.join(LIST_JOB_COLUMNS)} from {s}.list_jobs("
+                   "%s, %s, %s, %s, %s, %s::bigint, %s::int)"),
+        show_job=f"select {', '.join(SHOW_JOB_COLUMNS)} from {s}.jobs where id = %s::bigint",
+        job_counts=f"select {', '.join(COUNT_COLUMNS)} from {s}.job_counts(%s::boolean)",
+        job_throughput=f"select {', '.join(THROUGHPUT_COLUMNS)} from {s}.job_throughput(%s::int)",
+        list_queues=f"select {', '.join(QUEUE_COLUMNS)} from {s}.list_queues()",
+        list_workers=f"select {', '.join(WORKER_COLUMNS)} from {s}.list_workers()",
+        audit_recent=(f"select id, at, role_name, action, targets, arguments::text from {s}.audit_log "
+                      "order by id desc limit %s::int"),
         set_dead_letter=f"select {s}.set_dead_letter(%s, task_identifier => %s, queue_name => %s)",
         remove_dead_letter=f"select {s}.remove_dead_letter(task_identifier => %s, queue_name => %s)",
         set_retry_policy=(f"select {s}.set_retry_policy(%s, %s, %s::float8, %s::float8, %s::float8)"),

@@ -45,9 +45,11 @@ begin
     with removed as (
       delete from @schema@._private_jobs as j
       where j.id = any(_end_attempts.job_ids)  -- locked running by the caller
-      returning j.id, j.queue_name, j.run_at, j.attempts, j.max_attempts
+      returning j.id, j.queue_name, j.run_at, j.attempts, j.max_attempts, j.task_identifier, j.locked_by
     )
     select array_agg(r.queue_name order by r.id) as queues,
+           array_agg(r.task_identifier order by r.id) as tasks,
+           array_agg(r.locked_by order by r.id) as workers,
            array_agg('completed'::text order by r.id) as plan_states,
            null::bigint[] as waited_ids, false as got_jobs,
            array_agg(r.id order by r.id) as ids, array_agg('completed'::text order by r.id) as states,
@@ -61,7 +63,7 @@ begin
     v_dead_letters := exists (select from @schema@._private_dead_letters);
     v_policies := _end_attempts.outcome = 'failed' and exists (select from @schema@._private_retry_policies);
     with next as (
-      select j.id, j.task_identifier, j.queue_name,
+      select j.id, j.task_identifier, j.queue_name, j.locked_by,
         case when j.cancel_requested_at is null then _end_attempts.messages ->> j.id::text
              else @schema@._cancel_message(j.cancel_reason)
                   || coalesce('; its attempt ended: ' || (_end_attempts.messages ->> j.id::text), '')
@@ -153,6 +155,8 @@ begin
     )
     select
       (select array_agg(p.queue_name order by p.id) from plan as p) as queues,
+      (select array_agg(p.task_identifier order by p.id) from plan as p) as tasks,
+      (select array_agg(p.locked_by order by p.id) from plan as p) as workers,
       (select array_agg(p.state order by p.id) from plan as p) as plan_states,
       -- only an end is announced: a retry or a release is not one
       (select array_agg(p.id) from plan as p
@@ -166,6 +170,9 @@ begin
       (select count(*) from dead as d) as dead_letters  -- written whether or not a kept job names them
     into v_ended;
   end if;
+
+  -- the per-minute outcome counts (0175_count_outcomes.sql): one statement
+  perform @schema@._count_outcomes(v_ended.workers, v_ended.tasks, v_ended.plan_states, _end_attempts.now);
 
   -- Their queues have room again: a queue that was full is listed again, and so
   -- is one that got a job back.

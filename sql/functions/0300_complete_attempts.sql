@@ -22,6 +22,7 @@ declare
   -- the lease asked for each id, looked up per row (see _end_attempts)
   v_leases jsonb;
   v_deleted bigint[];
+  v_tasks text[];
 begin
   if exists (select from @schema@._private_retention)
      or exists (select from @schema@._private_job_waiters as w where w.job_id = any(_delete_plain_completions.job_ids)) then
@@ -37,9 +38,14 @@ begin
                      and l.queue_name is null and l.cancel_requested_at is null
                    order by l.id
                    for update of l skip locked)
-    returning j.id
+    returning j.id, j.task_identifier
   )
-  select array_agg(d.id) into v_deleted from deleted as d;
+  select array_agg(d.id), array_agg(d.task_identifier) into v_deleted, v_tasks from deleted as d;
+  if v_deleted is not null then  -- the per-minute outcome counts, as _end_attempts writes them
+    perform @schema@._count_outcomes(
+      array_fill(_delete_plain_completions.worker_id, array[cardinality(v_deleted)]), v_tasks,
+      array_fill('completed'::text, array[cardinality(v_deleted)]), now());
+  end if;
   return v_deleted;
 end;
 $$;

@@ -8,6 +8,8 @@
 --   remove final jobs whose retention ended,
 --   forget reaped workers that hold nothing any more, an hour later,
 --   remove audit rows older than the audit_retention setting,
+--   remove outcome rollups past their retention and count the jobs again when
+--     the last count is old (queue statistics, not reported),
 --   drop queue rows nobody uses (no jobs, default settings), and bring the
 --     listings of paused and full queues up to date.
 -- Returns what it did, one row per part that did something.
@@ -62,6 +64,9 @@ begin
   -- waiters that went away without saying so
   delete from @schema@._private_job_waiters as w where w.since < maintain.now - interval '1 day';
 
+  -- outcome rollups past their retention (0490_job_stats.sql), not reported
+  perform @schema@._prune_outcome_minutes(maintain.now);
+
   -- Unused queue rows: locked first (an adder holds a key-share lock on its
   -- queue's row until it commits, see _use_queues), then checked on a
   -- snapshot from after the locks.
@@ -109,6 +114,10 @@ begin
     perform @schema@._offer_queue_heads(v_queues);
     task := 'queues listed again'; rows := cardinality(v_queues); return next;
   end if;
+
+  -- a new count of jobs for the statistics when the last one is old (last: a
+  -- scan of the table; see _refresh_job_counts), not reported
+  perform @schema@._refresh_job_counts(maintain.now);
 
   -- for the runner, which vacuums the jobs table when this grows (VACUUM cannot
   -- run in a function)

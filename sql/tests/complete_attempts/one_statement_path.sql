@@ -1,5 +1,5 @@
 begin;
-select plan(12);
+select plan(13);
 select pgrun_tests.reset();
 select pgrun_tests.register(1);
 
@@ -36,6 +36,11 @@ select is((select running from pgrun._private_job_queues where queue_name = 'q')
   'queue q runs nothing: its counter went down');
 select is((select keep_until > now() from pgrun._private_jobs where id = :w1), true,
   'the watched job is kept a while');
+select results_eq(
+  format($$select sum(completed)::integer, sum(cancelled)::integer from pgrun._private_outcome_minutes
+           where worker_id = %L$$, pgrun_tests.worker(1)),
+  $$values (4, 1)$$,
+  'the outcome rollups count both ways: four completions and one cancel');
 
 -- TEST: a wrong lease is lost, and does not keep the rest of the batch from completing
 select id as p3 from pgrun.add_job('t') \gset
