@@ -88,7 +88,7 @@ class Queries:
     audit_recent: str
     set_dead_letter: str
     set_retry_policy: str
-    list_jobs: str
+    task_jobs: str
     remove_retry_policy: str
     remove_dead_letter: str
     listen: str
@@ -184,7 +184,7 @@ def for_schema(schema: str) -> Queries:
         set_retry_policy=(f"select {s}.set_retry_policy(%s, %s, %s::float8, %s::float8, %s::float8)"),
         remove_retry_policy=f"select {s}.remove_retry_policy(%s)",
         # pgrun.testing: the jobs of a task (or all), in some states (or all)
-        list_jobs=(f"select {_ROW_COLUMNS} from {s}._private_jobs "
+        task_jobs=(f"select {_ROW_COLUMNS} from {s}._private_jobs "
                    "where (%s::text is null or task_identifier = %s::text) "
                    "and (%s::text[] is null or state = any(%s::text[])) order by id"),
         listen=sql.SQL("listen {}; listen {}").format(

@@ -173,7 +173,7 @@ class PgrunJobs:
     def jobs(self, task: str | None = None, states: tuple[str, ...] | None = None) -> list[Job]:
         """The jobs in the database now (completed ones are gone unless retention keeps them)."""
         wanted = None if states is None else list(states)
-        rows = self.utils.connection.execute(self._queries.list_jobs, (task, task, wanted, wanted)).fetchall()
+        rows = self.utils.connection.execute(self._queries.task_jobs, (task, task, wanted, wanted)).fetchall()
         return [Job(*row) for row in rows]
 
     def enqueued(self, task: str | None = None) -> list[Job]:
