@@ -1,10 +1,3 @@
--- A worker finishes attempts it holds. Each id comes with the lease its claim
--- returned; results[i] (optional) is what the handler returned, kept while
--- retention keeps the job. Rows another transaction holds are not waited for:
--- their ids come back 'busy', to be sent again. Answers every id:
--- 'completed', 'cancelled' (its cancel was asked while it ran: it ends
--- cancelled, its result is not kept), 'busy', or 'lost' (not this worker's
--- attempt any more).
 -- The common completion in one statement: jobs this worker holds under these
 -- leases that nothing else concerns (no named queue, no cancel asked, no
 -- result to keep, nobody waiting, no retention rule) are locked and deleted
@@ -50,6 +43,13 @@ begin
 end;
 $$;
 
+-- A worker finishes attempts it holds. Each id comes with the lease its claim
+-- returned; results[i] (optional) is what the handler returned, kept while
+-- retention keeps the job. Rows another transaction holds are not waited for:
+-- their ids come back 'busy', to be sent again. Answers every id:
+-- 'completed', 'cancelled' (its cancel was asked while it ran: it ends
+-- cancelled, its result is not kept), 'busy', or 'lost' (not this worker's
+-- attempt any more).
 create or replace function @schema@.complete_attempts(
   worker_id text,
   job_ids bigint[],
