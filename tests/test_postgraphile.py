@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -23,6 +24,15 @@ POSTGRAPHILE = "postgraphile@4"
 CACHE = Path(os.environ.get("PGRUN_NODE_CACHE", Path.home() / ".cache" / "pgrun-tests" / "postgraphile"))
 
 RAN: list[dict] = []
+
+# The mutation docs/rpc.md shows, run as it is written there (its task renamed).
+DOC = Path(__file__).resolve().parents[1] / "docs" / "rpc.md"
+
+
+def doc_mutation(task: str) -> str:
+    block = re.search(r"```graphql\n(.*?)```", DOC.read_text(), re.S)
+    assert block, "docs/rpc.md lost its GraphQL example"
+    return block.group(1).replace('identifier: "send_email"', f'identifier: "{task}"')
 
 
 def hello(payload, helpers):
@@ -80,8 +90,7 @@ def test_a_graphql_mutation_enqueues_a_job_that_a_worker_runs(dsn, conn, web_rol
         else:
             pytest.fail(f"PostGraphile ended with {server.wait()} before it listened")
 
-        added = _graphql(port, 'mutation { addJob(input: {identifier: "graphql.hello", '
-                               'payload: "{\\"name\\": \\"Ada\\"}"}) { _privateJob { id taskIdentifier } } }')
+        added = _graphql(port, doc_mutation("graphql.hello"))
         refused = _graphql(port, 'mutation { addJob(input: {identifier: "admin.purge"}) '
                                  '{ _privateJob { id } } }')
     finally:
@@ -93,8 +102,8 @@ def test_a_graphql_mutation_enqueues_a_job_that_a_worker_runs(dsn, conn, web_rol
     assert job["taskIdentifier"] == "graphql.hello"
     assert refused["errors"][0]["message"] == f"role {web_role} may not enqueue task 'admin.purge'"
     assert conn.execute("select created_by, payload from pgrun._private_jobs where id = %s",
-                        (int(job["id"]),)).fetchone() == (web_role, {"name": "Ada"})
+                        (int(job["id"]),)).fetchone() == (web_role, {"to": "hopper@example.com"})
 
     RAN.clear()
     assert pgrun.run_once({"graphql.hello": hello}, connection=dsn).completed == 1
-    assert RAN == [{"name": "Ada"}]
+    assert RAN == [{"to": "hopper@example.com"}]
