@@ -22,6 +22,31 @@ __all__ = ["AsyncConnection", "AsyncConnectionPool", "Connection", "ConnectionPo
 CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
 
 
+# The pools retry a lost connection with a delay that doubles each time; retrying for ever,
+# the delay has no end, and after a two-minute outage the next attempt could come two minutes
+# after the database is back. The pools below keep it at most this.
+RECONNECT_MAX_DELAY = 4.0
+
+
+def _capped(attempt) -> None:
+    """Keep the next delay of a reconnect attempt (psycopg_pool's AttemptWithBackoff, which
+    doubles it after each failure) at most RECONNECT_MAX_DELAY."""
+    if attempt is not None and attempt.delay * attempt.DELAY_BACKOFF > RECONNECT_MAX_DELAY:
+        attempt.delay = RECONNECT_MAX_DELAY / attempt.DELAY_BACKOFF
+
+
+class _AsyncPool(AsyncConnectionPool):
+    async def _add_connection(self, attempt, growing: bool = False) -> None:
+        _capped(attempt)
+        await super()._add_connection(attempt, growing)
+
+
+class _SyncPool(ConnectionPool):
+    def _add_connection(self, attempt, growing: bool = False) -> None:
+        _capped(attempt)
+        super()._add_connection(attempt, growing)
+
+
 def bigint_array(values) -> str:
     """Integers as the text of a bigint[] parameter (the statement casts it). The driver's list
     adapter checks each element's text for quoting: on a batch of hundreds that costs more than
@@ -106,7 +131,7 @@ async def open_pool(conninfo: str, *, max_size: int, prepared_statements: bool =
                     kwargs: dict | None = None, check: bool = True) -> AsyncConnectionPool:
     """An open async pool. `check` tests each connection with a query when it is taken out;
     without it a broken connection fails on first use (callers that retry do not need it)."""
-    pool = AsyncConnectionPool(
+    pool = _AsyncPool(
         conninfo, min_size=min(2, max_size) if min_size is None else min_size, max_size=max_size,
         open=False, name=name,
         kwargs=kwargs if kwargs is not None else connection_kwargs(prepared_statements, conninfo=conninfo),
@@ -131,7 +156,7 @@ def open_sync_pool(conninfo: str, *, max_size: int, prepared_statements: bool = 
                    name: str = "pgrun-sync") -> ConnectionPool:
     """A blocking pool that connects on demand (plain handlers' own queries): plain
     autocommit connections, without the runner's timeouts (handlers set their own)."""
-    return ConnectionPool(
+    return _SyncPool(
         conninfo, min_size=0, max_size=max_size, open=True, name=name,
         kwargs={"autocommit": True, "prepare_threshold": 5 if prepared_statements else None},
         check=ConnectionPool.check_connection,
