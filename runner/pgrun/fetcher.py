@@ -226,13 +226,19 @@ class Fetcher:
         known = worker.execution.known_attempts() | worker.outcomes.known_attempts()
         cursor = await conn.execute(worker.queries.held_attempts, (worker.worker_id,))
         orphans = [(job_id, lease) for job_id, lease in await cursor.fetchall() if job_id not in known]
+        answers: dict[str, list[int]] = {}
         if orphans:
             ids = [job_id for job_id, _ in orphans]
             leases = [lease for _, lease in orphans]
-            await conn.execute(worker.queries.give_back, (worker.worker_id, ids, leases))
-            log.warning("gave back %d job(s) claimed by a query whose answer was lost: %s",
-                        len(orphans), ", ".join(map(str, ids)))
-        self._recover = False
+            cursor = await conn.execute(worker.queries.give_back, (worker.worker_id, ids, leases))
+            for job_id, answer in await cursor.fetchall():
+                answers.setdefault(answer, []).append(job_id)
+        for answer in ("returned", "cancelled"):
+            if answers.get(answer):
+                log.warning("gave back %d job(s) claimed by a query whose answer was lost (%s): %s",
+                            len(answers[answer]), answer, ", ".join(map(str, answers[answer])))
+        # a row another session locks is answered busy: give it back before the next claim
+        self._recover = bool(answers.get("busy"))
 
     async def _pause(self, seconds: float) -> None:
         """Sleeps, unless a stop comes first."""
