@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 import pgrun
+from fault_support import holding
 from pgrun import JobSpec, WorkerUtils
 from support import RESULTS_TABLE, scalar, wait_until
 
@@ -473,3 +474,34 @@ def test_a_worker_vacuums_the_jobs_table_once_it_holds_many_dead_rows(dsn, conn,
     asyncio.run(main())
     assert scalar(conn, "select vacuum_count from pg_stat_user_tables "
                         "where relid = 'pgrun._private_jobs'::regclass") >= 1
+
+
+def test_a_vacuum_already_running_elsewhere_is_skipped_at_once_and_tried_again_later(dsn, conn, caplog):
+    """One VACUUM at a time without a session lock (which a transaction pooler would strand
+    on one of its server connections): VACUUM's own table lock, and SKIP_LOCKED."""
+    caplog.set_level(logging.INFO, logger="pgrun.worker")
+
+    async def main():
+        worker = pgrun.make_worker({"t": lambda payload, helpers: None}, connection=dsn,
+                                   maintenance_interval=0.3)
+        worker._maintenance.vacuum_dead_rows = 500
+        conn.execute("select count(*) from pgrun.add_jobs(array(select row('t', null, null, null, null, "
+                     "null, null, null)::pgrun.job_spec from generate_series(1, 2000)))")
+        # the lock a VACUUM holds, held here as if another worker were vacuuming
+        with holding(dsn, "lock table pgrun._private_jobs in share update exclusive mode"):
+            await worker.start()
+            try:
+                await asyncio.to_thread(wait_until, lambda: "vacuum of the jobs table skipped" in caplog.text,
+                                        timeout=20, interval=0.2, message="the worker to skip the vacuum")
+                assert "vacuumed the jobs table" not in caplog.text
+                assert "lock not available" in caplog.text
+            except BaseException:
+                await worker.stop()
+                raise
+        try:
+            await asyncio.to_thread(wait_until, lambda: "vacuumed the jobs table" in caplog.text, timeout=20,
+                                    interval=0.2, message="the worker to vacuum once the lock is gone")
+        finally:
+            await worker.stop()
+
+    asyncio.run(main())

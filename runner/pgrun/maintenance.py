@@ -8,9 +8,11 @@ And the jobs table is vacuumed when it holds many dead rows: every claimed job
 leaves a dead entry at the head of the claim's index, which later claims step
 over until VACUUM clears it, and autovacuum visits a database at most once a
 minute. VACUUM cannot run inside a function, so the runner sends it, on a
-connection of its own without a statement timeout, one instance at a time
-(an advisory lock); a role that does not own the table is skipped by the
-server with a warning."""
+connection of its own without a statement timeout. One instance at a time:
+VACUUM's own lock on the table excludes a second VACUUM, and SKIP_LOCKED makes
+that one skip the table at once (no session lock, so this works through a
+transaction pooler too). A role that does not own the table is skipped too;
+the server says why in a warning, which the log repeats."""
 
 from __future__ import annotations
 
@@ -78,12 +80,15 @@ class Maintenance:
         worker = self._worker
         conn = await db.connect_async(worker.conninfo, **db.connection_kwargs(
             worker.prepare, conninfo=worker.conninfo, statement_timeout="0", application_name="pgrun vacuum"))
+        skipped: list[str] = []   # the server's warnings: "skipping ... lock not available", "... owner"
+        conn.add_notice_handler(lambda notice: skipped.append(notice.message_primary or "")
+                                if (notice.message_primary or "").startswith("skipping") else None)
         try:
-            cursor = await conn.execute(worker.queries.vacuum_lock)
-            if not (await cursor.fetchone())[0]:
-                return  # another worker is at it
             started = time.monotonic()
             await conn.execute(worker.queries.vacuum_jobs)
-            log.info("vacuumed the jobs table (%d dead rows) in %.1f s", dead, time.monotonic() - started)
+            if skipped:
+                log.info("vacuum of the jobs table skipped (%d dead rows): %s", dead, skipped[0])
+            else:
+                log.info("vacuumed the jobs table (%d dead rows) in %.1f s", dead, time.monotonic() - started)
         finally:
             await conn.close()

@@ -60,7 +60,6 @@ class Queries:
     heartbeat: str
     unregister: str
     maintain: str
-    vacuum_lock: str
     vacuum_jobs: str
     add_job: str
     add_jobs: str
@@ -131,8 +130,6 @@ def for_schema(schema: str) -> Queries:
         heartbeat=f"select dead_worker_id, released_jobs from {s}.heartbeat(%s)",
         unregister=f"select {s}.unregister_worker(%s)",
         maintain=f"select task, rows from {s}.maintain()",
-        # session-level, released when the vacuum's own connection closes
-        vacuum_lock=f"select pg_try_advisory_lock(hashtext('{schema}'), 2)",
         # analyze too: statistics steer the claim's plans, and a server without
         # autovacuum never refreshes them otherwise
         vacuum_jobs=f"vacuum (skip_locked, analyze) {s}._private_jobs",
