@@ -6,8 +6,8 @@ create or replace function pgrun_tests.worker(n integer default 1) returns text
 language sql immutable as $$ select 'test-worker-' || n $$;
 
 -- Remove every job, queue, queue listing, worker, retention rule, waiter,
--- grant record, paused task, audit row, dead-letter rule, retry policy, outcome rollup and
--- job count, and forget the last nudge, so a test starts from nothing.
+-- grant record, paused task, audit row, dead-letter rule, retry policy, outcome rollup,
+-- job count, dependency, workflow and durable step, and forget the last nudge, so a test starts from nothing.
 create or replace function pgrun_tests.reset() returns void
 language sql as $$
   delete from pgrun._private_jobs;
@@ -23,6 +23,9 @@ language sql as $$
   delete from pgrun._private_retry_policies;
   delete from pgrun._private_outcome_minutes;
   delete from pgrun._private_job_counts;
+  delete from pgrun._private_job_dependencies;
+  delete from pgrun._private_workflows;  -- and their steps
+  delete from pgrun._private_job_steps;
   select setval('pgrun._private_last_nudge', 0);
 $$;
 
