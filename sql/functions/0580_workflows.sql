@@ -227,10 +227,12 @@ begin
 end;
 $$;
 
--- Workflows, newest first (only_state: only those in that state).
+-- Workflows, newest first (only_state: only those in that state;
+-- workflow_id: only that one).
 create or replace function @schema@.list_workflows(
   only_state text default null,
-  max_rows integer default 100
+  max_rows integer default 100,
+  workflow_id bigint default null
 ) returns table (id bigint, name text, state text, steps integer, steps_pending integer,
                  created_at timestamptz, updated_at timestamptz, finished_at timestamptz, reason text)
 language plpgsql stable
@@ -253,7 +255,8 @@ begin
           where s.workflow_id = w.id and s.state = 'pending'),
          w.created_at, w.updated_at, w.finished_at, w.reason
   from @schema@._private_workflows as w
-  where list_workflows.only_state is null or w.state = list_workflows.only_state
+  where (list_workflows.only_state is null or w.state = list_workflows.only_state)
+    and (list_workflows.workflow_id is null or w.id = list_workflows.workflow_id)
   order by w.id desc
   limit list_workflows.max_rows;
 end;
