@@ -66,12 +66,19 @@ create or replace function @schema@._follow_ends(
 language plpgsql volatile
 as $$
 declare
+  v_ids bigint[];     -- those that ended (a retry or a snooze is no end)
+  v_states text[];
   v_released record;
   v_cancel record;
 begin
+  select array_agg(e.id), array_agg(e.state) into v_ids, v_states
+  from unnest(_follow_ends.job_ids, _follow_ends.states) as e(id, state)
+  where e.state in ('completed', 'failed', 'cancelled');
+  if v_ids is null then
+    return;
+  end if;
   with ended as (
-    select e.id, e.state from unnest(_follow_ends.job_ids, _follow_ends.states) as e(id, state)
-    where e.state in ('completed', 'failed', 'cancelled')
+    select e.id, e.state from unnest(v_ids, v_states) as e(id, state)
   ), edges as (
     delete from @schema@._private_job_dependencies as d using ended as e
     where d.parent_id = e.id
@@ -117,9 +124,8 @@ begin
   -- workflow learns which step broke before it learns of the steps that will
   -- not run (the ended jobs' rows may be gone: their steps say whose they were).
   if exists (select from @schema@._private_workflow_steps as s
-             where s.job_id = any(_follow_ends.job_ids) or s.compensation_job_id = any(_follow_ends.job_ids)) then
-    perform @schema@._advance_workflows(_follow_ends.job_ids, _follow_ends.states, _follow_ends.results,
-                                        _follow_ends.now);
+             where s.job_id = any(v_ids) or s.compensation_job_id = any(v_ids)) then
+    perform @schema@._advance_workflows(v_ids, v_states, _follow_ends.results, _follow_ends.now);
   end if;
 
   -- one reason per failed parent: its children are finished together (and

@@ -100,7 +100,8 @@ end;
 $$;
 
 -- Steps and compensations of workflows ended (called by _follow_ends with
--- the final states of these jobs): records them and moves each workflow on.
+-- the final states of these jobs, in the same order): records them and
+-- moves each workflow on.
 create or replace function @schema@._advance_workflows(
   job_ids bigint[],
   states text[],
@@ -114,8 +115,7 @@ declare
   v_wf record;
 begin
   with ended as (
-    select e.id, e.state from unnest(_advance_workflows.job_ids, _advance_workflows.states) as e(id, state)
-    where e.state in ('completed', 'failed', 'cancelled')
+    select * from unnest(_advance_workflows.job_ids, _advance_workflows.states) as e(id, state)
   ), steps as (
     update @schema@._private_workflow_steps as s
     set state = e.state,

@@ -306,3 +306,26 @@ begin
   perform pgrun_tests.run(race_sessions.a, 'select pgrun_tests.register(1)');
 end;
 $$;
+
+-- Worker 1 claims the next job of `task` and completes it (with `result`), or
+-- fails it with `error` (for good when `permanent`); returns the outcome, or
+-- 'nothing to claim'.
+create or replace function pgrun_tests.finish_next(task text, result jsonb default null, error text default null,
+                                                   permanent boolean default false) returns text
+language plpgsql as $$
+declare
+  v_id bigint;
+  v_lease bigint;
+begin
+  select c.id, c.lease into v_id, v_lease
+  from pgrun.claim_jobs(pgrun_tests.worker(1), 1, array[finish_next.task]) as c where c.id is not null;
+  if v_id is null then
+    return 'nothing to claim';
+  elsif finish_next.error is null then
+    return (select c.outcome from pgrun.complete_attempts(pgrun_tests.worker(1), array[v_id], array[v_lease],
+                                                         array[finish_next.result]) as c);
+  end if;
+  return (select f.outcome from pgrun.fail_attempts(pgrun_tests.worker(1), array[v_id], array[v_lease],
+                                                   array[finish_next.error], array[finish_next.permanent]) as f);
+end;
+$$;
