@@ -107,3 +107,17 @@ def test_sleep_until_ends_the_attempt_and_resumes_the_job_then_without_using_an_
     assert run_at >= until - timedelta(seconds=1)  # (the database's clock and ours may differ a little)
     wait_until(lambda: ("sleeper", 1, "woke") in ran(conn), timeout=30, message="the job to wake")
     assert ran(conn) == [("sleeper", 1, "run"), ("sleeper", 1, "run"), ("sleeper", 1, "woke")]
+
+
+def test_durable_steps_and_parent_results_in_an_isolated_process(recording_workers, conn):
+    workflow_id = start_workflow(conn, order(4))
+    job_id = scalar(conn, "select id from pgrun.add_job('steps_then_fail', max_attempts => 2)")
+    recording_workers.start(*TASKS, "--isolation", "process")
+    wait_until(lambda: state(conn, workflow_id) == "completed", timeout=30,
+               message="the workflow to complete")
+    wait_until(lambda: ("steps_then_fail", 2, "finished: one") in ran(conn), timeout=30,
+               message="the retry to finish")
+    assert [r for r in ran(conn) if r[0] == "steps_then_fail"] == [
+        ("steps_then_fail", 1, "one"), ("steps_then_fail", 2, "two"), ("steps_then_fail", 2, "finished: one")]
+    assert ("emails.notify", 1, "started: c-4") in ran(conn)
+    assert scalar(conn, "select count(*) from pgrun.job_steps(%s)", (job_id,)) == 2

@@ -76,3 +76,13 @@ async def sleeper(payload, helpers):
     await _record_async(helpers, "run")
     await helpers.sleep_until(payload["until"])
     await _record_async(helpers, "woke")
+
+
+@task("steps_then_fail")
+def steps_then_fail(payload, helpers):
+    """Records step one, fails its first attempt, then does step two: the retry skips step one."""
+    one = helpers.step("one", lambda: _record(helpers, "one") or {"at": "one"})
+    if helpers.job.attempts == 1:
+        raise RuntimeError("fails after step one")
+    helpers.step("two", lambda: _record(helpers, "two"))
+    _record(helpers, f"finished: {one['at']}")
