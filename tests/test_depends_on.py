@@ -89,3 +89,22 @@ def test_pgrun_workflows_bad_input_exits_2_with_one_line(dsn):
     assert_usage_error(*cli("workflows", "show", "4242", "--connection", dsn)[::2], "pgrun: no workflow 4242")
     assert_usage_error(*cli("workflows", "show", "x", "--connection", dsn)[::2], "pgrun: ")
     assert_usage_error(*cli("workflows", "--state", "done", "--connection", dsn)[::2], "pgrun: ")
+
+
+def test_the_dashboard_draws_a_workflow_with_each_steps_state(dsn, conn):
+    pytest.importorskip("starlette")
+    from starlette.testclient import TestClient
+
+    from pgrun.dashboard import create_app
+
+    workflow_id = start_workflow(conn, Workflow("order").step("reserve", "inventory.reserve")
+                                 .step("charge", "payments.charge", depends_on=["reserve"])
+                                 .step("notify", "emails.notify", depends_on=["charge"]))
+    with TestClient(create_app(dsn), headers={"accept": "text/html"}) as client:
+        listing = client.get("/workflows")
+        assert listing.status_code == 200 and f'href="/workflows/{workflow_id}"' in listing.text
+        shown = client.get(f"/workflows/{workflow_id}")
+        assert shown.status_code == 200
+        assert shown.text.count('<g class="step"') == 3 and shown.text.count("<line ") == 2
+        assert 'data-step="charge" data-state="pending"' in shown.text
+        assert client.get("/workflows/4242").status_code == 404

@@ -164,3 +164,21 @@ def as_document(info: WorkflowInfo, steps: list[StepInfo]) -> dict[str, Any]:
     document["steps"] = [{name: getattr(step, name) for name in column_names(WORKFLOW_STEP_COLUMNS)}
                          for step in steps]
     return document
+
+
+def graph_layout(steps: list[dict[str, Any]], column: int = 190, row: int = 60) -> dict[str, Any]:
+    """Where to draw each step (the dashboard's picture of a workflow): a column per level (a
+    step stands right of every step it depends on), one row per step within its column, and a
+    line from each step to each step that depends on it."""
+    level: dict[str, int] = {}
+    for step in sorted(steps, key=lambda s: s["position"]):   # positions are a topological order
+        level[step["name"]] = 1 + max((level[d] for d in step["depends_on"] if d in level), default=-1)
+    nodes, rows_used = {}, {}
+    for step in sorted(steps, key=lambda s: s["position"]):
+        n = rows_used[level[step["name"]]] = rows_used.get(level[step["name"]], -1) + 1
+        nodes[step["name"]] = {**step, "x": 10 + level[step["name"]] * column, "y": 10 + n * row}
+    edges = [(nodes[d]["x"] + column - 40, nodes[d]["y"] + 20, node["x"], node["y"] + 20)
+             for node in nodes.values() for d in node["depends_on"] if d in nodes]
+    return {"nodes": list(nodes.values()), "edges": edges,
+            "width": 20 + (max(level.values(), default=0) + 1) * column,
+            "height": 20 + max(rows_used.values(), default=0) * row + row}
