@@ -154,16 +154,14 @@ def for_schema(schema: str) -> Queries:
             "priority => %s::int, flags => %s::text[], job_key_mode => %s, timeout => %s::interval, "
             "meta => %s::jsonb, depends_on => %s::bigint[])"
         ),
-        # Specs travel as one JSON array (payloads.encode writes each payload); json_populate_recordset
-        # turns it into job_spec rows.
+        # Specs travel as one JSON array (payloads.encode writes each payload); json_populate_record
+        # turns each into a job_spec by attribute name, so attributes the JSON lacks are null (the
+        # statement names none of them: job_spec may gain more).
         add_jobs=(
             f"select {_ROW_COLUMNS} from {s}.add_jobs("
-            f"(select coalesce(array_agg(row(r.identifier, r.payload, r.queue_name, r.run_at, "
-            f"r.max_attempts, r.job_key, r.priority, r.flags, r.depends_on)::{s}.job_spec order by r.n), "
+            f"(select coalesce(array_agg(json_populate_record(null::{s}.job_spec, e.spec) order by e.n), "
             f"'{{}}'::{s}.job_spec[]) "
-            f"from rows from (json_populate_recordset(null::{s}.job_spec, %s::json)) with ordinality "
-            "as r(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, "
-            "depends_on, n)), "
+            "from json_array_elements(%s::json) with ordinality as e(spec, n)), "
             # one row per spec, in spec order: add_jobs answers so, and the ordinality says it
             "%s) with ordinality as added order by added.ordinality"
         ),
