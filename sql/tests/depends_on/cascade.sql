@@ -1,5 +1,5 @@
 begin;
-select plan(10);
+select plan(11);
 select pgrun_tests.reset();
 select pgrun_tests.register(1);
 
@@ -53,6 +53,13 @@ select id as i from pgrun.add_job('i') \gset
 select id as k from pgrun.add_job('k', depends_on => array[:i]) \gset
 select from pgrun.complete_jobs(array[:i]::bigint[]);
 select is(pgrun_tests.state(:k), 'available', 'complete_jobs releases');
+
+-- TEST: remove_job of a waiting parent cancels its children (they would wait forever)
+select id as l from pgrun.add_job('l', job_key => 'parent-key') \gset
+select id as m from pgrun.add_job('m', depends_on => array[:l]) \gset
+select from pgrun.remove_job('parent-key');
+select results_eq(format('select state, cancel_reason from pgrun.jobs where id = %s', :m),
+  format($$values ('cancelled', 'job %s, which it depends on, was cancelled')$$, :l), 'remove_job cascades as a cancel');
 
 select finish();
 rollback;
