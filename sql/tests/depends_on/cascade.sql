@@ -1,5 +1,5 @@
 begin;
-select plan(11);
+select plan(12);
 select pgrun_tests.reset();
 select pgrun_tests.register(1);
 
@@ -60,6 +60,13 @@ select id as m from pgrun.add_job('m', depends_on => array[:l]) \gset
 select from pgrun.remove_job('parent-key');
 select results_eq(format('select state, cancel_reason from pgrun.jobs where id = %s', :m),
   format($$values ('cancelled', 'job %s, which it depends on, was cancelled')$$, :l), 'remove_job cascades as a cancel');
+
+-- TEST: reschedule_jobs using up a waiting parent's attempts fails it, and cancels its children
+select id as n from pgrun.add_job('n') \gset
+select id as o from pgrun.add_job('o', depends_on => array[:n]) \gset
+select from pgrun.reschedule_jobs(array[:n]::bigint[], attempts => 25);
+select results_eq(format('select state, cancel_reason from pgrun.jobs where id = %s', :o),
+  format($$values ('cancelled', 'job %s, which it depends on, failed')$$, :n), 'reschedule_jobs cascades a failure');
 
 select finish();
 rollback;
