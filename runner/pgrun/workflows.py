@@ -11,7 +11,8 @@ start_workflow, list_workflows, workflow_steps; the model is in docs/workflows.m
 
 A step's handler reads what the steps it depends on returned with `helpers.parent_results()`.
 When a step fails for good, the steps still running finish, then the compensations run one at
-a time in reverse dependency order: the failed step's own first, then the completed steps'.
+a time in reverse dependency order, for the completed steps and the failed one (in a chain, the
+failed step's own first).
 A compensation task's payload is {"workflow_id", "step", "payload" (the step's), "result"
 (what the step returned; null for the failed step), "outcome" ("completed" or "failed")}.
 """

@@ -5,9 +5,9 @@
 --   compensating  once a step failed for good (or was cancelled): the steps
 --                 still running finish, blocked ones that depend on the failed
 --                 one are cancelled, then the compensations run one at a time,
---                 by descending position (reverse dependency order): first the
---                 failed step's own (its attempts may have done part of its
---                 work), then those of the completed steps;
+--                 by descending position (reverse dependency order), for the
+--                 completed steps and the failed one (its attempts may have
+--                 done part of its work; in a chain its own comes first);
 --   compensated   once every compensation has completed (or there was none);
 --   failed        when a compensation failed for good: retry_jobs on its job
 --                 runs it again, and the workflow carries on when it completes.
