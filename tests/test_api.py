@@ -461,8 +461,8 @@ def test_a_worker_vacuums_the_jobs_table_once_it_holds_many_dead_rows(dsn, conn,
         worker = pgrun.make_worker({"t": lambda payload, helpers: None}, connection=dsn,
                                    maintenance_interval=0.3)
         worker._maintenance.vacuum_dead_rows = 500
-        conn.execute("select count(*) from pgrun.add_jobs(array(select row('t', null, null, null, null, "
-                     "null, null, null)::pgrun.job_spec from generate_series(1, 2000)))")
+        conn.execute("select count(*) from pgrun.add_jobs(array(select json_populate_record("
+                     "null::pgrun.job_spec, '{\"identifier\": \"t\"}') from generate_series(1, 2000)))")
         await worker.start()
         try:
             # completed jobs are deleted: 2,000 dead rows, seen by the statistics a little later
@@ -485,8 +485,8 @@ def test_a_vacuum_already_running_elsewhere_is_skipped_at_once_and_tried_again_l
         worker = pgrun.make_worker({"t": lambda payload, helpers: None}, connection=dsn,
                                    maintenance_interval=0.3)
         worker._maintenance.vacuum_dead_rows = 500
-        conn.execute("select count(*) from pgrun.add_jobs(array(select row('t', null, null, null, null, "
-                     "null, null, null)::pgrun.job_spec from generate_series(1, 2000)))")
+        conn.execute("select count(*) from pgrun.add_jobs(array(select json_populate_record("
+                     "null::pgrun.job_spec, '{\"identifier\": \"t\"}') from generate_series(1, 2000)))")
         # the lock a VACUUM holds, held here as if another worker were vacuuming
         with holding(dsn, "lock table pgrun._private_jobs in share update exclusive mode"):
             await worker.start()

@@ -246,6 +246,11 @@ from .inspect_cli import COMMANDS as _admin_commands  # noqa: E402
 
 for _command in _admin_commands:
     main.add_command(_command)
+# the workflow commands (pgrun workflows [show ID])
+from .workflows_cli import COMMANDS as _workflow_commands  # noqa: E402
+
+for _command in _workflow_commands:
+    main.add_command(_command)
 # the web dashboard (pgrun dashboard); its dependencies are imported when it runs
 from .dashboard.cli import dashboard as _dashboard_command  # noqa: E402
 

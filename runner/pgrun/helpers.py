@@ -14,6 +14,10 @@ thread and gets `SyncHelpers`, whose methods block instead.
                             (cancel_jobs) or its timeout. An async handler is also
                             cancelled (CancelledError); a plain one should wait on it or
                             poll it, and return
+    helpers.parent_results()   what the jobs it depends on returned, {job id: result}
+    helpers.step(name, fn, *args, **kwargs)   a durable step: run once, its result recorded;
+                            a retried attempt gets the recorded result instead (pgrun.steps)
+    helpers.sleep_until(t)  end the attempt until t, holding no worker slot (a snooze)
 """
 
 from __future__ import annotations
@@ -21,12 +25,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from . import utils
+from . import steps, utils
 from .job import Job, JobKeyMode, JobSpec
 from .typed import TaskRef
 
@@ -56,12 +60,13 @@ class JobLogger(logging.LoggerAdapter):
 
 
 class _BaseHelpers:
-    __slots__ = ("job", "_worker", "_logger", "cancelled")
+    __slots__ = ("job", "_worker", "_logger", "cancelled", "_steps")
 
     def __init__(self, job: Job, worker: Worker) -> None:
         self.job = job
         self._worker = worker
         self._logger: JobLogger | None = None
+        self._steps: dict[str, Any] | None = None   # durable steps recorded so far, read on first use
 
     @property
     def logger(self) -> JobLogger:
@@ -116,11 +121,12 @@ class Helpers(_BaseHelpers):
                       job_key_mode: JobKeyMode = "replace",
                       connection: psycopg.AsyncConnection | None = None,
                       timeout: float | timedelta | None = None, validate: bool = False,
-                      retry: RetryPolicy | None = None, meta: dict[str, Any] | None = None) -> Job:
+                      retry: RetryPolicy | None = None, meta: dict[str, Any] | None = None,
+                      depends_on: Sequence[int] | None = None) -> Job:
         """Adds a job; pass `connection` to add it inside your own transaction."""
         options = dict(queue_name=queue_name, run_at=run_at, max_attempts=max_attempts, job_key=job_key,
                        priority=priority, flags=flags, job_key_mode=job_key_mode, schema=self.schema,
-                       timeout=timeout, validate=validate, retry=retry, meta=meta)
+                       timeout=timeout, validate=validate, retry=retry, meta=meta, depends_on=depends_on)
         if connection is not None:
             return await utils.add_job_async(connection, identifier, payload, **options)
         async with _handler_connection(self._worker) as conn:
@@ -134,6 +140,31 @@ class Helpers(_BaseHelpers):
         async with _handler_connection(self._worker) as conn:
             return await utils.add_jobs_async(conn, specs, schema=self.schema,
                                               job_key_preserve_run_at=job_key_preserve_run_at)
+
+    async def parent_results(self) -> dict[int, Any]:
+        """What the jobs this one depends on (add_job's depends_on) returned, by their ids."""
+        async with _handler_connection(self._worker) as conn:
+            return await steps.parent_results_async(conn, self._worker.queries, self.job.id)
+
+    async def step(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Runs `fn(*args, **kwargs)` (awaited if it gives an awaitable) unless this job already
+        recorded step `name`; returns the recorded result (as JSON gives it back). See pgrun.steps."""
+        queries = self._worker.queries
+        if self._steps is None:
+            async with _handler_connection(self._worker) as conn:
+                self._steps = await steps.recorded_async(conn, queries, self.job.id)
+        if name in self._steps:
+            return self._steps[name]
+        result = await steps.call(fn, args, kwargs)
+        async with _handler_connection(self._worker) as conn:
+            self._steps[name] = await steps.record_async(conn, queries, self.worker_id, self.job, name,
+                                                         result)
+        return self._steps[name]
+
+    async def sleep_until(self, moment: datetime | str) -> None:
+        """Ends this attempt until `moment` unless it has come (then returns at once): the job runs
+        again then, without using up an attempt or holding a worker slot meanwhile."""
+        steps.sleep_until(moment)
 
 
 @asynccontextmanager
@@ -173,11 +204,12 @@ class SyncHelpers(_BaseHelpers):
                 flags: Sequence[str] | None = None, job_key_mode: JobKeyMode = "replace",
                 connection: psycopg.Connection | None = None,
                 timeout: float | timedelta | None = None, validate: bool = False,
-                retry: RetryPolicy | None = None, meta: dict[str, Any] | None = None) -> Job:
+                retry: RetryPolicy | None = None, meta: dict[str, Any] | None = None,
+                depends_on: Sequence[int] | None = None) -> Job:
         """Adds a job; pass `connection` to add it inside your own transaction."""
         options = dict(queue_name=queue_name, run_at=run_at, max_attempts=max_attempts, job_key=job_key,
                        priority=priority, flags=flags, job_key_mode=job_key_mode, schema=self.schema,
-                       timeout=timeout, validate=validate, retry=retry, meta=meta)
+                       timeout=timeout, validate=validate, retry=retry, meta=meta, depends_on=depends_on)
         if connection is not None:
             return utils.add_job(connection, identifier, payload, **options)
         with self._worker.sync_pool().connection() as conn:
@@ -191,3 +223,26 @@ class SyncHelpers(_BaseHelpers):
         with self._worker.sync_pool().connection() as conn:
             return utils.add_jobs(conn, specs, schema=self.schema,
                                   job_key_preserve_run_at=job_key_preserve_run_at)
+
+    def parent_results(self) -> dict[int, Any]:
+        """What the jobs this one depends on (add_job's depends_on) returned, by their ids."""
+        with self._worker.sync_pool().connection() as conn:
+            return steps.parent_results(conn, self._worker.queries, self.job.id)
+
+    def step(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Runs `fn(*args, **kwargs)` unless this job already recorded step `name`; returns the
+        recorded result (as JSON gives it back). See pgrun.steps."""
+        queries = self._worker.queries
+        if self._steps is None:
+            with self._worker.sync_pool().connection() as conn:
+                self._steps = steps.recorded(conn, queries, self.job.id)
+        if name in self._steps:
+            return self._steps[name]
+        result = fn(*args, **kwargs)
+        with self._worker.sync_pool().connection() as conn:
+            self._steps[name] = steps.record(conn, queries, self.worker_id, self.job, name, result)
+        return self._steps[name]
+
+    def sleep_until(self, moment: datetime | str) -> None:
+        """Ends this attempt until `moment` unless it has come (see Helpers.sleep_until)."""
+        steps.sleep_until(moment)

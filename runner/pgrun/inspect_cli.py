@@ -233,10 +233,10 @@ def add(ctx: click.Context, task: str, payload: str | None, run_at: datetime | N
         queue: str | None, priority: int | None, max_attempts: int | None, connection: str | None,
         schema: str | None, as_json: bool) -> None:
     """Add a job of TASK, with PAYLOAD (JSON; default {})."""
-    # add_job's parameters in order: ..., flags, job_key_mode, timeout, meta
+    # add_job's parameters in order: ..., flags, job_key_mode, timeout, meta, depends_on
     row = _run(ctx, connection, schema, "add_job",
                (task, payload, queue, run_at, max_attempts, job_key, priority, None, "replace", None,
-                None))[0]
+                None, None))[0]
     job_id, state, when = row[0], row[16], row[5]
     _emit(as_json, {"id": job_id, "task": task, "state": state, "run_at": when},
           [f"added job {job_id} (task {task}, {state}" + (f", runs at {_cell(when)})" if state == "scheduled"

@@ -21,8 +21,9 @@ import signal
 import sys
 import threading
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from .helpers import JobLogger
@@ -102,6 +103,31 @@ class ProcessHelpers:
         with self.connection() as conn:
             return utils.add_jobs(conn, specs, schema=self.schema,
                                   job_key_preserve_run_at=job_key_preserve_run_at)
+
+    def parent_results(self) -> dict[int, Any]:
+        """What the jobs this one depends on returned, by their ids."""
+        from . import queries, steps
+
+        with self.connection() as conn:
+            return steps.parent_results(conn, queries.for_schema(self.schema), self.job.id)
+
+    def step(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """A durable step (see pgrun.steps): `fn` runs unless this job recorded step `name`."""
+        from . import queries, steps
+
+        q = queries.for_schema(self.schema)
+        with self.connection() as conn:
+            done = steps.recorded(conn, q, self.job.id)
+            if name in done:
+                return done[name]
+            result = fn(*args, **kwargs)
+            return steps.record(conn, q, self.worker_id, self.job, name, result)
+
+    def sleep_until(self, moment: datetime | str) -> None:
+        """Ends this attempt until `moment` unless it has come (a snooze)."""
+        from . import steps
+
+        steps.sleep_until(moment)
 
 
 def child_main(conn, sys_path: list[str], log_level: int) -> None:

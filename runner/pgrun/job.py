@@ -71,4 +71,6 @@ class JobSpec:
     job_key: str | None = None
     priority: int | None = None
     flags: list[str] | None = None
-    # (no timeout: job_spec keeps Graphile's eight attributes; add_job takes one)
+    # ids of jobs this one waits for; -k names the job of spec k (1-based) of the same call
+    depends_on: list[int] | None = None
+    # (no timeout: job_spec has Graphile's eight attributes and depends_on; add_job takes one)

@@ -40,6 +40,11 @@ QUEUE_COLUMNS = ("queue_name", "max_running", "running", "paused", "available", 
 WORKER_COLUMNS = ("worker_id", "started_at", "last_heartbeat_at", "heartbeat_interval", "lease_timeout",
                   "live", "reaped_at", "reaped_by", "idle_since", "info", "running_job_ids")
 
+WORKFLOW_COLUMNS = ("id", "name", "state", "steps", "steps_pending", "created_at", "updated_at",
+                    "finished_at", "reason")
+WORKFLOW_STEP_COLUMNS = ("name", "position", "state", "task_identifier", "job_id", "job_state", "depends_on",
+                         "compensate", "compensation_job_id", "compensation_job_state", "result")
+
 
 def column_names(columns: tuple[str, ...]) -> list[str]:
     """The names rows of these columns come back under (`expr as name` gives name)."""
@@ -105,6 +110,13 @@ class Queries:
     grant_admin: str
     grant_read: str
     revoke_all: str
+    # workflows and durable steps (0580_workflows.sql, 0590_job_steps.sql)
+    parent_results: str
+    job_steps: str
+    record_job_step: str
+    start_workflow: str
+    list_workflows: str
+    workflow_steps: str
 
 
 @cache
@@ -137,17 +149,16 @@ def for_schema(schema: str) -> Queries:
             f"select {_ROW_COLUMNS} from {s}.add_job(identifier => %s, payload => %s::json, "
             "queue_name => %s, run_at => %s::timestamptz, max_attempts => %s::int, job_key => %s, "
             "priority => %s::int, flags => %s::text[], job_key_mode => %s, timeout => %s::interval, "
-            "meta => %s::jsonb)"
+            "meta => %s::jsonb, depends_on => %s::bigint[])"
         ),
-        # Specs travel as one JSON array (payloads.encode writes each payload); json_populate_recordset
-        # turns it into job_spec rows.
+        # Specs travel as one JSON array (payloads.encode writes each payload); json_populate_record
+        # turns each into a job_spec by attribute name, so attributes the JSON lacks are null (the
+        # statement names none of them: job_spec may gain more).
         add_jobs=(
             f"select {_ROW_COLUMNS} from {s}.add_jobs("
-            f"(select coalesce(array_agg(row(r.identifier, r.payload, r.queue_name, r.run_at, "
-            f"r.max_attempts, r.job_key, r.priority, r.flags)::{s}.job_spec order by r.n), "
+            f"(select coalesce(array_agg(json_populate_record(null::{s}.job_spec, e.spec) order by e.n), "
             f"'{{}}'::{s}.job_spec[]) "
-            f"from rows from (json_populate_recordset(null::{s}.job_spec, %s::json)) with ordinality "
-            "as r(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, n)), "
+            "from json_array_elements(%s::json) with ordinality as e(spec, n)), "
             # one row per spec, in spec order: add_jobs answers so, and the ordinality says it
             "%s) with ordinality as added order by added.ordinality"
         ),
@@ -198,4 +209,11 @@ def for_schema(schema: str) -> Queries:
         grant_admin=f"select {s}.grant_admin(%s::name)",
         grant_read=f"select {s}.grant_read(%s::name)",
         revoke_all=f"select {s}.revoke_all(%s::name)",
+        parent_results=f"select {s}.parent_results(%s::bigint)::text",
+        job_steps=f"select name, result::text from {s}.job_steps(%s::bigint)",
+        record_job_step=f"select {s}.record_job_step(%s, %s::bigint, %s::bigint, %s, %s::jsonb)",
+        start_workflow=f"select {s}.start_workflow(%s, %s::jsonb)",
+        list_workflows=(f"select {', '.join(WORKFLOW_COLUMNS)} "
+                        f"from {s}.list_workflows(%s, %s::int, %s::bigint)"),
+        workflow_steps=f"select {', '.join(WORKFLOW_STEP_COLUMNS)} from {s}.workflow_steps(%s::bigint)",
     )

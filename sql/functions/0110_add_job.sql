@@ -2,7 +2,9 @@
 -- pgrun's own last: timeout, how long one attempt may run, null for no limit;
 -- meta, a JSON object for runners beside the payload: "retry" (the job's own
 -- retry policy, {"kind", "base", "max_delay", "jitter"}, see retry_delay),
--- "correlation_id", "traceparent" and "tracestate" (the enqueuer's trace).
+-- "correlation_id", "traceparent" and "tracestate" (the enqueuer's trace);
+-- depends_on, the ids of jobs this one waits for: it is 'blocked' until they
+-- have all completed (0115_depends_on.sql); not combined with job_key.
 -- security definer: an enqueue-only role needs EXECUTE on this and nothing
 -- else, and learns nothing about jobs it did not add (_enqueue_rights).
 create or replace function @schema@.add_job(
@@ -16,7 +18,8 @@ create or replace function @schema@.add_job(
   flags text[] default null,
   job_key_mode text default 'replace',
   timeout interval default null,
-  meta jsonb default null
+  meta jsonb default null,
+  depends_on bigint[] default null
 ) returns @schema@._private_jobs
 language plpgsql volatile security definer
 -- plans made once per session, not per call (docs/internals.md, "Plans")
@@ -32,6 +35,8 @@ declare
   v_new @schema@._private_jobs;
   v_job @schema@._private_jobs;
   v_holder @schema@._private_jobs;
+  v_pending bigint[];
+  v_parent_results jsonb;
 begin
   if v_mode not in ('replace', 'preserve_run_at', 'unsafe_dedupe') then
     raise exception 'invalid job_key_mode %; expected ''replace'', ''preserve_run_at'' or ''unsafe_dedupe''',
@@ -49,6 +54,13 @@ begin
     v_rights.queues, add_job.identifier, add_job.queue_name);
   v_creator := case when v_rights.restricted then v_rights.role_name end;
   v_payload := coalesce(add_job.payload::jsonb, '{}'::jsonb);
+  if cardinality(add_job.depends_on) > 0 then  -- (nothing of this for a job without dependencies)
+    if add_job.job_key is not null then
+      raise exception 'depends_on cannot be combined with job_key' using errcode = '0A000';
+    end if;
+    select p.pending, nullif(p.results, '{}') into v_pending, v_parent_results
+    from @schema@._parents_of('', add_job.depends_on, v_rights.restricted, v_creator) as p;
+  end if;
 
   if add_job.queue_name is not null then
     perform @schema@._use_queues(array[add_job.queue_name]);
@@ -62,17 +74,23 @@ begin
   v_new.key := add_job.job_key;
   v_new.priority := coalesce(add_job.priority, 0);
   v_new.flags := (select jsonb_object_agg(f, true) from unnest(add_job.flags) as f where f is not null);
-  v_new.state := case when v_run_at > now() then 'scheduled' else 'available' end;
+  v_new.state := case when v_pending is not null then 'blocked'
+                      when v_run_at > now() then 'scheduled' else 'available' end;
   v_new.created_by := v_creator;
   v_new.timeout := add_job.timeout;
   v_new.meta := add_job.meta;
 
   if add_job.job_key is null then
     insert into @schema@._private_jobs
-      (queue_name, task_identifier, payload, run_at, max_attempts, priority, flags, state, created_by, timeout, meta)
+      (queue_name, task_identifier, payload, run_at, max_attempts, priority, flags, state, created_by, timeout, meta,
+       depends_on, parent_results)
     values (v_new.queue_name, v_new.task_identifier, v_new.payload, v_new.run_at, v_new.max_attempts,
-            v_new.priority, v_new.flags, v_new.state, v_new.created_by, v_new.timeout, v_new.meta)
+            v_new.priority, v_new.flags, v_new.state, v_new.created_by, v_new.timeout, v_new.meta,
+            nullif(add_job.depends_on, '{}'), v_parent_results)
     returning * into v_job;
+    if v_pending is not null then
+      perform @schema@._link_parents(array_fill(v_job.id, array[cardinality(v_pending)]), v_pending);
+    end if;
 
   elsif v_mode = 'unsafe_dedupe' then
     -- Any live job holding the key wins, even a running one: only its revision

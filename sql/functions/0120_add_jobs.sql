@@ -1,7 +1,8 @@
 -- Enqueue many jobs in one statement (Graphile Worker's add_jobs). Keyed
 -- specs follow the 'replace' rules of add_job ('preserve_run_at' when
 -- job_key_preserve_run_at is true). Returns one row per spec, in the order of
--- the specs.
+-- the specs. Specs with depends_on make a graph (_add_job_graph): there -k
+-- names the job of spec k of the same call.
 create or replace function @schema@.add_jobs(
   specs @schema@.job_spec[],
   job_key_preserve_run_at boolean default false
@@ -24,7 +25,7 @@ begin
     select s.ord, s.identifier, s.queue_name, s.max_attempts, s.job_key, s.priority,
            octet_length(s.payload::text) as payload_bytes
     from unnest(add_jobs.specs) with ordinality
-      as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, ord)
+      as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, depends_on, ord)
     where s.identifier is null or length(s.identifier) not between 1 and 128
        or length(s.queue_name) not between 1 and 128
        or length(s.job_key) not between 1 and 512
@@ -45,16 +46,20 @@ begin
     return query
     select j.*
     from unnest(add_jobs.specs) with ordinality
-      as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, ord)
+      as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, depends_on, ord)
     cross join lateral @schema@.add_job(s.identifier, s.payload, s.queue_name, s.run_at, s.max_attempts,
-                                        s.job_key, s.priority, s.flags, v_mode) as j
+                                        s.job_key, s.priority, s.flags, v_mode,
+                                        depends_on => @schema@._no_spec_references(s.depends_on)) as j
     order by s.ord;
     return;
   end if;
 
   perform @schema@._use_queues(array(select s.queue_name from unnest(add_jobs.specs) as s));
 
-  if not exists (select from unnest(add_jobs.specs) as s where s.job_key is not null) then
+  if exists (select from unnest(add_jobs.specs) as s where cardinality(s.depends_on) > 0) then
+    v_rows := @schema@._add_job_graph(add_jobs.specs);  -- (then queue heads and NOTIFY below)
+
+  elsif not exists (select from unnest(add_jobs.specs) as s where s.job_key is not null) then
     -- Nothing to merge, detach or lock: one plain insert, ids (and the rows
     -- returned) in spec order.
     return query
@@ -67,7 +72,7 @@ begin
            end,
            case when s.run_at > now() then 'scheduled' else 'available' end
     from unnest(add_jobs.specs) with ordinality
-      as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, ord)
+      as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, depends_on, ord)
     order by s.ord
     returning *;
     perform @schema@._offer_queue_heads(array(
@@ -82,7 +87,7 @@ begin
     -- separate add_job calls would. One key's specs keep their order; keys go
     -- in key order, as everywhere here, so two callers cannot deadlock.
     for v_spec in select s.* from unnest(add_jobs.specs) with ordinality
-        as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, ord)
+        as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, depends_on, ord)
       order by s.job_key, s.ord
     loop
       v_rows := v_rows || @schema@.add_job(v_spec.identifier, v_spec.payload, v_spec.queue_name,
@@ -145,7 +150,7 @@ begin
                                array(select generate_series(1, cardinality(_add_keyed_jobs.specs)))::text[]);
   select jsonb_object_agg(s.job_key, s.ord) into v_spec_of_key
   from unnest(_add_keyed_jobs.specs) with ordinality
-    as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, ord)
+    as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, depends_on, ord)
   where s.job_key is not null;
 
   with written as (
@@ -158,7 +163,7 @@ begin
            end,
            case when n.run_at > now() then 'scheduled' else 'available' end
     from unnest(_add_keyed_jobs.specs) with ordinality
-      as n(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, ord)
+      as n(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, depends_on, ord)
     -- rows go in key order, so two callers with the same keys lock (or wait
     -- on) them in the same order and cannot deadlock
     order by n.job_key, n.ord
@@ -180,7 +185,7 @@ begin
   -- skipped above; add_job settles those one by one, so no spec goes missing.
   for v_missing in
     select s.ord, s.* from unnest(_add_keyed_jobs.specs) with ordinality
-      as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, ord)
+      as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, depends_on, ord)
     where s.job_key is not null and not coalesce(v_written_keys ? s.job_key, false)
     order by s.ord
   loop
@@ -195,3 +200,19 @@ end;
 $$;
 
 revoke execute on function @schema@.add_jobs(@schema@.job_spec[], boolean) from public;
+
+-- A restricted enqueue role adds spec by spec (add_job), so its specs cannot
+-- name one another: refuses -k references, passes job ids through.
+create or replace function @schema@._no_spec_references(
+  depends_on bigint[]
+) returns bigint[]
+language plpgsql immutable
+as $$
+begin
+  if exists (select from unnest(_no_spec_references.depends_on) as d where d < 0) then
+    raise exception 'a role with a restricted enqueue grant cannot name other specs in depends_on; '
+      'add the parents first and pass their ids' using errcode = '0A000';
+  end if;
+  return _no_spec_references.depends_on;
+end;
+$$;

@@ -15,7 +15,9 @@
 -- permanent: ids of 'failed' jobs that fail for good whatever attempts remain.
 -- Whatever the outcome, a job whose cancel was asked (cancel_jobs) ends
 -- 'cancelled', with "cancelled[: reason]" in its errors and the attempt's own
--- message after it.
+-- message after it. Jobs with followers (blocked jobs depend on them, or
+-- workflows) then release or cancel those (_follow_ends); the caller has
+-- locked the followers too (_lock_attempts), or they are waited for.
 create or replace function @schema@._end_attempts(
   job_ids bigint[],
   outcome text,
@@ -35,12 +37,15 @@ declare
   v_cancelled boolean := exists (select from @schema@._private_jobs as j  -- jobs_cancel_requested: one page
                                  where j.id = any(_end_attempts.job_ids) and j.state = 'running'
                                    and j.cancel_requested_at is not null);
+  v_followers boolean := exists (select from @schema@._private_jobs as j  -- jobs_followers: one page
+                                 where j.id = any(_end_attempts.job_ids) and j.has_followers);
   v_dead_letters boolean;
   v_policies boolean;
   v_ended record;
   v_relist text[];
 begin
-  if _end_attempts.outcome = 'completed' and not v_retention and not v_waited and not v_cancelled then
+  if _end_attempts.outcome = 'completed' and not v_retention and not v_waited and not v_cancelled
+     and not v_followers then
     -- the common end: completed jobs nobody keeps leave at once
     with removed as (
       delete from @schema@._private_jobs as j
@@ -171,6 +176,10 @@ begin
     into v_ended;
   end if;
 
+  if v_followers then
+    perform @schema@._follow_ends(v_ended.ids, v_ended.states, _end_attempts.results, _end_attempts.now);
+  end if;
+
   -- the per-minute outcome counts (0175_count_outcomes.sql): one statement
   perform @schema@._count_outcomes(v_ended.workers, v_ended.tasks, v_ended.plan_states, _end_attempts.now);
 
@@ -238,6 +247,7 @@ declare
   v_locked bigint[];
   v_queues text[];
   v_timeout text;
+  v_free bigint[];
 begin
   select array_agg(j.id order by j.id), array_agg(j.queue_name order by j.id) into v_locked, v_queues
   from (select j.id, j.queue_name from @schema@._private_jobs as j
@@ -248,42 +258,52 @@ begin
   if v_locked is not null then
     held := nullif(@schema@._lock_queues_of(v_locked, v_queues), '{}');
   end if;
-  if cardinality(held) = cardinality(_lock_attempts.job_ids) then
-    return;  -- all of them: nothing busy, nothing lost
+  if cardinality(held) is distinct from cardinality(_lock_attempts.job_ids) then
+    -- (else all of them: nothing busy, nothing lost)
+    -- What could not be locked: still ours (busy) or not (lost)?
+    select array_agg(a.id order by a.id) filter (where j.id is not null),
+           array_agg(a.id order by a.id) filter (where j.id is null)
+    into busy, lost
+    from unnest(_lock_attempts.job_ids) as a(id)
+    left join @schema@._private_jobs as j
+      on j.id = a.id and j.lease = (v_leases ->> a.id::text)::bigint and j.state = 'running'
+         and j.locked_by = _lock_attempts.worker_id
+    where held is null or not a.id = any(held);
+
+    -- A claim that compared one of these rows and found it running keeps its
+    -- lock until it commits, a few milliseconds: those are worth one short wait
+    -- (an application holding the row longer is not).
+    if busy is not null then
+      v_timeout := current_setting('lock_timeout');
+      begin
+        perform set_config('lock_timeout', '10ms', true);
+        select array_agg(j.id order by j.id), array_agg(j.queue_name order by j.id) into v_locked, v_queues
+        from (select j.id, j.queue_name from @schema@._private_jobs as j
+              where j.id = any(busy) and j.state = 'running'
+                and j.locked_by = _lock_attempts.worker_id and j.lease = (v_leases ->> j.id::text)::bigint
+              order by j.id
+              for update of j) as j;
+        perform set_config('lock_timeout', v_timeout, true);
+      exception when lock_not_available then
+        v_locked := null;  -- still held: busy, as said
+      end;
+      if v_locked is not null then
+        v_locked := @schema@._lock_queues_of(v_locked, v_queues);
+        held := nullif(coalesce(held, '{}') || v_locked, '{}');
+        busy := nullif(array(select b from unnest(busy) as b where not b = any(v_locked) order by b), '{}');
+      end if;
+    end if;
   end if;
 
-  -- What could not be locked: still ours (busy) or not (lost)?
-  select array_agg(a.id order by a.id) filter (where j.id is not null),
-         array_agg(a.id order by a.id) filter (where j.id is null)
-  into busy, lost
-  from unnest(_lock_attempts.job_ids) as a(id)
-  left join @schema@._private_jobs as j
-    on j.id = a.id and j.lease = (v_leases ->> a.id::text)::bigint and j.state = 'running'
-       and j.locked_by = _lock_attempts.worker_id
-  where held is null or not a.id = any(held);
-
-  -- A claim that compared one of these rows and found it running keeps its
-  -- lock until it commits, a few milliseconds: those are worth one short wait
-  -- (an application holding the row longer is not).
-  if busy is not null then
-    v_timeout := current_setting('lock_timeout');
-    begin
-      perform set_config('lock_timeout', '10ms', true);
-      select array_agg(j.id order by j.id), array_agg(j.queue_name order by j.id) into v_locked, v_queues
-      from (select j.id, j.queue_name from @schema@._private_jobs as j
-            where j.id = any(busy) and j.state = 'running'
-              and j.locked_by = _lock_attempts.worker_id and j.lease = (v_leases ->> j.id::text)::bigint
-            order by j.id
-            for update of j) as j;
-      perform set_config('lock_timeout', v_timeout, true);
-    exception when lock_not_available then
-      v_locked := null;  -- still held: busy, as said
-    end;
-    if v_locked is not null then
-      v_locked := @schema@._lock_queues_of(v_locked, v_queues);
-      held := nullif(coalesce(held, '{}') || v_locked, '{}');
-      busy := nullif(array(select b from unnest(busy) as b where not b = any(v_locked) order by b), '{}');
-    end if;
+  -- Jobs whose end concerns others (0180_follow_ends.sql): their followers'
+  -- rows are locked too, or the job is busy. One page while nobody has any.
+  if held is not null and exists (select from @schema@._private_jobs as j
+                                  where j.id = any(held) and j.has_followers) then
+    v_free := @schema@._lock_followers(held);
+    busy := nullif(array(select b from unnest(coalesce(busy, '{}')
+                                              || array(select h from unnest(held) as h where not h = any(v_free)))
+                                       as b order by b), '{}');
+    held := nullif(v_free, '{}');
   end if;
 end;
 $$;

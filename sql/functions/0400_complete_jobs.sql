@@ -34,6 +34,9 @@ as $$
 declare
   v_waited bigint[];
   v_letters integer;
+  -- blocked jobs depend on them, or workflows (0180_follow_ends.sql): one page while nobody uses either
+  v_followers boolean := exists (select from @schema@._private_jobs as j
+                                 where j.id = any(_finish_waiting_jobs.job_ids) and j.has_followers);
 begin
   with ended as (
     select j.id, j.task_identifier, j.queue_name,
@@ -73,5 +76,9 @@ begin
   select (select array_agg(e.id) from planned as e where e.waited), (select count(*)::integer from dead)
   into v_waited, v_letters;
   perform pg_notify('@schema_text@:finished', i::text) from unnest(v_waited) as i;
+  if v_followers then
+    perform @schema@._follow_ends(_finish_waiting_jobs.job_ids,
+      array_fill(_finish_waiting_jobs.state, array[cardinality(_finish_waiting_jobs.job_ids)]));
+  end if;
 end;
 $$;

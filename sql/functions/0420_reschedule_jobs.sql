@@ -59,6 +59,11 @@ begin
     returning j.*
   )
   select array_agg(u order by u.id) into v_rows from updated as u;
+  -- a job failed here (attempts used up) cancels the jobs blocked on it, as any failure does
+  if exists (select from unnest(v_rows) as r where (r).has_followers and (r).state = 'failed') then
+    perform @schema@._follow_ends(array(select (r).id from unnest(v_rows) as r where (r).state = 'failed'),
+                                  array(select (r).state from unnest(v_rows) as r where (r).state = 'failed'));
+  end if;
 
   perform @schema@._offer_queue_heads(array(
     select distinct (r).queue_name from unnest(v_rows) as r

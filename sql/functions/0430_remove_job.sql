@@ -16,6 +16,9 @@ begin
   where j.key = remove_job.job_key and j.state not in ('running', 'completed', 'cancelled')
   returning * into v_job;
   if found then
+    if v_job.has_followers then  -- jobs blocked on it would wait forever: a removal is a cancel for them
+      perform @schema@._follow_ends(array[v_job.id], array['cancelled']);
+    end if;
     perform @schema@._audit('remove_job', array[remove_job.job_key], jsonb_build_object('removed', v_job.id));
     return v_job;
   end if;

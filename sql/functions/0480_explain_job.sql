@@ -46,7 +46,12 @@ begin
     reason := format('attempt %s of %s failed: %s; it runs again at %s', v_job.attempts, v_job.max_attempts,
                      to_json(v_error), v_job.run_at);
   when 'blocked' then
-    reason := 'blocked: it waits for the jobs it depends on to complete';
+    -- the parents that have not completed yet (a completed one left its result)
+    v_ahead := array(select distinct p from unnest(v_job.depends_on) as p
+                     where not coalesce(v_job.parent_results, '{}'::jsonb) ? p::text order by p);
+    reason := case when cardinality(v_ahead) > 0
+                   then format('blocked: waiting on job %s', array_to_string(v_ahead, ', job '))
+                   else 'blocked: it waits for the jobs it depends on to complete' end;
   when 'running' then
     select * into v_worker from @schema@._private_workers as w where w.worker_id = v_job.locked_by;
     until := v_worker.last_heartbeat_at + v_worker.lease_timeout;

@@ -61,6 +61,10 @@ begin
   v_n := @schema@._prune_audit(maintain.max_rows, maintain.now);
   if v_n > 0 then task := 'audit pruned'; rows := v_n; return next; end if;
 
+  -- durable steps of jobs that ended (0590_job_steps.sql)
+  v_n := @schema@._forget_job_steps(maintain.max_rows);
+  if v_n > 0 then task := 'job steps forgotten'; rows := v_n; return next; end if;
+
   -- waiters that went away without saying so
   delete from @schema@._private_job_waiters as w where w.since < maintain.now - interval '1 day';
 

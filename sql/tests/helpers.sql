@@ -6,8 +6,8 @@ create or replace function pgrun_tests.worker(n integer default 1) returns text
 language sql immutable as $$ select 'test-worker-' || n $$;
 
 -- Remove every job, queue, queue listing, worker, retention rule, waiter,
--- grant record, paused task, audit row, dead-letter rule, retry policy, outcome rollup and
--- job count, and forget the last nudge, so a test starts from nothing.
+-- grant record, paused task, audit row, dead-letter rule, retry policy, outcome rollup,
+-- job count, dependency, workflow and durable step, and forget the last nudge, so a test starts from nothing.
 create or replace function pgrun_tests.reset() returns void
 language sql as $$
   delete from pgrun._private_jobs;
@@ -23,6 +23,9 @@ language sql as $$
   delete from pgrun._private_retry_policies;
   delete from pgrun._private_outcome_minutes;
   delete from pgrun._private_job_counts;
+  delete from pgrun._private_job_dependencies;
+  delete from pgrun._private_workflows;  -- and their steps
+  delete from pgrun._private_job_steps;
   select setval('pgrun._private_last_nudge', 0);
 $$;
 
@@ -301,5 +304,28 @@ begin
   b_pid := pgrun_tests.connect(race_sessions.b);
   perform pgrun_tests.run(race_sessions.a, 'select pgrun_tests.reset()');
   perform pgrun_tests.run(race_sessions.a, 'select pgrun_tests.register(1)');
+end;
+$$;
+
+-- Worker 1 claims the next job of `task` and completes it (with `result`), or
+-- fails it with `error` (for good when `permanent`); returns the outcome, or
+-- 'nothing to claim'.
+create or replace function pgrun_tests.finish_next(task text, result jsonb default null, error text default null,
+                                                   permanent boolean default false) returns text
+language plpgsql as $$
+declare
+  v_id bigint;
+  v_lease bigint;
+begin
+  select c.id, c.lease into v_id, v_lease
+  from pgrun.claim_jobs(pgrun_tests.worker(1), 1, array[finish_next.task]) as c where c.id is not null;
+  if v_id is null then
+    return 'nothing to claim';
+  elsif finish_next.error is null then
+    return (select c.outcome from pgrun.complete_attempts(pgrun_tests.worker(1), array[v_id], array[v_lease],
+                                                         array[finish_next.result]) as c);
+  end if;
+  return (select f.outcome from pgrun.fail_attempts(pgrun_tests.worker(1), array[v_id], array[v_lease],
+                                                   array[finish_next.error], array[finish_next.permanent]) as f);
 end;
 $$;

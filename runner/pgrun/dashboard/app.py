@@ -27,8 +27,11 @@ from ..queries import (
     SHOW_JOB_COLUMNS,
     THROUGHPUT_COLUMNS,
     WORKER_COLUMNS,
+    WORKFLOW_COLUMNS,
+    WORKFLOW_STEP_COLUMNS,
     column_names,
 )
+from ..workflows import graph_layout
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "pgrun_dashboard_token"
@@ -202,6 +205,19 @@ def create_app(conninfo: str = "", schema: str = "pgrun", *, token: str | None =
     async def audit_page(request: Request) -> Response:
         return page(request, "audit.html", rows=await store.rows("audit_recent", (100,)))
 
+    async def workflows_page(request: Request) -> Response:
+        state = request.query_params.get("state") or None
+        found = await store.rows("list_workflows", (state, 100, None), WORKFLOW_COLUMNS)
+        return page(request, "workflows.html", workflows=found, state=state)
+
+    async def workflow_page(request: Request) -> Response:
+        workflow_id = request.path_params["workflow_id"]
+        found = await store.rows("list_workflows", (None, 1, workflow_id), WORKFLOW_COLUMNS)
+        if not found:
+            return page(request, "error.html", 404, message=f"no workflow {workflow_id}")
+        steps = await store.rows("workflow_steps", (workflow_id,), WORKFLOW_STEP_COLUMNS)
+        return page(request, "workflow.html", workflow=found[0], steps=steps, graph=graph_layout(steps))
+
     async def login(request: Request) -> Response:
         if request.method == "GET":
             return page(request, "login.html")
@@ -224,6 +240,8 @@ def create_app(conninfo: str = "", schema: str = "pgrun", *, token: str | None =
         Route("/queues/{name}/{action}", guarded(queue_action), methods=["POST"]),
         Route("/workers", guarded(workers_page)),
         Route("/audit", guarded(audit_page)),
+        Route("/workflows", guarded(workflows_page)),
+        Route("/workflows/{workflow_id:int}", guarded(workflow_page)),
         Route("/login", login, methods=["GET", "POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]

@@ -18,10 +18,10 @@ select throws_ok($$select pgrun.add_job('t', timeout => interval '-5 seconds')$$
 select throws_ok($$update pgrun._private_jobs set timeout = interval '0'$$, '23514', null,
   'the table refuses a zero timeout too (jobs_timeout_positive)');
 
--- TEST: job_spec keeps Graphile's eight attributes: a row of eight casts, and its job has no timeout
+-- TEST: job_spec has no timeout (Graphile's attributes, then depends_on): its job has none
 select results_eq(
-  $$select timeout from pgrun.add_jobs(array[row('t', null, null, null, null, null, null, null)::pgrun.job_spec])$$,
-  $$values (null::interval)$$, 'add_jobs: a Graphile-style row of eight values, no timeout');
+  $$select timeout from pgrun.add_jobs(array[row('t', null, null, null, null, null, null, null, null)::pgrun.job_spec])$$,
+  $$values (null::interval)$$, 'add_jobs: a spec has no timeout');
 
 -- TEST: replacing a keyed job replaces its timeout
 select is((pgrun.add_job('t', job_key => 'k1', timeout => interval '9 seconds')).timeout, interval '9 seconds',
