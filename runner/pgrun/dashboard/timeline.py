@@ -35,8 +35,8 @@ def job_timeline(job: dict, audit: list[tuple], now: datetime) -> list[Event]:
     for at, role, action in audit:
         events.append(Event(at, f"{action} by {role}", "action"))
     if job["state"] == "running" and job["locked_at"] is not None:
-        events.append(Event(job["locked_at"], f"attempt {job['attempts']} started on {job['locked_by']}",
-                            "running"))
+        what = f"running on {job['locked_by']} (attempt {job['attempts']} of {job['max_attempts']})"
+        events.append(Event(job["locked_at"], what, "running"))
     if job["finished_at"] is not None:
         events.append(Event(job["finished_at"], job["state"], "final"))
     elif job["state"] in ("scheduled", "retryable") and job["run_at"] > now:
