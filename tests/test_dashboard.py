@@ -154,6 +154,23 @@ def test_read_only_mode_has_no_action_buttons_and_refuses_actions(dsn, conn):
     assert scalar(conn, "select state from pgrun.jobs where id = %s", (job.id,)) == "available"
 
 
+def test_mounted_in_an_asgi_app_every_link_and_poll_keeps_the_prefix(dsn, conn):
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    with pgrun.WorkerUtils(dsn) as utils:
+        job = utils.add_job("t", queue_name="q")
+    outer = Starlette(routes=[Mount("/admin", create_app(dsn))])
+    with TestClient(outer, headers={"accept": "text/html"}) as client:
+        page = client.get("/admin/jobs", params={"state": "available"}).text
+        assert 'hx-get="/admin/jobs?state=available"' in page and f'href="/admin/jobs/{job.id}"' in page
+        assert 'src="/admin/static/htmx.min.js"' in page and 'action="/admin/jobs/bulk"' in page
+        assert client.get("/admin/static/htmx.min.js").status_code == 200
+        done = client.post(f"/admin/jobs/{job.id}/cancel", data={"csrf": _csrf(page)}, follow_redirects=False)
+        assert done.headers["location"] == f"/admin/jobs/{job.id}"
+    assert scalar(conn, "select state from pgrun.jobs where id = %s", (job.id,)) == "cancelled"
+
+
 def test_pgrun_dashboard_serves_on_localhost(dsn):
     import socket
     import urllib.request

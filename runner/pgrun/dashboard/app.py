@@ -79,7 +79,8 @@ def create_app(conninfo: str = "", schema: str = "pgrun", *, token: str | None =
         base = request.scope.get("root_path", "")
         html = env.get_template(template).render(
             base=base, read_only=read_only, csrf=csrf, hide_payloads=hide_payloads, states=STATES,
-            here=base + request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+            # the URL a live page polls: the full path (a mount's prefix included), its query
+            here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
             logged_in=token is not None, **context)
         return HTMLResponse(html, status_code=status)
 
