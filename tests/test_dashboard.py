@@ -110,6 +110,10 @@ def test_bulk_actions_act_on_the_ticked_jobs(dsn, conn):
         explode = client.post("/jobs/bulk", data={"csrf": csrf, "action": "explode", "id": ids})
         assert explode.status_code == 400 and "unknown action 'explode'" in explode.text
         assert client.post("/jobs/bulk", data={"csrf": "x", "action": "retry", "id": ids}).status_code == 403
+        # a bulk action's audit row names its first 20 jobs and how many more
+        conn.execute("select pgrun.retry_jobs(array(select generate_series(900001, 900025)::bigint))")
+        audit = client.get("/audit").text
+        assert "900019, 900020 <span" in audit and "and 5 more" in audit and "900021" not in audit
     audited = conn.execute("select action, targets from pgrun.audit_log order by id").fetchall()
     assert ("retry_jobs", [str(i) for i in ids[:2]]) in audited
     assert ("cancel_jobs", [str(ids[2])]) in audited and ("complete_jobs", [str(ids[3])]) in audited

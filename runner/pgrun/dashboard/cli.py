@@ -18,7 +18,8 @@ from ..grant_cli import CONNECTION_HELP, EXIT_USAGE, OneLineCommand
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind (0.0.0.0: every interface; set --token then).")
 @click.option("--token", envvar="PGRUN_DASHBOARD_TOKEN", show_envvar=True,
-              help="Every page asks for this token (a login form, or Authorization: Bearer).")
+              help="Every page asks for this token (a login form, Authorization: Bearer, "
+                   "or as the basic-auth password).")
 @click.option("--read-only", is_flag=True, help="No action buttons; actions are refused.")
 @click.option("--hide-payloads", is_flag=True, help="Do not show payloads and results.")
 @click.option("--crontab", type=click.Path(dir_okay=False, exists=True), envvar="PGRUN_CRONTAB",
