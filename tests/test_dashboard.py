@@ -191,3 +191,26 @@ def test_pgrun_dashboard_serves_on_localhost(dsn):
             assert response.status == 200 and b"read-only" in response.read()
     finally:
         server.stop()
+
+
+def test_charts_sum_each_minute_and_label_times_relative_to_now():
+    from datetime import datetime, timedelta, timezone
+
+    from pgrun.dashboard.charts import bar_chart, per_minute
+
+    now = datetime(2026, 1, 1, 12, 30, 40, tzinfo=timezone.utc)
+    this = now.replace(second=0)
+
+    def row(minute, completed, failed=0):
+        return {"minute": minute, "completed": completed, "retried": 0, "failed": failed}
+
+    rows = [row(this, 3, 1), row(this, 2), row(this - timedelta(minutes=29), 1),
+            row(this - timedelta(minutes=30), 9)]  # one minute too old for a 30-minute chart
+    done = per_minute(rows, 30, now, "completed")
+    assert len(done) == 30 and done[-1] == 5 and done[0] == 1 and sum(done) == 6
+    assert per_minute(rows, 30, now, "retried", "failed")[-1] == 1
+    svg = bar_chart(done, title="<done>", color="#12b76a", chart_id="c")
+    assert 'data-total="6"' in svg and "&lt;done&gt;" in svg and "<done>" not in svg
+    assert "<title>5 (this minute)</title>" in svg and "<title>1 (29 min ago)</title>" in svg
+    assert ">-29m</text>" in svg and ">now</text>" in svg and svg.count("<rect") == 30
+    assert 'data-total="0"' in bar_chart([0] * 30, title="t", color="red", chart_id="z")  # no division by 0
