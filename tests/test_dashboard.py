@@ -82,6 +82,8 @@ def test_actions_call_the_sql_functions_and_are_audited(dsn, conn):
         assert ">Resume</button>" in client.get("/queues").text
         client.post(f"/jobs/{job.id}/cancel", data={"csrf": csrf})
         assert scalar(conn, "select state from pgrun.jobs where id = %s", (job.id,)) == "cancelled"
+        gone = client.post(f"/jobs/{job.id}/remove", data={"csrf": csrf}, follow_redirects=False)
+        assert gone.headers["location"] == "/jobs"  # a removed job has no page to go back to
     assert {a for (a,) in conn.execute("select action from pgrun.audit_log").fetchall()} >= {
         "retry_jobs", "pause_queue", "cancel_jobs"}
 

@@ -160,8 +160,8 @@ def create_app(conninfo: str = "", schema: str = "pgrun", *, token: str | None =
         job_id, action = request.path_params["job_id"], request.path_params["action"]
         if action not in _ACTIONS:
             return PlainTextResponse(f"unknown action {action}", status_code=404)
-        return await act(request, _ACTIONS[action], job_params(action, [job_id]), f"/jobs/{job_id}",
-                         await _form(request))
+        back = "/jobs" if action == "remove" else f"/jobs/{job_id}"  # a removed job has no page
+        return await act(request, _ACTIONS[action], job_params(action, [job_id]), back, await _form(request))
 
     async def bulk_action(request: Request) -> Response:
         form = await _form(request)
