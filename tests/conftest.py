@@ -71,10 +71,12 @@ def empty_dsn(postgresql_server) -> str:
 CHROMIUM = os.environ.get("PGRUN_CHROMIUM", "/usr/bin/chromium")  # Debian's, as scripts/ensure_chromium.sh
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """One headless Debian chromium for every browser test, driven by Playwright (never a
-    browser of Playwright's own: `make install` installs chromium with apt-get)."""
+    """One headless Debian chromium for a module's browser tests, driven by Playwright (never a
+    browser of Playwright's own: `make install` installs chromium with apt-get). Module-scoped:
+    Playwright's sync API holds an event loop in this thread while it runs, and the asyncio
+    tests after it need the thread free again."""
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"NO CHROMIUM AT {CHROMIUM}: the dashboard's browser tests did NOT run "
                     "(make install installs it: apt-get install chromium)")
