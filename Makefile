@@ -20,6 +20,7 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed ## Create .venv with pgrun and its dev tools; make sure PostgreSQL and pgTAP are there
 	@scripts/ensure_postgres.sh
+	@scripts/ensure_chromium.sh
 
 demo: install ## Run a worker with example tasks and cron against the local PostgreSQL
 	PYTHON=$(PYTHON) scripts/demo.sh

@@ -66,3 +66,25 @@ def empty_dsn(postgresql_server) -> str:
     yield f"host={PG_HOST} port={PG_PORT} user={PG_USER} dbname={name}"
     with psycopg.connect(admin, autocommit=True) as c:
         c.execute(f'drop database if exists "{name}" with (force)')
+
+
+CHROMIUM = os.environ.get("PGRUN_CHROMIUM", "/usr/bin/chromium")  # Debian's, as scripts/ensure_chromium.sh
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Debian chromium for a module's browser tests, driven by Playwright (never a
+    browser of Playwright's own: `make install` installs chromium with apt-get). Module-scoped:
+    Playwright's sync API holds an event loop in this thread while it runs, and the asyncio
+    tests after it need the thread free again."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"NO CHROMIUM AT {CHROMIUM}: the dashboard's browser tests did NOT run "
+                    "(make install installs it: apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ModuleNotFoundError:
+        pytest.skip("NO PLAYWRIGHT: the dashboard's browser tests did NOT run (pip install -e '.[dev]')")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM)
+        yield launched
+        launched.close()

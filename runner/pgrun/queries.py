@@ -90,6 +90,7 @@ class Queries:
     list_queues: str
     list_workers: str
     audit_recent: str
+    job_audit: str
     set_dead_letter: str
     set_retry_policy: str
     task_jobs: str
@@ -185,8 +186,12 @@ def for_schema(schema: str) -> Queries:
         job_throughput=f"select {', '.join(THROUGHPUT_COLUMNS)} from {s}.job_throughput(%s::int)",
         list_queues=f"select {', '.join(QUEUE_COLUMNS)} from {s}.list_queues()",
         list_workers=f"select {', '.join(WORKER_COLUMNS)} from {s}.list_workers()",
-        audit_recent=(f"select id, at, role_name, action, targets, arguments::text from {s}.audit_log "
-                      "order by id desc limit %s::int"),
+        # a bulk action's row names thousands of jobs: the first 20 and how many, its arguments cut short
+        audit_recent=(f"select id, at, role_name, action, targets[1:20], coalesce(cardinality(targets), 0), "
+                      f"left(arguments::text, 300) from {s}.audit_log order by id desc limit %s::int"),
+        # the dashboard's job timeline: actions on one job, since it was created (audit_at's range)
+        job_audit=(f"select at, role_name, action from {s}.audit_log "
+                   "where at >= %s::timestamptz and targets @> array[%s::text] order by id limit 50"),
         set_dead_letter=f"select {s}.set_dead_letter(%s, task_identifier => %s, queue_name => %s)",
         remove_dead_letter=f"select {s}.remove_dead_letter(task_identifier => %s, queue_name => %s)",
         set_retry_policy=(f"select {s}.set_retry_policy(%s, %s, %s::float8, %s::float8, %s::float8)"),
