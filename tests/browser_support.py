@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import tempfile
 from collections.abc import Iterator
 
 import psycopg
@@ -17,6 +18,11 @@ from support import WorkerProcess
 ADMIN = (f"host={os.environ.get('PGHOST', '127.0.0.1')} port={os.environ.get('PGPORT', '5432')} "
          f"user={os.environ.get('PGUSER', 'postgres')}")
 DOCS_IMAGES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "images")
+# The screenshots go to docs/images only when asked (PGRUN_SCREENSHOTS=1, see docs/operations.md):
+# a plain test run must not rewrite tracked files. Otherwise they are still taken, into a
+# temporary folder, so that taking them is tested every run.
+SCREENSHOTS = DOCS_IMAGES if os.environ.get("PGRUN_SCREENSHOTS") == "1" else os.path.join(
+    tempfile.gettempdir(), f"pgrun-screenshots-{os.getpid()}")
 
 
 @contextlib.contextmanager

@@ -2,7 +2,8 @@
 dashboard` process with a token and a real worker process, on a database of this module's own.
 It loads the overview, filters failed jobs, opens one, presses Retry and watches it run and
 end without a reload; cancels a running job from its page; pauses a queue; retries in bulk;
-is refused without the token and logs in with it. It writes the screenshots of docs/images/.
+is refused without the token and logs in with it. It takes the screenshots of docs/images/
+(written there with PGRUN_SCREENSHOTS=1).
 (Read-only mode: test_dashboard_browser_read_only.py, a server of its own.)"""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 
 import pytest
 
-from browser_support import DOCS_IMAGES, accept_dialogs, dashboard_process, own_database
+from browser_support import SCREENSHOTS, accept_dialogs, dashboard_process, own_database
 from support import Workers, scalar, wait_until
 
 pytest.importorskip("starlette")
@@ -64,8 +65,9 @@ def page(browser, site):
 
 
 def _shot(tab, name: str) -> None:
-    os.makedirs(DOCS_IMAGES, exist_ok=True)
-    tab.screenshot(path=os.path.join(DOCS_IMAGES, name), full_page=True)
+    os.makedirs(SCREENSHOTS, exist_ok=True)
+    tab.screenshot(path=os.path.join(SCREENSHOTS, name), full_page=True)
+    assert os.path.getsize(os.path.join(SCREENSHOTS, name)) > 10_000, f"{name}: an empty screenshot"
 
 
 def test_refused_without_the_token_and_logs_in_with_it(browser, site):
