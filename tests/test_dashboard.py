@@ -84,8 +84,10 @@ def test_actions_call_the_sql_functions_and_are_audited(dsn, conn):
         assert scalar(conn, "select state from pgrun.jobs where id = %s", (job.id,)) == "cancelled"
         gone = client.post(f"/jobs/{job.id}/remove", data={"csrf": csrf}, follow_redirects=False)
         assert gone.headers["location"] == "/jobs"  # a removed job has no page to go back to
+        # the job was cancelled: Remove takes it all the same
+        assert scalar(conn, "select count(*) from pgrun.jobs where id = %s", (job.id,)) == 0
     assert {a for (a,) in conn.execute("select action from pgrun.audit_log").fetchall()} >= {
-        "retry_jobs", "pause_queue", "cancel_jobs"}
+        "retry_jobs", "pause_queue", "cancel_jobs", "remove_jobs"}
 
 
 def test_bulk_actions_act_on_the_ticked_jobs(dsn, conn):
@@ -118,7 +120,7 @@ def test_bulk_actions_act_on_the_ticked_jobs(dsn, conn):
         assert "900019, 900020 <span" in audit and "and 5 more" in audit and "900021" not in audit
     audited = conn.execute("select action, targets from pgrun.audit_log order by id").fetchall()
     assert ("retry_jobs", [str(i) for i in ids[:2]]) in audited
-    assert ("cancel_jobs", [str(ids[2])]) in audited and ("complete_jobs", [str(ids[3])]) in audited
+    assert ("cancel_jobs", [str(ids[2])]) in audited and ("remove_jobs", [str(ids[3])]) in audited
 
 
 def test_the_cron_page_lists_the_crontab(dsn, tmp_path):

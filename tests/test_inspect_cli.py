@@ -92,6 +92,21 @@ def test_jobs_remove_and_reschedule(dsn, conn):
     assert scalar(conn, "select count(*) from pgrun.jobs") == 0
 
 
+def test_jobs_remove_takes_final_jobs_too_and_leaves_running_ones(dsn, conn):
+    with pgrun.WorkerUtils(dsn) as utils:
+        failed, cancelled, running = utils.add_job("t"), utils.add_job("t"), utils.add_job("r")
+        utils.permanently_fail_jobs([failed.id])
+        utils.cancel_jobs([cancelled.id])
+    conn.execute("select pgrun.register_worker('cli-remove-worker', null)")
+    assert scalar(conn, "select count(id) from pgrun.claim_jobs('cli-remove-worker', 1, array['r'])") == 1
+    code, out, _ = cli("jobs", "remove", str(failed.id), str(cancelled.id), str(running.id),
+                       "--connection", dsn)
+    assert (code, out) == (0, f"job {failed.id}: removed (it was failed)\n"
+                              f"job {cancelled.id}: removed (it was cancelled)\n"
+                              f"job {running.id}: left as it was (it is running)\n")
+    assert conn.execute("select id, state from pgrun.jobs").fetchall() == [(running.id, "running")]
+
+
 def test_queues_workers_and_stats(dsn, conn):
     with pgrun.WorkerUtils(dsn) as utils:
         for _ in range(3):

@@ -1458,3 +1458,27 @@ def test_outcomes_and_beats_racing_application_row_locks_never_wait(conn, dsn):
     assert sum(locked), "the application never locked a running job: this test raced nothing"
     assert conn.execute("select count(*) from pgrun.jobs").fetchone()[0] == 0
     assert_counters_exact(conn)
+
+
+def test_remove_jobs_racing_claims_removes_or_claims_each_job_once(conn, dsn):
+    # remove_jobs waits for the rows a claim is taking; once they run it leaves them alone.
+    taker = worker("remove-race")
+    register(conn, taker)
+    outcomes = Counter()
+    for round_no in range(12):
+        added = add_plain_jobs(conn, 40)
+
+        def remove(c: psycopg.Connection, added: list[int] = added) -> list[int]:
+            return ids(c.execute("select id from pgrun.remove_jobs(%s::bigint[])", (added,)).fetchall())
+
+        def take(c: psycopg.Connection) -> list[int]:
+            return ids(claim(c, taker, 40))
+
+        (removed, claimed), _ = race(dsn, [remove, take])
+        assert not set(removed) & set(claimed), f"round {round_no}: removed and claimed"
+        assert sorted(removed + claimed) == sorted(added), f"round {round_no}: neither removed nor claimed"
+        left = conn.execute("select id, state from pgrun.jobs order by id").fetchall()
+        assert left == [(job_id, "running") for job_id in sorted(claimed)], f"round {round_no}: {left}"
+        outcomes["claimed first" if not removed else "removed first" if not claimed else "split"] += 1
+        conn.execute("delete from pgrun._private_jobs")
+    assert sum(outcomes.values()) == 12, outcomes

@@ -1,7 +1,7 @@
 """The inspection commands: `pgrun jobs` (a filtered, paged listing), `pgrun jobs show ID`,
 `pgrun jobs remove|reschedule ID...`, `pgrun add TASK [PAYLOAD]`, `pgrun queues` (a listing,
 beside `queues pause|resume`), `pgrun workers` and `pgrun stats` (SQL list_jobs, the jobs view,
-complete_jobs, reschedule_jobs, add_job, list_queues, list_workers, job_counts, job_throughput).
+remove_jobs, reschedule_jobs, add_job, list_queues, list_workers, job_counts, job_throughput).
 The listings need read rights; remove, reschedule and add need admin (add: enqueue) rights.
 
     pgrun jobs --state failed --task emails.send     # newest first, 50 a page
@@ -178,10 +178,10 @@ def show(ctx: click.Context, job_id: int, connection: str | None, schema: str | 
 @_options
 def remove(ctx: click.Context, job_ids: tuple[int, ...], connection: str | None, schema: str | None,
            as_json: bool) -> None:
-    """Remove jobs that are not running (SQL complete_jobs: they end completed, and leave unless
-    retention keeps completed jobs). Running, completed and cancelled jobs are left as they are."""
+    """Remove jobs that are not running, in any other state (SQL remove_jobs): waiting, failed,
+    cancelled, or completed and kept. Running jobs are left as they are (cancel them first)."""
     before = _states_before(ctx, connection, schema, job_ids)
-    removed = {row[0] for row in _run(ctx, connection, schema, "complete_jobs", (list(job_ids),))}
+    removed = {row[0] for row in _run(ctx, connection, schema, "remove_jobs", (list(job_ids),))}
     document, lines = [], []
     for job_id in dict.fromkeys(job_ids):
         done = job_id in removed

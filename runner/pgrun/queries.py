@@ -69,6 +69,7 @@ class Queries:
     add_job: str
     add_jobs: str
     complete_jobs: str
+    remove_jobs: str
     permanently_fail_jobs: str
     cancel_jobs: str
     reschedule_jobs: str
@@ -164,6 +165,7 @@ def for_schema(schema: str) -> Queries:
             "%s) with ordinality as added order by added.ordinality"
         ),
         complete_jobs=f"select {_ROW_COLUMNS} from {s}.complete_jobs(%s::bigint[])",
+        remove_jobs=f"select {_ROW_COLUMNS} from {s}.remove_jobs(%s::bigint[])",
         permanently_fail_jobs=f"select {_ROW_COLUMNS} from {s}.permanently_fail_jobs(%s::bigint[], %s)",
         cancel_jobs=f"select {_ROW_COLUMNS} from {s}.cancel_jobs(%s::bigint[], %s)",
         reschedule_jobs=(

@@ -176,6 +176,12 @@ class WorkerUtils:
         """Deletes these jobs unless a worker is running them; returns the deleted ones."""
         return self._all(self._queries.complete_jobs, (list(job_ids),))
 
+    def remove_jobs(self, job_ids: Sequence[int]) -> list[Job]:
+        """Deletes these jobs in any state but running (failed, cancelled and kept completed jobs
+        too); returns the deleted ones. Jobs blocked on a deleted one that had not ended are
+        cancelled."""
+        return self._all(self._queries.remove_jobs, (list(job_ids),))
+
     def permanently_fail_jobs(self, job_ids: Sequence[int], error_message: str | None = None) -> list[Job]:
         """Stops retrying these jobs (unless running); they stay for inspection."""
         return self._all(self._queries.permanently_fail_jobs, (list(job_ids), error_message))
@@ -309,6 +315,9 @@ class AsyncWorkerUtils:
 
     async def complete_jobs(self, job_ids: Sequence[int]) -> list[Job]:
         return await self._all(self._queries.complete_jobs, (list(job_ids),))
+
+    async def remove_jobs(self, job_ids: Sequence[int]) -> list[Job]:
+        return await self._all(self._queries.remove_jobs, (list(job_ids),))
 
     async def permanently_fail_jobs(self, job_ids: Sequence[int],
                                     error_message: str | None = None) -> list[Job]:

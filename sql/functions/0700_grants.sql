@@ -32,7 +32,7 @@ as $$
       'complete_job', 'fail_job', 'complete_held_jobs', 'fail_held_jobs', 'return_held_jobs',
       'register_worker', 'heartbeat', 'record_heartbeat', 'reap_workers', 'release_dead_workers',
       'unregister_worker', 'held_attempts', 'maintain', 'prune_jobs', 'cron_register', 'cron_enqueue_tick',
-      'cancel_requests', 'complete_jobs', 'permanently_fail_jobs', 'reschedule_jobs', 'remove_job',
+      'cancel_requests', 'complete_jobs', 'permanently_fail_jobs', 'reschedule_jobs', 'remove_job', 'remove_jobs',
       'force_unlock_workers', 'set_retention', 'remove_retention', 'cancel_jobs', 'retry_jobs',
       'pause_queue', 'resume_queue', 'pause_task', 'resume_task', 'explain_job', 'snooze_attempts',
       'set_dead_letter', 'remove_dead_letter', 'set_retry_policy', 'remove_retry_policy', 'retry_delay',

@@ -33,7 +33,6 @@ from ..queries import (
     WORKER_COLUMNS,
     WORKFLOW_COLUMNS,
     WORKFLOW_STEP_COLUMNS,
-    column_names,
 )
 from ..workflows import graph_layout
 from . import auth
@@ -46,7 +45,7 @@ COOKIE = auth.COOKIE
 STATES = ("scheduled", "available", "running", "retryable", "blocked", "completed", "failed", "cancelled")
 # bad input the database refuses (an unknown state, a missing job): a 400 page, not a 500
 _USAGE_STATES = {"22023", "22004", "P0002", "22003"}
-_ACTIONS = {"retry": "retry_jobs", "cancel": "cancel_jobs", "remove": "complete_jobs"}
+_ACTIONS = {"retry": "retry_jobs", "cancel": "cancel_jobs", "remove": "remove_jobs"}
 PAGE_SIZE = 50
 CHART_MINUTES = 30
 BULK_MAX = 1000  # list_jobs' own page limit: a bulk action acts on what one page can show
