@@ -461,7 +461,7 @@ def test_a_worker_vacuums_the_jobs_table_once_it_holds_many_dead_rows(dsn, conn,
                                    maintenance_interval=0.3)
         worker._maintenance.vacuum_dead_rows = 500
         conn.execute("select count(*) from pgrun.add_jobs(array(select row('t', null, null, null, null, "
-                     "null, null, null)::pgrun.job_spec from generate_series(1, 2000)))")
+                     "null, null, null, null)::pgrun.job_spec from generate_series(1, 2000)))")
         await worker.start()
         try:
             # completed jobs are deleted: 2,000 dead rows, seen by the statistics a little later

@@ -17,14 +17,15 @@ set search_path = pg_catalog, pg_temp
 as $$
   select f from unnest(case _granted_functions.kind
     when 'enqueue' then array['add_job', 'add_jobs']
-    when 'read' then array['get_result', 'explain_job', 'job_counts', 'job_throughput', 'list_jobs', 'list_queues', 'list_workers']
+    when 'read' then array['get_result', 'explain_job', 'job_counts', 'job_throughput', 'list_jobs', 'list_queues', 'list_workers',
+      'list_limits']
     when 'worker' then array['add_job', 'add_jobs', 'get_result', 'watch_jobs', 'unwatch_jobs',
       'claim_jobs', 'get_job', 'get_jobs', 'complete_attempts', 'fail_attempts', 'return_attempts',
       'complete_job', 'fail_job', 'complete_held_jobs', 'fail_held_jobs', 'return_held_jobs',
       'register_worker', 'heartbeat', 'record_heartbeat', 'reap_workers', 'release_dead_workers',
       'unregister_worker', 'held_attempts', 'maintain', 'prune_jobs', 'cron_register', 'cron_enqueue_tick',
       'cancel_requests', 'snooze_attempts', 'set_retry_policy', 'retry_delay', 'job_counts',
-      'job_throughput', 'list_queues', 'list_workers']
+      'job_throughput', 'list_queues', 'list_workers', 'pause_limit_key', 'list_limits']
     when 'admin' then array['add_job', 'add_jobs', 'get_result', 'watch_jobs', 'unwatch_jobs',
       'claim_jobs', 'get_job', 'get_jobs', 'complete_attempts', 'fail_attempts', 'return_attempts',
       'complete_job', 'fail_job', 'complete_held_jobs', 'fail_held_jobs', 'return_held_jobs',
@@ -34,7 +35,8 @@ as $$
       'force_unlock_workers', 'set_retention', 'remove_retention', 'cancel_jobs', 'retry_jobs',
       'pause_queue', 'resume_queue', 'pause_task', 'resume_task', 'explain_job', 'snooze_attempts',
       'set_dead_letter', 'remove_dead_letter', 'set_retry_policy', 'remove_retry_policy', 'retry_delay',
-      'job_counts', 'job_throughput', 'list_jobs', 'list_queues', 'list_workers']
+      'job_counts', 'job_throughput', 'list_jobs', 'list_queues', 'list_workers',
+      'set_limit', 'remove_limit', 'pause_limit_key', 'list_limits']
   end) as f;
 $$;
 

@@ -21,6 +21,7 @@ language sql as $$
   delete from pgrun._private_audit;
   delete from pgrun._private_dead_letters;
   delete from pgrun._private_retry_policies;
+  delete from pgrun._private_limits;
   delete from pgrun._private_outcome_minutes;
   delete from pgrun._private_job_counts;
   select setval('pgrun._private_last_nudge', 0);

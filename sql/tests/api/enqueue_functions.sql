@@ -3,22 +3,22 @@ select plan(8);
 
 -- TEST: add_job and add_jobs keep Graphile Worker's names, argument names,
 -- argument order and defaults, so callers written for graphile_worker work;
--- add_job's timeout and meta come last.
+-- add_job's timeout, meta and limit_keys come last.
 select has_function('pgrun', 'add_job',
   array['text', 'json', 'text', 'timestamp with time zone', 'integer', 'text', 'integer', 'text[]', 'text',
-        'interval', 'jsonb'],
-  'add_job(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, job_key_mode, timeout, meta) exists');
+        'interval', 'jsonb', 'text[]'],
+  'add_job(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, job_key_mode, timeout, meta, limit_keys) exists');
 select is(pg_get_function_arguments('pgrun.add_job'::regproc),
   'identifier text, payload json DEFAULT NULL::json, queue_name text DEFAULT NULL::text, '
   'run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, '
   'max_attempts integer DEFAULT NULL::integer, job_key text DEFAULT NULL::text, '
   'priority integer DEFAULT NULL::integer, flags text[] DEFAULT NULL::text[], '
   'job_key_mode text DEFAULT ''replace''::text, timeout interval DEFAULT NULL::interval, '
-  'meta jsonb DEFAULT NULL::jsonb',
-  'add_job has Graphile''s argument names and defaults (job_key_mode defaults to replace), then timeout and meta');
+  'meta jsonb DEFAULT NULL::jsonb, limit_keys text[] DEFAULT NULL::text[]',
+  'add_job has Graphile''s argument names and defaults (job_key_mode defaults to replace), then timeout, meta and limit_keys');
 select function_returns('pgrun', 'add_job',
   array['text', 'json', 'text', 'timestamp with time zone', 'integer', 'text', 'integer', 'text[]', 'text',
-        'interval', 'jsonb'],
+        'interval', 'jsonb', 'text[]'],
   'pgrun._private_jobs', 'add_job returns one job row');
 
 select has_function('pgrun', 'add_jobs', array['pgrun.job_spec[]', 'boolean'],
@@ -29,8 +29,8 @@ select is(pg_get_function_arguments('pgrun.add_jobs'::regproc),
 select function_returns('pgrun', 'add_jobs', array['pgrun.job_spec[]', 'boolean'],
   'setof pgrun._private_jobs', 'add_jobs returns a set of job rows');
 
--- TEST: job_spec has Graphile's attributes, names, order and types (and no more:
--- a row of eight values must cast, as in Graphile Worker).
+-- TEST: job_spec has Graphile's attributes, names, order and types, then
+-- pgrun's limit_keys (schema 9; a row literal needs a ninth value, null).
 select has_type('pgrun', 'job_spec', 'type job_spec exists');
 select is(
   (select array_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod) order by a.attnum)
@@ -38,8 +38,8 @@ select is(
    where a.attrelid = (select typrelid from pg_catalog.pg_type where oid = 'pgrun.job_spec'::regtype)
      and a.attnum > 0 and not a.attisdropped),
   array['identifier text', 'payload json', 'queue_name text', 'run_at timestamp with time zone',
-        'max_attempts smallint', 'job_key text', 'priority smallint', 'flags text[]'],
-  'job_spec is (identifier, payload json, queue_name, run_at, max_attempts smallint, job_key, priority smallint, flags text[])');
+        'max_attempts smallint', 'job_key text', 'priority smallint', 'flags text[]', 'limit_keys text[]'],
+  'job_spec is (identifier, payload json, queue_name, run_at, max_attempts smallint, job_key, priority smallint, flags text[], limit_keys text[])');
 
 select finish();
 rollback;

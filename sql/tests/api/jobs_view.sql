@@ -17,9 +17,9 @@ select is(
    from information_schema.columns as c
    where c.table_schema = 'pgrun' and c.table_name = 'jobs' and c.ordinal_position > 15),
   array['payload', 'errors', 'state', 'finished_at', 'keep_until', 'result', 'cancel_requested_at', 'cancel_reason',
-        'timeout', 'dead_letter_job_id', 'meta'],
+        'timeout', 'dead_letter_job_id', 'meta', 'limit_keys'],
   'jobs then shows payload, the errors history, the state, when it finished, until when it is kept, its result, '
-  'whether and why its cancel was asked, its timeout, its dead letter and its meta');
+  'whether and why its cancel was asked, its timeout, its dead letter, its meta and its limit keys');
 
 select finish();
 rollback;
