@@ -30,7 +30,8 @@ def add_job_params(identifier: str | TaskRef[Any], payload: Any, queue_name: str
                     run_at: datetime | None, max_attempts: int | None, job_key: str | None,
                     priority: int | None, flags: Sequence[str] | None, job_key_mode: JobKeyMode,
                     timeout: float | timedelta | None = None, validate: bool = False,
-                    retry: RetryPolicy | None = None, meta: dict[str, Any] | None = None) -> tuple:
+                    retry: RetryPolicy | None = None, meta: dict[str, Any] | None = None,
+                limit_keys: Sequence[str] | None = None) -> tuple:
     identifier, payload = typed.resolve(identifier, payload, validate)
     seconds = _seconds(timeout)
     if retry is not None:
@@ -43,7 +44,13 @@ def add_job_params(identifier: str | TaskRef[Any], payload: Any, queue_name: str
     return (identifier, None if payload is None else payloads.encode(payload), queue_name, run_at,
             max_attempts, job_key, priority, None if flags is None else list(flags), job_key_mode,
             None if seconds is None else timedelta(seconds=seconds),
-            None if meta is None else payloads.encode(meta, where="meta"))
+            None if meta is None else payloads.encode(meta, where="meta"),
+            None if limit_keys is None else _limit_keys(limit_keys))
+
+
+def _limit_keys(keys: Sequence[str]) -> list[str]:
+    """add_job's limit_keys as a list (a lone string is one key, not its characters)."""
+    return [keys] if isinstance(keys, str) else list(keys)
 
 
 def add_jobs_params(specs: Iterable[JobSpec], job_key_preserve_run_at: bool) -> tuple[str, bool]:
@@ -56,6 +63,7 @@ def add_jobs_params(specs: Iterable[JobSpec], job_key_preserve_run_at: bool) -> 
             "identifier": spec.identifier, "payload": spec.payload, "queue_name": spec.queue_name,
             "run_at": spec.run_at, "max_attempts": spec.max_attempts, "job_key": spec.job_key,
             "priority": spec.priority, "flags": None if spec.flags is None else list(spec.flags),
+            "limit_keys": None if spec.limit_keys is None else _limit_keys(spec.limit_keys),
         })
     text = payloads.encode_all(rows)
     if text is None:  # something may be refused: each spec alone says which and why

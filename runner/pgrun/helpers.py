@@ -116,11 +116,12 @@ class Helpers(_BaseHelpers):
                       job_key_mode: JobKeyMode = "replace",
                       connection: psycopg.AsyncConnection | None = None,
                       timeout: float | timedelta | None = None, validate: bool = False,
-                      retry: RetryPolicy | None = None, meta: dict[str, Any] | None = None) -> Job:
+                      retry: RetryPolicy | None = None, meta: dict[str, Any] | None = None,
+                limit_keys: Sequence[str] | None = None) -> Job:
         """Adds a job; pass `connection` to add it inside your own transaction."""
         options = dict(queue_name=queue_name, run_at=run_at, max_attempts=max_attempts, job_key=job_key,
                        priority=priority, flags=flags, job_key_mode=job_key_mode, schema=self.schema,
-                       timeout=timeout, validate=validate, retry=retry, meta=meta)
+                       timeout=timeout, validate=validate, retry=retry, meta=meta, limit_keys=limit_keys)
         if connection is not None:
             return await utils.add_job_async(connection, identifier, payload, **options)
         async with _handler_connection(self._worker) as conn:
@@ -173,11 +174,12 @@ class SyncHelpers(_BaseHelpers):
                 flags: Sequence[str] | None = None, job_key_mode: JobKeyMode = "replace",
                 connection: psycopg.Connection | None = None,
                 timeout: float | timedelta | None = None, validate: bool = False,
-                retry: RetryPolicy | None = None, meta: dict[str, Any] | None = None) -> Job:
+                retry: RetryPolicy | None = None, meta: dict[str, Any] | None = None,
+                limit_keys: Sequence[str] | None = None) -> Job:
         """Adds a job; pass `connection` to add it inside your own transaction."""
         options = dict(queue_name=queue_name, run_at=run_at, max_attempts=max_attempts, job_key=job_key,
                        priority=priority, flags=flags, job_key_mode=job_key_mode, schema=self.schema,
-                       timeout=timeout, validate=validate, retry=retry, meta=meta)
+                       timeout=timeout, validate=validate, retry=retry, meta=meta, limit_keys=limit_keys)
         if connection is not None:
             return utils.add_job(connection, identifier, payload, **options)
         with self._worker.sync_pool().connection() as conn:

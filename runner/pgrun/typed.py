@@ -168,3 +168,4 @@ class AddJobOptions(TypedDict, total=False):
     validate: bool
     retry: RetryPolicy | None
     meta: dict[str, Any] | None
+    limit_keys: Sequence[str] | None

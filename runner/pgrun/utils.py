@@ -55,7 +55,8 @@ def add_job(conn: psycopg.Connection, identifier: str | TaskRef[Any], payload: A
             priority: int | None = None, flags: Sequence[str] | None = None,
             job_key_mode: JobKeyMode = "replace", schema: str = "pgrun",
             timeout: float | timedelta | None = None, validate: bool = False,
-            retry: RetryPolicy | None = None, meta: dict[str, Any] | None = None) -> Job:
+            retry: RetryPolicy | None = None, meta: dict[str, Any] | None = None,
+                limit_keys: Sequence[str] | None = None) -> Job:
     """Adds one job (SQL `add_job`) on `conn`, inside its transaction if one is open.
 
     `timeout` (seconds or a timedelta): how long one attempt may run; None: no limit.
@@ -64,7 +65,7 @@ def add_job(conn: psycopg.Connection, identifier: str | TaskRef[Any], payload: A
     `retry`: this job's own retry policy (pgrun.linear(30), ...; it wins over its task's).
     `meta`: a JSON object stored beside the payload for runners (SQL add_job's meta)."""
     params = add_job_params(identifier, payload, queue_name, run_at, max_attempts, job_key,
-                             priority, flags, job_key_mode, timeout, validate, retry, meta)
+                             priority, flags, job_key_mode, timeout, validate, retry, meta, limit_keys)
     job = Job(*conn.execute(queries.for_schema(schema).add_job, params).fetchone())
     if enqueue.listeners:
         enqueue.added(conn, job)
@@ -91,10 +92,11 @@ async def add_job_async(conn: psycopg.AsyncConnection, identifier: str | TaskRef
                         priority: int | None = None, flags: Sequence[str] | None = None,
                         job_key_mode: JobKeyMode = "replace", schema: str = "pgrun",
                         timeout: float | timedelta | None = None, validate: bool = False,
-                        retry: RetryPolicy | None = None, meta: dict[str, Any] | None = None) -> Job:
+                        retry: RetryPolicy | None = None, meta: dict[str, Any] | None = None,
+                limit_keys: Sequence[str] | None = None) -> Job:
     """`add_job` on an async connection."""
     params = add_job_params(identifier, payload, queue_name, run_at, max_attempts, job_key,
-                             priority, flags, job_key_mode, timeout, validate, retry, meta)
+                             priority, flags, job_key_mode, timeout, validate, retry, meta, limit_keys)
     cursor = await conn.execute(queries.for_schema(schema).add_job, params)
     job = Job(*await cursor.fetchone())
     if enqueue.listeners:
@@ -157,11 +159,12 @@ class WorkerUtils:
                 max_attempts: int | None = None, job_key: str | None = None, priority: int | None = None,
                 flags: Sequence[str] | None = None, job_key_mode: JobKeyMode = "replace",
                 timeout: float | timedelta | None = None, validate: bool = False,
-                retry: RetryPolicy | None = None, meta: dict[str, Any] | None = None) -> Job:
+                retry: RetryPolicy | None = None, meta: dict[str, Any] | None = None,
+                limit_keys: Sequence[str] | None = None) -> Job:
         return add_job(self.connection, identifier, payload, queue_name=queue_name, run_at=run_at,
                        max_attempts=max_attempts, job_key=job_key, priority=priority, flags=flags,
                        job_key_mode=job_key_mode, schema=self.schema, timeout=timeout, validate=validate,
-                       retry=retry, meta=meta)
+                       retry=retry, meta=meta, limit_keys=limit_keys)
 
     def add_jobs(self, specs: Iterable[JobSpec], *, job_key_preserve_run_at: bool = False) -> list[Job]:
         return add_jobs(self.connection, specs, job_key_preserve_run_at=job_key_preserve_run_at,
@@ -290,12 +293,13 @@ class AsyncWorkerUtils:
                       priority: int | None = None, flags: Sequence[str] | None = None,
                       job_key_mode: JobKeyMode = "replace", timeout: float | timedelta | None = None,
                       validate: bool = False, retry: RetryPolicy | None = None,
-                      meta: dict[str, Any] | None = None) -> Job:
+                      meta: dict[str, Any] | None = None,
+                limit_keys: Sequence[str] | None = None) -> Job:
         return await add_job_async(await self.connection(), identifier, payload, queue_name=queue_name,
                                    run_at=run_at, max_attempts=max_attempts, job_key=job_key,
                                    priority=priority, flags=flags, job_key_mode=job_key_mode,
                                    schema=self.schema, timeout=timeout, validate=validate, retry=retry,
-                                   meta=meta)
+                                   meta=meta, limit_keys=limit_keys)
 
     async def add_jobs(self, specs: Iterable[JobSpec], *,
                        job_key_preserve_run_at: bool = False) -> list[Job]:
