@@ -34,7 +34,7 @@ begin
   end if;
   if (set_limit.max_per_period is null) <> (set_limit.period is null) then
     raise exception 'max_per_period and period go together (got % per %)',
-      quote_nullable(set_limit.max_per_period), quote_nullable(set_limit.period) using errcode = '22023';
+      coalesce(set_limit.max_per_period::text, 'NULL'), coalesce(set_limit.period::text, 'NULL') using errcode = '22023';
   end if;
   if set_limit.max_per_period < 1 or set_limit.period <= interval '0' then
     raise exception 'a rate needs max_per_period of at least 1 and a positive period (got % per %)',

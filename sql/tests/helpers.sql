@@ -99,7 +99,8 @@ $$;
 create or replace function pgrun_tests.counters_exact() returns boolean
 language sql stable as $$
   select coalesce(bool_and(q.running = (select count(*) from pgrun._private_jobs as j
-                                        where j.queue_name = q.queue_name and j.state = 'running')), true)
+                                        where (j.queue_name = q.queue_name or q.queue_name = any(j.limit_keys))
+                                          and j.state = 'running')), true)
   from pgrun._private_job_queues as q;
 $$;
 
