@@ -135,12 +135,16 @@ begin
         -- with a task or flag filter, a queue that holds none of this worker's
         -- jobs is stepped over (one probe) instead of using up the visits,
         -- or queues of other tasks listed ahead would starve this worker's.
+        -- (A scalar subquery with a limit, not exists: the planner turns an
+        -- exists under OR into one hash of every available queued job of
+        -- these tasks, built on each claim: 100 ms with 10,000 listed queues.)
         and (v_tasks is null and v_flags is null and v_paused is null
-             or exists (select from @schema@._private_jobs as j
-                        where j.queue_name = h.queue_name and j.state = 'available'
-                          and (v_tasks is null or j.task_identifier = any(v_tasks))
-                          and (v_paused is null or not j.task_identifier = any(v_paused))
-                          and (v_flags is null or j.flags is null or not j.flags ?| v_flags)))
+             or (select true from @schema@._private_jobs as j
+                 where j.queue_name = h.queue_name and j.state = 'available'
+                   and (v_tasks is null or j.task_identifier = any(v_tasks))
+                   and (v_paused is null or not j.task_identifier = any(v_paused))
+                   and (v_flags is null or j.flags is null or not j.flags ?| v_flags)
+                 limit 1))
       order by h.priority, h.run_at, h.job_id
       limit v_visit
       for no key update of q skip locked
