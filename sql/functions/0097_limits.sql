@@ -156,7 +156,10 @@ create or replace function @schema@._closed_limit_keys(
 language sql stable
 as $$
   select nullif(array(select q.queue_name from @schema@._private_job_queues as q
-                      where q.limit_only and @schema@._key_room(q, _closed_limit_keys.now) <= 0
+                      where q.limit_only
+                        and (q.running >= q.max_running  -- (no call for the common key)
+                             or (q.max_per_period is not null or q.paused_until is not null)
+                                and @schema@._key_room(q, _closed_limit_keys.now) <= 0)
                       order by q.queue_name), '{}');
 $$;
 
