@@ -113,17 +113,25 @@ create or replace function @schema@._key_room(
   q @schema@._private_job_queues,
   now timestamptz
 ) returns integer
-language sql stable
+-- plpgsql, not sql: its statements' plans are kept for the session, where a
+-- non-inlined SQL function is planned again in every statement that calls it
+language plpgsql stable
 as $$
-  select case
-    when q.paused_until > _key_room.now then 0
-    when q.max_per_period is null then q.max_running - q.running
-    else least(
-      q.max_running - q.running,
-      q.max_per_period - (select count(*)::integer from unnest(q.starts) as s where s > _key_room.now - q.period),
-      q.burst - (select count(*)::integer from unnest(q.starts) as s
-                 where s > _key_room.now - q.period * q.burst / q.max_per_period))
-  end;
+declare
+  v_room integer := q.max_running - q.running;
+begin
+  if q.paused_until > _key_room.now then
+    return 0;
+  end if;
+  if q.max_per_period is null or v_room < 1 then
+    return v_room;
+  end if;
+  return least(
+    v_room,
+    q.max_per_period - (select count(*)::integer from unnest(q.starts) as s where s > _key_room.now - q.period),
+    q.burst - (select count(*)::integer from unnest(q.starts) as s
+               where s > _key_room.now - q.period * q.burst / q.max_per_period));
+end;
 $$;
 
 -- When a key that its pause or its rate closes at `now` opens again (null:

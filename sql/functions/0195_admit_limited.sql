@@ -20,7 +20,9 @@ declare
   v_admitted bigint[] := '{}';
 begin
   select coalesce(jsonb_object_agg(q.queue_name, q.room), '{}') into v_room
-  from (select q.queue_name, @schema@._key_room(q, _admit_limited.now) as room
+  from (select q.queue_name,
+               case when q.max_per_period is null and q.paused_until is null then q.max_running - q.running
+                    else @schema@._key_room(q, _admit_limited.now) end as room
         from @schema@._private_job_queues as q
         where q.queue_name in (select k from @schema@._private_jobs as j cross join unnest(j.limit_keys) as k
                                where j.id = any(_admit_limited.job_ids) and k is distinct from j.queue_name)
