@@ -20,44 +20,16 @@ select pgrun_tests.run('c1', $$select pgrun.add_job('t', queue_name => 'tenant:x
                                from generate_series(1, 4)$$);
 select pgrun_tests.run('c1', $$select pgrun.add_job('t', limit_keys => array['api']) from generate_series(1, 12)$$);
 
-create temporary table claims (round integer, worker integer, id bigint, lease bigint);
+create temporary table claims (round integer, worker integer, id bigint, lease bigint, queue_name text);
 -- what each job is subject to: 'hub', 'tenant:x' (and hub) or 'api'
 create temporary table kinds as
   select * from dblink('c1', 'select id, coalesce(queue_name, limit_keys[1]) from pgrun._private_jobs')
     as t(id bigint, kind text);
 create temporary table stalls (round integer, worker integer);
 
--- One round: all four claim at once inside open transactions; after all
--- commit, the jobs of "hub" and "tenant:x" complete, those of "api" too.
-create function pg_temp.round(r integer) returns void language plpgsql as $$
-begin
-  for n in 1..4 loop
-    perform dblink_exec('c' || n, 'begin');
-  end loop;
-  for n in 1..4 loop
-    perform dblink_send_query('c' || n, format(
-      'select c.id, c.lease from pgrun.claim_jobs(%L, 4) as c where c.id is not null', pgrun_tests.worker(n)));
-  end loop;
-  for n in 1..4 loop
-    if not pgrun_tests.finishes('c' || n) then
-      insert into stalls values (r, n);
-      perform dblink_cancel_query('c' || n);
-    end if;
-    insert into claims select r, n, t.id, t.lease from dblink_get_result('c' || n) as t(id bigint, lease bigint);
-    perform * from dblink_get_result('c' || n) as t(id bigint, lease bigint);
-  end loop;
-  for n in 1..4 loop
-    perform dblink_exec('c' || n, 'commit');
-  end loop;
-  for n in 1..4 loop
-    perform pgrun_tests.run('c' || n, format(
-      'select pgrun.complete_attempts(%L, %L::bigint[], %L::bigint[])', pgrun_tests.worker(n),
-      (select coalesce(array_agg(c.id order by c.id), '{}') from claims as c where c.round = r and c.worker = n),
-      (select coalesce(array_agg(c.lease order by c.id), '{}') from claims as c where c.round = r and c.worker = n)));
-  end loop;
-end;
-$$;
-select pg_temp.round(r) from generate_series(1, 6) as r;
+-- Six rounds: all four claim (4 jobs each) at once inside open transactions;
+-- after all commit, each completes what it claimed (pgrun_tests.four_claims_round).
+select pgrun_tests.four_claims_round(r, 4) from generate_series(1, 6) as r;
 
 -- TEST: no claim waited for another, none claimed a job twice
 select is_empty($$select * from stalls$$, 'every claim came back at once, in every round');
