@@ -55,8 +55,9 @@ begin
   insert into @schema@._private_limits as l (key, max_running, max_per_period, period, burst, updated_at)
   values (set_limit.key, set_limit.max_running, set_limit.max_per_period, set_limit.period,
           coalesce(set_limit.burst, set_limit.max_per_period), now())
-  on conflict on constraint _private_limits_pkey do update set max_running = excluded.max_running, max_per_period = excluded.max_per_period,
-    period = excluded.period, burst = excluded.burst, updated_at = excluded.updated_at
+  on conflict on constraint _private_limits_pkey do update
+  set max_running = excluded.max_running, max_per_period = excluded.max_per_period,
+      period = excluded.period, burst = excluded.burst, updated_at = excluded.updated_at
   returning * into v_limit;
   perform @schema@._limits_changed(set_limit.key);
   return v_limit;
