@@ -129,8 +129,6 @@ begin
       from @schema@._private_queue_heads as h
       join @schema@._private_job_queues as q on q.queue_name = h.queue_name
       where not q.paused and q.running < q.max_running and not q.queue_name = any(v_seen)
-        and (q.max_per_period is null and q.paused_until is null
-             or @schema@._key_room(q, _pick_queued_jobs.now) > 0)
         -- A listing says a queue has a job for some worker, not for this one:
         -- with a task or flag filter, a queue that holds none of this worker's
         -- jobs is stepped over (one probe) instead of using up the visits,
@@ -149,17 +147,23 @@ begin
       limit v_visit
       for no key update of q skip locked
     ), listed as (  -- a queue listed twice is visited once, at its best listing
+      -- (one its rate or pause closes is stepped over here, after the lock:
+      -- as a condition above it would change the plan of every claim)
       select distinct on (l.queue_name) l.* from locked as l
+      where l.room > 0
       order by l.queue_name, l.priority, l.run_at, l.job_id
     )
     select (select array_agg(x.queue_name order by x.priority, x.run_at, x.job_id) from listed as x) as names,
            (select array_agg(x.room order by x.priority, x.run_at, x.job_id) from listed as x) as rooms,
            (select array_agg(x.job_id order by x.priority, x.run_at, x.job_id) from listed as x) as hints,
            (select array_agg(x.has_limit order by x.priority, x.run_at, x.job_id) from listed as x) as fair,
-           (select count(*) from locked) as visited
+           (select count(*) from locked) as visited,
+           (select array_agg(l.queue_name) from locked as l) as locked_names
     into v_queues;
+    -- (queues whose rate or pause closes them were visited too: not again)
+    v_seen := v_seen || coalesce(v_queues.locked_names, '{}');
+    continue when v_queues.names is null and v_queues.visited = v_visit;
     exit when v_queues.names is null;
-    v_seen := v_seen || v_queues.names;
 
     with heads as (
       select c.queue_name, c.hint, h.id, h.priority, h.run_at, h.limit_keys,

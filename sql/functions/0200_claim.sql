@@ -108,10 +108,10 @@ begin
     )
     select * from claimed as c order by c.priority, c.run_at, c.id;
     -- limit keys' counts and rates' windows, when any applies to these jobs
+    -- (a key has a rate only by a limit row: a look at that small table)
     if v_free.limited or v_queued_limited
        or (v_queued_ids is not null
-           and exists (select from @schema@._private_job_queues as q
-                       where q.max_per_period is not null or q.paused_until is not null)) then
+           and exists (select from @schema@._private_limits as l where l.max_per_period is not null)) then
       perform @schema@._count_starts(v_chosen, _claim_jobs.now);
     end if;
   end if;
@@ -210,8 +210,10 @@ begin
     if exists (select from @schema@._private_jobs as j where j.state = 'available' and j.limit_keys is not null) then
       v_closed := @schema@._closed_limit_keys(claim_jobs.now);
     end if;
-    if exists (select from @schema@._private_job_queues as q
-               where q.max_per_period is not null or q.paused_until is not null) then
+    -- (rates: a look at the small limits table; pauses: max(paused_until), one
+    -- step into an index that is empty unless a handler raised RateLimited)
+    if exists (select from @schema@._private_limits as l where l.max_per_period is not null)
+       or (select max(q.paused_until) from @schema@._private_job_queues as q) > claim_jobs.now then
       v_opens_at := @schema@._next_key_opening(claim_jobs.now);
     end if;
     return query

@@ -40,9 +40,10 @@ alter table @schema@._private_job_queues
   add column starts timestamptz[],
   add column paused_until timestamptz;
 
--- The claim's cheap test for "any rate or pause in force": an empty index.
-create index job_queues_timed on @schema@._private_job_queues (queue_name)
-  where max_per_period is not null or paused_until is not null;
+-- The claim's cheap test for "a pause may be in force": max(paused_until), one
+-- step into an index that is empty unless a handler raised RateLimited.
+create index job_queues_paused on @schema@._private_job_queues (paused_until)
+  where paused_until is not null;
 -- Keys named by jobs' limit_keys, which the claim checks beside the queue.
 create index job_queues_limit_keys on @schema@._private_job_queues (queue_name) where limit_only;
 
