@@ -49,7 +49,7 @@ def _fill(conn: psycopg.Connection, jobs: int) -> None:
             " 'task_' || (i %% 20), json_build_object('n', i, 'email', 'user' || i || '@example.com'),"
             " case when i <= %s and i %% 3 = 0 then 'queue_' || (i %% 50) end,"
             " case when i <= %s and i %% 3 = 0 and i %% 4 = 0 then now() + interval '1 hour' end,"
-            " 25, null, 0, null)::pgrun.job_spec from generate_series(%s::int, %s::int) as i))",
+            " 25, null, 0, null, null, null)::pgrun.job_spec from generate_series(%s::int, %s::int) as i))",
             (queued, queued, start, end))
         print(f"  added {end:,} jobs", file=sys.stderr, flush=True)
     done_from, done_to, failed_to = queued + 1, int(jobs * 0.85), int(jobs * 0.9)

@@ -92,7 +92,7 @@ def add_many(conn: psycopg.Connection, count: int, task: str, *, priority: int =
     queue_sql = "null" if queue is None else "format(%(queue)s, n)"
     conn.execute(
         "select count(*) from pgrun.add_jobs(array(select row(%(task)s, null, "
-        f"{queue_sql}, {run_at}, %(max_attempts)s, null, %(priority)s, null, null)::pgrun.job_spec "
+        f"{queue_sql}, {run_at}, %(max_attempts)s, null, %(priority)s, null, null, null)::pgrun.job_spec "
         "from generate_series(1, %(count)s) as n))",
         {"task": task, "queue": None if queue is None else queue.replace("{n}", "%s"),
          "max_attempts": max_attempts, "priority": priority, "count": count})

@@ -80,7 +80,7 @@ def test_handlers_connections_come_from_a_pool_apart_from_the_runners(dsn):
                 setattr(runner_pool, name, spy)
             async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as app:
                 await app.execute("select count(*) from pgrun.add_jobs(array(select row('uses_db', null, "
-                                  "null, null, null, null, null, null, null)::pgrun.job_spec "
+                                  "null, null, null, null, null, null, null, null)::pgrun.job_spec "
                                   "from generate_series(1, 20)))")
             deadline = asyncio.get_running_loop().time() + 10
             while len(seen) < 20 and asyncio.get_running_loop().time() < deadline:

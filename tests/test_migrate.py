@@ -134,13 +134,15 @@ def test_a_private_function_whose_result_changed_is_replaced_by_the_installer(em
     with psycopg.connect(empty_dsn, autocommit=True) as conn:
         migrate(conn, "pgrun")
         # as an older release might have left it: same name and arguments, other OUT columns
-        conn.execute("drop function pgrun._pick_queued_jobs(text[], text[], integer, text[])")
+        conn.execute("drop function pgrun._pick_queued_jobs(text[], text[], integer, text[], text[], "
+                     "timestamptz)")
         conn.execute("create function pgrun._pick_queued_jobs(task_identifiers text[], "
-                     "forbidden_flags text[], max_jobs integer, paused_tasks text[], out ids bigint[]) "
+                     "forbidden_flags text[], max_jobs integer, paused_tasks text[], closed_keys text[], "
+                     "now timestamptz, out ids bigint[]) "
                      "language sql as $$ select null::bigint[] $$")
         conn.execute("update pgrun._private_settings set value = 'older' where name = 'functions_digest'")
         result = migrate(conn, "pgrun")
         assert result.functions_replaced
         out_columns = conn.execute("select array_length(proallargtypes, 1) from pg_proc "
                                    "where proname = '_pick_queued_jobs'").fetchall()
-        assert out_columns == [(4 + 5,)]  # four arguments, five OUT columns: this release's
+        assert out_columns == [(6 + 7,)]  # six arguments, seven OUT columns: this release's

@@ -133,7 +133,7 @@ def add_plain_jobs(conn: psycopg.Connection, count: int, queue_name: str | None 
                    max_attempts: int = 1, task: str = "plain") -> list[int]:
     rows = conn.execute(
         "select id from pgrun.add_jobs(array("
-        " select row(%s, null, %s, null, %s, null, null, null, null)::pgrun.job_spec"
+        " select row(%s, null, %s, null, %s, null, null, null, null, null)::pgrun.job_spec"
         " from generate_series(1, %s)))",
         (task, queue_name, max_attempts, count),
     ).fetchall()
@@ -494,7 +494,7 @@ def test_a_queued_job_changed_while_a_worker_picks_it_is_not_claimed(conn, dsn, 
     # the change to land in.
     conn.execute(
         "select count(*) from pgrun.add_jobs(array(select row('wanted-task', null, 'stuck-' || q, null,"
-        " null, null, null, null, null)::pgrun.job_spec from generate_series(1, 3000) q))")
+        " null, null, null, null, null, null)::pgrun.job_spec from generate_series(1, 3000) q))")
     # 'busy' is full: its one job runs.
     conn.execute("select pgrun.add_job('blocker', queue_name => 'busy')")
     register(conn, worker("blocker"))
@@ -695,7 +695,7 @@ def keyed_specs(rng: random.Random, n: int) -> list[dict]:
 ADD_JOBS_SQL = """
 select j.id, j.key, j.task_identifier
 from pgrun.add_jobs(array(
-  select row(s.identifier, s.payload, s.queue_name, null, s.max_attempts, s.job_key, null, null, null)
+  select row(s.identifier, s.payload, s.queue_name, null, s.max_attempts, s.job_key, null, null, null, null)
            ::pgrun.job_spec
   from rows from (jsonb_to_recordset(%s::jsonb)
       as (identifier text, payload json, queue_name text, max_attempts smallint, job_key text))
@@ -1226,7 +1226,7 @@ LOOK_AHEAD = timedelta(seconds=10)
 ADD_MIXED_SQL = """
 select count(*) from pgrun.add_jobs(array(
   select row('mixed', null, s.queue_name,
-             case when s.later then now() + interval '1 second' end, 2, null, s.priority, null, null)
+             case when s.later then now() + interval '1 second' end, 2, null, s.priority, null, null, null)
            ::pgrun.job_spec
   from unnest(%s::text[], %s::boolean[], %s::integer[]) as s(queue_name, later, priority)))
 """

@@ -251,6 +251,9 @@ from .workflows_cli import COMMANDS as _workflow_commands  # noqa: E402
 
 for _command in _workflow_commands:
     main.add_command(_command)
+from .limits_cli import limits as _limits_command  # noqa: E402
+
+main.add_command(_limits_command)
 # the web dashboard (pgrun dashboard); its dependencies are imported when it runs
 from .dashboard.cli import dashboard as _dashboard_command  # noqa: E402
 

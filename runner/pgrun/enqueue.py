@@ -31,7 +31,8 @@ def add_job_params(identifier: str | TaskRef[Any], payload: Any, queue_name: str
                     priority: int | None, flags: Sequence[str] | None, job_key_mode: JobKeyMode,
                     timeout: float | timedelta | None = None, validate: bool = False,
                     retry: RetryPolicy | None = None, meta: dict[str, Any] | None = None,
-                    depends_on: Sequence[int] | None = None) -> tuple:
+                    depends_on: Sequence[int] | None = None,
+                    limit_keys: Sequence[str] | None = None) -> tuple:
     identifier, payload = typed.resolve(identifier, payload, validate)
     seconds = _seconds(timeout)
     if retry is not None:
@@ -45,7 +46,7 @@ def add_job_params(identifier: str | TaskRef[Any], payload: Any, queue_name: str
             max_attempts, job_key, priority, None if flags is None else list(flags), job_key_mode,
             None if seconds is None else timedelta(seconds=seconds),
             None if meta is None else payloads.encode(meta, where="meta"),
-            _job_ids(depends_on))
+            _job_ids(depends_on), None if limit_keys is None else _limit_keys(limit_keys))
 
 
 def _job_ids(depends_on: Sequence[int] | None) -> list[int] | None:
@@ -56,6 +57,11 @@ def _job_ids(depends_on: Sequence[int] | None) -> list[int] | None:
                                                        for i in depends_on):
         raise TypeError("depends_on is a sequence of job ids (ints)")
     return list(depends_on)
+
+
+def _limit_keys(keys: Sequence[str]) -> list[str]:
+    """add_job's limit_keys as a list (a lone string is one key, not its characters)."""
+    return [keys] if isinstance(keys, str) else list(keys)
 
 
 def add_jobs_params(specs: Iterable[JobSpec], job_key_preserve_run_at: bool) -> tuple[str, bool]:
@@ -69,6 +75,7 @@ def add_jobs_params(specs: Iterable[JobSpec], job_key_preserve_run_at: bool) -> 
             "run_at": spec.run_at, "max_attempts": spec.max_attempts, "job_key": spec.job_key,
             "priority": spec.priority, "flags": None if spec.flags is None else list(spec.flags),
             "depends_on": _job_ids(spec.depends_on),
+            "limit_keys": None if spec.limit_keys is None else _limit_keys(spec.limit_keys),
         })
     text = payloads.encode_all(rows)
     if text is None:  # something may be refused: each spec alone says which and why

@@ -82,6 +82,25 @@ class Snooze(Exception):
         return type(self), (self.seconds,)
 
 
+class RateLimited(Snooze):
+    """Raised by a handler that met a provider's limit: no job subject to `key` (a limit key or a
+    queue) starts for `retry_after` seconds, on any worker, and this job runs again then without
+    using up an attempt.
+
+        raise pgrun.RateLimited("hubspot", retry_after=30)   # the API answered 429
+    """
+
+    def __init__(self, key: str, retry_after: float) -> None:
+        if not isinstance(key, str) or not 1 <= len(key) <= 128 or key.endswith("*"):
+            raise ValueError(f"RateLimited takes a key of 1 to 128 characters, not a pattern (got {key!r})")
+        super().__init__(retry_after)
+        self.key = key
+        self.args = (f"rate limited on {key}: retry after {self.seconds:g} s",)
+
+    def __reduce__(self):  # pickled from an isolated handler's process
+        return type(self), (self.key, self.seconds)
+
+
 class PermanentFailure(Exception):
     """Raised by a handler: this job failed for good; no retry, whatever attempts are left."""
 

@@ -240,7 +240,8 @@ class Execution:
             if events._listeners:
                 events.emit("job:success", worker.worker_id, job=job, duration=elapsed)
         elif isinstance(error, Snooze):  # runs again later, its attempt not counted
-            worker.outcomes.add(Outcome(SNOOZE, job, elapsed, delay=error.seconds))
+            worker.outcomes.add(Outcome(SNOOZE, job, elapsed, delay=error.seconds,
+                                        pause_key=getattr(error, "key", None)))  # RateLimited's
             if events._listeners:
                 events.emit("job:snooze", worker.worker_id, job=job, duration=elapsed,
                             data={"seconds": error.seconds})

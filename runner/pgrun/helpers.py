@@ -122,11 +122,13 @@ class Helpers(_BaseHelpers):
                       connection: psycopg.AsyncConnection | None = None,
                       timeout: float | timedelta | None = None, validate: bool = False,
                       retry: RetryPolicy | None = None, meta: dict[str, Any] | None = None,
-                      depends_on: Sequence[int] | None = None) -> Job:
+                      depends_on: Sequence[int] | None = None,
+                      limit_keys: Sequence[str] | None = None) -> Job:
         """Adds a job; pass `connection` to add it inside your own transaction."""
         options = dict(queue_name=queue_name, run_at=run_at, max_attempts=max_attempts, job_key=job_key,
                        priority=priority, flags=flags, job_key_mode=job_key_mode, schema=self.schema,
-                       timeout=timeout, validate=validate, retry=retry, meta=meta, depends_on=depends_on)
+                       timeout=timeout, validate=validate, retry=retry, meta=meta, depends_on=depends_on,
+                       limit_keys=limit_keys)
         if connection is not None:
             return await utils.add_job_async(connection, identifier, payload, **options)
         async with _handler_connection(self._worker) as conn:
@@ -205,11 +207,13 @@ class SyncHelpers(_BaseHelpers):
                 connection: psycopg.Connection | None = None,
                 timeout: float | timedelta | None = None, validate: bool = False,
                 retry: RetryPolicy | None = None, meta: dict[str, Any] | None = None,
-                depends_on: Sequence[int] | None = None) -> Job:
+                depends_on: Sequence[int] | None = None,
+                limit_keys: Sequence[str] | None = None) -> Job:
         """Adds a job; pass `connection` to add it inside your own transaction."""
         options = dict(queue_name=queue_name, run_at=run_at, max_attempts=max_attempts, job_key=job_key,
                        priority=priority, flags=flags, job_key_mode=job_key_mode, schema=self.schema,
-                       timeout=timeout, validate=validate, retry=retry, meta=meta, depends_on=depends_on)
+                       timeout=timeout, validate=validate, retry=retry, meta=meta, depends_on=depends_on,
+                       limit_keys=limit_keys)
         if connection is not None:
             return utils.add_job(connection, identifier, payload, **options)
         with self._worker.sync_pool().connection() as conn:

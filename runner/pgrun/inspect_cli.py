@@ -228,15 +228,17 @@ for _command in admin_cli.jobs.commands.values():  # cancel, retry
 @click.option("--queue", help="A named queue.")
 @click.option("--priority", type=int, help="Lower runs first (default 0).")
 @click.option("--max-attempts", type=int, help="Attempts before it fails for good (default 25).")
+@click.option("--limit-key", "limit_keys", multiple=True,
+              help="A key whose limit the job obeys beside its queue's (repeat for more; see pgrun limits).")
 @_options
 def add(ctx: click.Context, task: str, payload: str | None, run_at: datetime | None, job_key: str | None,
-        queue: str | None, priority: int | None, max_attempts: int | None, connection: str | None,
-        schema: str | None, as_json: bool) -> None:
+        queue: str | None, priority: int | None, max_attempts: int | None, limit_keys: tuple[str, ...],
+        connection: str | None, schema: str | None, as_json: bool) -> None:
     """Add a job of TASK, with PAYLOAD (JSON; default {})."""
-    # add_job's parameters in order: ..., flags, job_key_mode, timeout, meta, depends_on
+    # add_job's parameters in order: ..., flags, job_key_mode, timeout, meta, depends_on, limit_keys
     row = _run(ctx, connection, schema, "add_job",
                (task, payload, queue, run_at, max_attempts, job_key, priority, None, "replace", None,
-                None, None))[0]
+                None, None, list(limit_keys) or None))[0]
     job_id, state, when = row[0], row[16], row[5]
     _emit(as_json, {"id": job_id, "task": task, "state": state, "run_at": when},
           [f"added job {job_id} (task {task}, {state}" + (f", runs at {_cell(when)})" if state == "scheduled"

@@ -16,7 +16,8 @@ JOB_COLUMNS = (
 )
 # What the utilities (add_job, add_jobs, the admin functions) select: JOB_COLUMNS, then
 # the schema-2 columns Job carries at its end.
-ROW_COLUMNS = JOB_COLUMNS + ("state", "lease", "extract(epoch from timeout)::float8 as timeout", "meta")
+ROW_COLUMNS = JOB_COLUMNS + ("state", "lease", "extract(epoch from timeout)::float8 as timeout", "meta",
+                             "limit_keys")
 
 
 @dataclass(slots=True)
@@ -49,6 +50,7 @@ class Job:
     timeout: float | None = None   # seconds an attempt may run (add_job's timeout), if set
     # add_job's meta: "retry" (the job's own retry policy), "correlation_id", "traceparent", ...
     meta: dict[str, Any] | None = None
+    limit_keys: list[str] | None = None   # the keys beyond its queue whose limits it obeys
 
     @property
     def correlation_id(self) -> str | None:
@@ -73,4 +75,5 @@ class JobSpec:
     flags: list[str] | None = None
     # ids of jobs this one waits for; -k names the job of spec k (1-based) of the same call
     depends_on: list[int] | None = None
-    # (no timeout: job_spec has Graphile's eight attributes and depends_on; add_job takes one)
+    limit_keys: list[str] | None = None   # keys beyond its queue whose limits it obeys (schema 10)
+    # (no timeout: job_spec has Graphile's eight attributes, depends_on and limit_keys; add_job takes one)

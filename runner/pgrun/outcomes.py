@@ -45,6 +45,7 @@ class Outcome:
     interrupted: bool = False        # FAIL: the worker stopped the handler (shutdown)
     permanent: bool = False          # FAIL: for good, whatever attempts are left (PermanentFailure)
     delay: float = 0.0               # SNOOZE: seconds until it runs again
+    pause_key: str | None = None     # SNOOZE by RateLimited: the key paused as long, for every worker
     retry_delay: float | None = None  # FAIL: seconds until the retry, by a custom policy (else SQL's)
     retried: bool = False            # a write of it was lost with its connection
     busy_tries: int = 0
@@ -202,6 +203,11 @@ class Outcomes:
             else:
                 cursor = await conn.execute(q.fail, (worker_id, ids, leases, messages), prepare=prepare)
         elif kind == SNOOZE:
+            # RateLimited: its key is paused first, so no worker starts another of its jobs
+            # between this job's snooze and the pause
+            for o in batch:
+                if o.pause_key is not None:
+                    await conn.execute(q.pause_limit_key, (o.pause_key, f"{o.delay:.6f} s"), prepare=prepare)
             delays = [f"{o.delay:.6f} s" for o in batch]
             cursor = await conn.execute(q.snooze, (worker_id, ids, leases, delays), prepare=prepare)
         else:

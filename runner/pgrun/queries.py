@@ -37,6 +37,9 @@ COUNT_COLUMNS = ("task_identifier", "queue_name", "state", "jobs", "waiting_sinc
 THROUGHPUT_COLUMNS = ("minute", "task_identifier", "completed", "retried", "failed", "cancelled")
 QUEUE_COLUMNS = ("queue_name", "max_running", "running", "paused", "available", "scheduled", "retryable",
                  "failed", "waiting_since", "counted_at")
+LIMIT_COLUMNS = ("key", "set_by", "max_running", "running", "max_per_period",
+                 "extract(epoch from period)::float8 as period", "burst", "started_in_period", "room",
+                 "paused_until", "opens_at", "waiting")
 WORKER_COLUMNS = ("worker_id", "started_at", "last_heartbeat_at", "heartbeat_interval", "lease_timeout",
                   "live", "reaped_at", "reaped_by", "idle_since", "info", "running_job_ids")
 
@@ -96,6 +99,11 @@ class Queries:
     set_retry_policy: str
     task_jobs: str
     remove_retry_policy: str
+    # flow control (limits_cli.py, the runner's RateLimited)
+    set_limit: str
+    remove_limit: str
+    list_limits: str
+    pause_limit_key: str
     remove_dead_letter: str
     listen: str
     cancel_channel: str
@@ -151,7 +159,7 @@ def for_schema(schema: str) -> Queries:
             f"select {_ROW_COLUMNS} from {s}.add_job(identifier => %s, payload => %s::json, "
             "queue_name => %s, run_at => %s::timestamptz, max_attempts => %s::int, job_key => %s, "
             "priority => %s::int, flags => %s::text[], job_key_mode => %s, timeout => %s::interval, "
-            "meta => %s::jsonb, depends_on => %s::bigint[])"
+            "meta => %s::jsonb, depends_on => %s::bigint[], limit_keys => %s::text[])"
         ),
         # Specs travel as one JSON array (payloads.encode writes each payload); json_populate_record
         # turns each into a job_spec by attribute name, so attributes the JSON lacks are null (the
@@ -198,6 +206,11 @@ def for_schema(schema: str) -> Queries:
         remove_dead_letter=f"select {s}.remove_dead_letter(task_identifier => %s, queue_name => %s)",
         set_retry_policy=(f"select {s}.set_retry_policy(%s, %s, %s::float8, %s::float8, %s::float8)"),
         remove_retry_policy=f"select {s}.remove_retry_policy(%s)",
+        set_limit=(f"select key from {s}.set_limit(%s, max_running => %s::int, max_per_period => %s::int, "
+                   "period => %s::interval, burst => %s::int)"),
+        remove_limit=f"select {s}.remove_limit(%s)",
+        list_limits=f"select {', '.join(LIMIT_COLUMNS)} from {s}.list_limits()",
+        pause_limit_key=f"select {s}.pause_limit_key(%s, %s::interval)",
         # pgrun.testing: the jobs of a task (or all), in some states (or all)
         task_jobs=(f"select {_ROW_COLUMNS} from {s}._private_jobs "
                    "where (%s::text is null or task_identifier = %s::text) "

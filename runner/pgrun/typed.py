@@ -169,3 +169,4 @@ class AddJobOptions(TypedDict, total=False):
     retry: RetryPolicy | None
     meta: dict[str, Any] | None
     depends_on: Sequence[int] | None
+    limit_keys: Sequence[str] | None

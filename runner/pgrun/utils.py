@@ -56,7 +56,8 @@ def add_job(conn: psycopg.Connection, identifier: str | TaskRef[Any], payload: A
             job_key_mode: JobKeyMode = "replace", schema: str = "pgrun",
             timeout: float | timedelta | None = None, validate: bool = False,
             retry: RetryPolicy | None = None, meta: dict[str, Any] | None = None,
-            depends_on: Sequence[int] | None = None) -> Job:
+            depends_on: Sequence[int] | None = None,
+            limit_keys: Sequence[str] | None = None) -> Job:
     """Adds one job (SQL `add_job`) on `conn`, inside its transaction if one is open.
 
     `timeout` (seconds or a timedelta): how long one attempt may run; None: no limit.
@@ -67,7 +68,8 @@ def add_job(conn: psycopg.Connection, identifier: str | TaskRef[Any], payload: A
     `depends_on`: ids of jobs this one waits for: it stays blocked until they have all completed,
     and is cancelled if one fails or is cancelled (docs/workflows.md)."""
     params = add_job_params(identifier, payload, queue_name, run_at, max_attempts, job_key,
-                             priority, flags, job_key_mode, timeout, validate, retry, meta, depends_on)
+                             priority, flags, job_key_mode, timeout, validate, retry, meta, depends_on,
+                             limit_keys)
     job = Job(*conn.execute(queries.for_schema(schema).add_job, params).fetchone())
     if enqueue.listeners:
         enqueue.added(conn, job)
@@ -95,10 +97,12 @@ async def add_job_async(conn: psycopg.AsyncConnection, identifier: str | TaskRef
                         job_key_mode: JobKeyMode = "replace", schema: str = "pgrun",
                         timeout: float | timedelta | None = None, validate: bool = False,
                         retry: RetryPolicy | None = None, meta: dict[str, Any] | None = None,
-                        depends_on: Sequence[int] | None = None) -> Job:
+                        depends_on: Sequence[int] | None = None,
+                        limit_keys: Sequence[str] | None = None) -> Job:
     """`add_job` on an async connection."""
     params = add_job_params(identifier, payload, queue_name, run_at, max_attempts, job_key,
-                             priority, flags, job_key_mode, timeout, validate, retry, meta, depends_on)
+                             priority, flags, job_key_mode, timeout, validate, retry, meta, depends_on,
+                             limit_keys)
     cursor = await conn.execute(queries.for_schema(schema).add_job, params)
     job = Job(*await cursor.fetchone())
     if enqueue.listeners:
@@ -162,11 +166,12 @@ class WorkerUtils:
                 flags: Sequence[str] | None = None, job_key_mode: JobKeyMode = "replace",
                 timeout: float | timedelta | None = None, validate: bool = False,
                 retry: RetryPolicy | None = None, meta: dict[str, Any] | None = None,
-                depends_on: Sequence[int] | None = None) -> Job:
+                depends_on: Sequence[int] | None = None,
+                limit_keys: Sequence[str] | None = None) -> Job:
         return add_job(self.connection, identifier, payload, queue_name=queue_name, run_at=run_at,
                        max_attempts=max_attempts, job_key=job_key, priority=priority, flags=flags,
                        job_key_mode=job_key_mode, schema=self.schema, timeout=timeout, validate=validate,
-                       retry=retry, meta=meta, depends_on=depends_on)
+                       retry=retry, meta=meta, depends_on=depends_on, limit_keys=limit_keys)
 
     def add_jobs(self, specs: Iterable[JobSpec], *, job_key_preserve_run_at: bool = False) -> list[Job]:
         return add_jobs(self.connection, specs, job_key_preserve_run_at=job_key_preserve_run_at,
@@ -301,12 +306,13 @@ class AsyncWorkerUtils:
                       priority: int | None = None, flags: Sequence[str] | None = None,
                       job_key_mode: JobKeyMode = "replace", timeout: float | timedelta | None = None,
                       validate: bool = False, retry: RetryPolicy | None = None,
-                      meta: dict[str, Any] | None = None, depends_on: Sequence[int] | None = None) -> Job:
+                      meta: dict[str, Any] | None = None, depends_on: Sequence[int] | None = None,
+                      limit_keys: Sequence[str] | None = None) -> Job:
         return await add_job_async(await self.connection(), identifier, payload, queue_name=queue_name,
                                    run_at=run_at, max_attempts=max_attempts, job_key=job_key,
                                    priority=priority, flags=flags, job_key_mode=job_key_mode,
                                    schema=self.schema, timeout=timeout, validate=validate, retry=retry,
-                                   meta=meta, depends_on=depends_on)
+                                   meta=meta, depends_on=depends_on, limit_keys=limit_keys)
 
     async def add_jobs(self, specs: Iterable[JobSpec], *,
                        job_key_preserve_run_at: bool = False) -> list[Job]:

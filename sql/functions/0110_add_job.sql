@@ -4,7 +4,8 @@
 -- retry policy, {"kind", "base", "max_delay", "jitter"}, see retry_delay),
 -- "correlation_id", "traceparent" and "tracestate" (the enqueuer's trace);
 -- depends_on, the ids of jobs this one waits for: it is 'blocked' until they
--- have all completed (0115_depends_on.sql); not combined with job_key.
+-- have all completed (0115_depends_on.sql); not combined with job_key;
+-- limit_keys, the keys beyond its queue whose limits it obeys (set_limit).
 -- security definer: an enqueue-only role needs EXECUTE on this and nothing
 -- else, and learns nothing about jobs it did not add (_enqueue_rights).
 create or replace function @schema@.add_job(
@@ -19,7 +20,8 @@ create or replace function @schema@.add_job(
   job_key_mode text default 'replace',
   timeout interval default null,
   meta jsonb default null,
-  depends_on bigint[] default null
+  depends_on bigint[] default null,
+  limit_keys text[] default null
 ) returns @schema@._private_jobs
 language plpgsql volatile security definer
 -- plans made once per session, not per call (docs/internals.md, "Plans")
@@ -46,6 +48,7 @@ begin
   if add_job.meta is not null then  -- (no call at all for the common job without meta)
     perform @schema@._check_job_meta('', add_job.meta);
   end if;
+  perform @schema@._check_limit_keys('', add_job.limit_keys);
   perform @schema@._check_job_spec('', add_job.identifier, add_job.queue_name,
     add_job.max_attempts, add_job.job_key, add_job.priority,
     octet_length(add_job.payload::text), @schema@._setting('payload_max_bytes', '1048576')::integer);
@@ -64,6 +67,9 @@ begin
 
   if add_job.queue_name is not null then
     perform @schema@._use_queues(array[add_job.queue_name]);
+  end if;
+  if add_job.limit_keys is not null then
+    perform @schema@._use_limit_keys(add_job.limit_keys);
   end if;
 
   v_new.queue_name := add_job.queue_name;
@@ -166,6 +172,15 @@ begin
       raise exception 'add_job could not settle job_key % after 10 rounds of concurrent updates', add_job.job_key
         using errcode = '40001';
     end if;
+  end if;
+
+  -- Limit keys are written after the insert or replace above, which stay as
+  -- they are; a deduplicated job keeps its own.
+  if (add_job.limit_keys is not null or v_job.limit_keys is not null)
+     and not (v_mode = 'unsafe_dedupe' and v_job.revision > 0) then
+    update @schema@._private_jobs as j set limit_keys = add_job.limit_keys
+    where j.id = v_job.id
+    returning * into v_job;
   end if;
 
   if v_job.state = 'available' and v_job.queue_name is not null then

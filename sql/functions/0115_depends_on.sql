@@ -149,7 +149,7 @@ begin
     (select jsonb_agg(coalesce((select jsonb_agg(-d) from unnest(s.depends_on) as d where d < 0), '[]'::jsonb)
                       order by s.ord)
      from unnest(_add_job_graph.specs) with ordinality
-       as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, depends_on, ord)));
+       as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, depends_on, limit_keys, ord)));
   -- existing parents, all of them at once and in id order
   v_parents := @schema@._parents_of('add_jobs: ',
     array(select distinct d from unnest(_add_job_graph.specs) as s, unnest(s.depends_on) as d where d > 0 order by d));
@@ -157,14 +157,14 @@ begin
   v_ids := array(select nextval('@schema@._private_jobs_id_seq') from generate_series(1, v_n));
   with spec as (
     select s.ord, s.identifier, s.payload, s.queue_name, s.run_at, s.max_attempts, s.priority, s.flags,
-           array(select case when d < 0 then v_ids[-d] else d end
+           s.limit_keys, array(select case when d < 0 then v_ids[-d] else d end
                  from unnest(s.depends_on) with ordinality as x(d, k) order by x.k) as parents
     from unnest(_add_job_graph.specs) with ordinality
-      as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, depends_on, ord)
+      as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, depends_on, limit_keys, ord)
   ), inserted as (
     insert into @schema@._private_jobs
       (id, queue_name, task_identifier, payload, run_at, max_attempts, priority, flags, state,
-       depends_on, parent_results, has_followers)
+       depends_on, parent_results, has_followers, limit_keys)
     select v_ids[s.ord], s.queue_name, s.identifier, coalesce(s.payload::jsonb, '{}'::jsonb),
            coalesce(s.run_at, now()), coalesce(s.max_attempts, 25), coalesce(s.priority, 0),
            case when s.flags is not null then
@@ -175,7 +175,8 @@ begin
            nullif(s.parents, '{}'),
            (select jsonb_object_agg(p::text, v_parents.results -> p::text) from unnest(s.parents) as p
             where v_parents.results ? p::text),
-           case when exists (select from spec as o where v_ids[s.ord] = any(o.parents)) then true end
+           case when exists (select from spec as o where v_ids[s.ord] = any(o.parents)) then true end,
+           s.limit_keys
     from spec as s
     order by s.ord
     returning *
@@ -184,7 +185,7 @@ begin
   perform @schema@._link_parents(array_agg(l.job_id), array_agg(l.parent_id))
   from (select v_ids[s.ord] as job_id, d as parent_id
         from unnest(_add_job_graph.specs) with ordinality
-          as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, depends_on, ord),
+          as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, depends_on, limit_keys, ord),
              unnest(s.depends_on) as d0(d0),
              lateral (select case when d0.d0 < 0 then v_ids[-d0.d0] else d0.d0 end as d) as r
         where not v_parents.results ? r.d::text) as l

@@ -25,7 +25,7 @@ begin
     select s.ord, s.identifier, s.queue_name, s.max_attempts, s.job_key, s.priority,
            octet_length(s.payload::text) as payload_bytes
     from unnest(add_jobs.specs) with ordinality
-      as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, depends_on, ord)
+      as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, depends_on, limit_keys, ord)
     where s.identifier is null or length(s.identifier) not between 1 and 128
        or length(s.queue_name) not between 1 and 128
        or length(s.job_key) not between 1 and 512
@@ -38,6 +38,15 @@ begin
       v_spec.queue_name, v_spec.max_attempts, v_spec.job_key, v_spec.priority,
       v_spec.payload_bytes, v_max_bytes);
   end loop;
+  -- limit keys (0097_limits.sql): checked only when some spec has them
+  if exists (select from unnest(add_jobs.specs) as s where s.limit_keys is not null) then
+    perform @schema@._check_limit_keys(format('specs[%s]: ', s.ord), s.limit_keys)
+    from unnest(add_jobs.specs) with ordinality
+      as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, depends_on, limit_keys, ord)
+    where s.limit_keys is not null;
+    perform @schema@._use_limit_keys(array(select k from unnest(add_jobs.specs) as s
+                                           cross join unnest(s.limit_keys) as k));
+  end if;
 
   -- A restricted role goes spec by spec through add_job, which applies its
   -- rights to each (tasks, queues, keys of jobs it did not add).
@@ -46,10 +55,11 @@ begin
     return query
     select j.*
     from unnest(add_jobs.specs) with ordinality
-      as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, depends_on, ord)
+      as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, depends_on, limit_keys, ord)
     cross join lateral @schema@.add_job(s.identifier, s.payload, s.queue_name, s.run_at, s.max_attempts,
                                         s.job_key, s.priority, s.flags, v_mode,
-                                        depends_on => @schema@._no_spec_references(s.depends_on)) as j
+                                        depends_on => @schema@._no_spec_references(s.depends_on),
+                                        limit_keys => s.limit_keys) as j
     order by s.ord;
     return;
   end if;
@@ -64,15 +74,15 @@ begin
     -- returned) in spec order.
     return query
     insert into @schema@._private_jobs
-      (queue_name, task_identifier, payload, run_at, max_attempts, priority, flags, state)
+      (queue_name, task_identifier, payload, run_at, max_attempts, priority, flags, state, limit_keys)
     select s.queue_name, s.identifier, coalesce(s.payload::jsonb, '{}'::jsonb),
            coalesce(s.run_at, now()), coalesce(s.max_attempts, 25), coalesce(s.priority, 0),
            case when s.flags is not null then
              (select jsonb_object_agg(f, true) from unnest(s.flags) as f where f is not null)
            end,
-           case when s.run_at > now() then 'scheduled' else 'available' end
+           case when s.run_at > now() then 'scheduled' else 'available' end, s.limit_keys
     from unnest(add_jobs.specs) with ordinality
-      as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, depends_on, ord)
+      as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, depends_on, limit_keys, ord)
     order by s.ord
     returning *;
     perform @schema@._offer_queue_heads(array(
@@ -87,11 +97,12 @@ begin
     -- separate add_job calls would. One key's specs keep their order; keys go
     -- in key order, as everywhere here, so two callers cannot deadlock.
     for v_spec in select s.* from unnest(add_jobs.specs) with ordinality
-        as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, depends_on, ord)
+        as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, depends_on, limit_keys, ord)
       order by s.job_key, s.ord
     loop
       v_rows := v_rows || @schema@.add_job(v_spec.identifier, v_spec.payload, v_spec.queue_name,
-        v_spec.run_at, v_spec.max_attempts, v_spec.job_key, v_spec.priority, v_spec.flags, v_mode);
+        v_spec.run_at, v_spec.max_attempts, v_spec.job_key, v_spec.priority, v_spec.flags, v_mode,
+        limit_keys => v_spec.limit_keys);
       v_ords := v_ords || v_spec.ord;
     end loop;
     perform @schema@._notify_jobs();
@@ -150,20 +161,20 @@ begin
                                array(select generate_series(1, cardinality(_add_keyed_jobs.specs)))::text[]);
   select jsonb_object_agg(s.job_key, s.ord) into v_spec_of_key
   from unnest(_add_keyed_jobs.specs) with ordinality
-    as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, depends_on, ord)
+    as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, depends_on, limit_keys, ord)
   where s.job_key is not null;
 
   with written as (
     insert into @schema@._private_jobs as j
-      (id, queue_name, task_identifier, payload, run_at, max_attempts, key, priority, flags, state)
+      (id, queue_name, task_identifier, payload, run_at, max_attempts, key, priority, flags, state, limit_keys)
     select v_new_ids[n.ord], n.queue_name, n.identifier, coalesce(n.payload::jsonb, '{}'::jsonb),
            coalesce(n.run_at, now()), coalesce(n.max_attempts, 25), n.job_key, coalesce(n.priority, 0),
            case when n.flags is not null then
              (select jsonb_object_agg(f, true) from unnest(n.flags) as f where f is not null)
            end,
-           case when n.run_at > now() then 'scheduled' else 'available' end
+           case when n.run_at > now() then 'scheduled' else 'available' end, n.limit_keys
     from unnest(_add_keyed_jobs.specs) with ordinality
-      as n(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, depends_on, ord)
+      as n(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, depends_on, limit_keys, ord)
     -- rows go in key order, so two callers with the same keys lock (or wait
     -- on) them in the same order and cannot deadlock
     order by n.job_key, n.ord
@@ -172,7 +183,8 @@ begin
        last_error, errors, revision, updated_at, state) =
       (select r.queue_name, r.task_identifier, r.payload, r.run_at, r.max_attempts, r.priority, r.flags,
               r.attempts, r.last_error, r.errors, r.revision, r.updated_at, r.state
-       from @schema@._replaced_job(j, excluded, _add_keyed_jobs.mode = 'preserve_run_at') as r)
+       from @schema@._replaced_job(j, excluded, _add_keyed_jobs.mode = 'preserve_run_at') as r),
+      limit_keys = excluded.limit_keys
     where j.state in ('scheduled', 'available', 'retryable')
     returning j.*
   )
@@ -185,14 +197,14 @@ begin
   -- skipped above; add_job settles those one by one, so no spec goes missing.
   for v_missing in
     select s.ord, s.* from unnest(_add_keyed_jobs.specs) with ordinality
-      as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, depends_on, ord)
+      as s(identifier, payload, queue_name, run_at, max_attempts, job_key, priority, flags, depends_on, limit_keys, ord)
     where s.job_key is not null and not coalesce(v_written_keys ? s.job_key, false)
     order by s.ord
   loop
     v_rows := v_rows[:v_missing.ord - 1]
       || @schema@.add_job(v_missing.identifier, v_missing.payload, v_missing.queue_name,
            v_missing.run_at, v_missing.max_attempts, v_missing.job_key, v_missing.priority,
-           v_missing.flags, _add_keyed_jobs.mode)
+           v_missing.flags, _add_keyed_jobs.mode, limit_keys => v_missing.limit_keys)
       || v_rows[v_missing.ord:];
   end loop;
   return v_rows;

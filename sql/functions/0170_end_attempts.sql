@@ -43,7 +43,16 @@ declare
   v_policies boolean;
   v_ended record;
   v_relist text[];
+  -- flow control: one entry per job and limit key beyond its queue (null: none)
+  v_limit_keys text[];
+  v_keys_freed boolean;
 begin
+  if exists (select from @schema@._private_jobs as j  -- jobs_running_limited: an empty index, almost always
+             where j.id = any(_end_attempts.job_ids) and j.state = 'running' and j.limit_keys is not null) then
+    v_limit_keys := array(select k from @schema@._private_jobs as j cross join unnest(j.limit_keys) as k
+                          where j.id = any(_end_attempts.job_ids) and j.state = 'running'
+                            and k is distinct from j.queue_name);
+  end if;
   if _end_attempts.outcome = 'completed' and not v_retention and not v_waited and not v_cancelled
      and not v_followers then
     -- the common end: completed jobs nobody keeps leave at once
@@ -201,6 +210,20 @@ begin
   if v_relist is not null then
     perform @schema@._offer_queue_heads(v_relist);
   end if;
+  -- Their limit keys have room again (key rows locked in name order, as
+  -- everywhere; a claim holds one only for its own short transaction).
+  if cardinality(v_limit_keys) > 0 then
+    perform from @schema@._private_job_queues as q where q.queue_name = any(v_limit_keys)
+    order by q.queue_name for no key update of q;
+    with counts as (
+      select k, count(*)::integer as n from unnest(v_limit_keys) as k group by k
+    ), freed as (
+      update @schema@._private_job_queues as q set running = greatest(q.running - c.n, 0)
+      from counts as c where q.queue_name = c.k
+      returning q.running + c.n >= q.max_running as was_full
+    )
+    select bool_or(f.was_full) into v_keys_freed from freed as f;
+  end if;
   if v_ended.waited_ids is not null then
     perform pg_notify('@schema_text@:finished', i::text) from unnest(v_ended.waited_ids) as i;
   end if;
@@ -210,7 +233,7 @@ begin
   -- again has a job ready (a freed queue with nothing ready wakes nobody), or
   -- when a retry falls due within a minute: the nudged worker's next claim
   -- tells it when (next_due_in), so it need not wait for its poll.
-  if v_ended.got_jobs
+  if v_ended.got_jobs or v_keys_freed
      or (v_relist is not null
          and exists (select from @schema@._private_jobs as j
                      where j.queue_name = any(v_relist) and j.state = 'available'))

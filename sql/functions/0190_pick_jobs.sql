@@ -4,20 +4,27 @@
 -- lock is taken on the row's latest version, which may differ from the one
 -- the scan saw, and only the locking query's own conditions are re-checked.
 
+-- Flow control: both step over jobs with a limit key in closed_keys (null:
+-- none closed, the common case, where the test costs nothing) and say whether
+-- they locked any job with limit keys (`limited`), which the claim then admits.
+
 -- Available jobs without a queue, of these tasks, that carry no forbidden flag.
 create or replace function @schema@._pick_unqueued_jobs(
   task_identifiers text[],
   forbidden_flags text[],
   max_jobs integer,
+  closed_keys text[],
   out ids bigint[],
   out priorities smallint[],
-  out run_ats timestamptz[]
+  out run_ats timestamptz[],
+  out limited boolean
 )
 language plpgsql volatile
 as $$
 declare
   v_tasks text[] := _pick_unqueued_jobs.task_identifiers;
   v_flags text[] := _pick_unqueued_jobs.forbidden_flags;
+  v_closed text[] := _pick_unqueued_jobs.closed_keys;
   v_window integer := _pick_unqueued_jobs.max_jobs * 2;
   v_got record;
 begin
@@ -27,11 +34,12 @@ begin
   if cardinality(v_tasks) = 1 then
     -- One task: one ordered index scan that steps over rows others hold.
     select array_agg(c.id order by c.priority, c.run_at, c.id), array_agg(c.priority order by c.priority, c.run_at, c.id),
-           array_agg(c.run_at order by c.priority, c.run_at, c.id)
-    into ids, priorities, run_ats
-    from (select j.id, j.priority, j.run_at from @schema@._private_jobs as j
+           array_agg(c.run_at order by c.priority, c.run_at, c.id), bool_or(c.limit_keys is not null)
+    into ids, priorities, run_ats, limited
+    from (select j.id, j.priority, j.run_at, j.limit_keys from @schema@._private_jobs as j
           where j.task_identifier = v_tasks[1] and j.state = 'available' and j.queue_name is null
             and (v_flags is null or j.flags is null or not j.flags ?| v_flags)
+            and (v_closed is null or j.limit_keys is null or not j.limit_keys && v_closed)
           order by j.priority, j.run_at, j.id
           limit _pick_unqueued_jobs.max_jobs
           for update of j skip locked) as c;
@@ -47,13 +55,15 @@ begin
         select j.id from @schema@._private_jobs as j
         where j.task_identifier = t.task_identifier and j.state = 'available' and j.queue_name is null
           and (v_flags is null or j.flags is null or not j.flags ?| v_flags)
+          and (v_closed is null or j.limit_keys is null or not j.limit_keys && v_closed)
           and (ids is null or not j.id = any(ids))
         order by j.priority, j.run_at, j.id limit v_window) as d
     ), locked as (
-      select j.id, j.priority, j.run_at from @schema@._private_jobs as j
+      select j.id, j.priority, j.run_at, j.limit_keys from @schema@._private_jobs as j
       where j.id in (select c.id from candidates as c)
         and j.state = 'available' and j.queue_name is null
         and (v_flags is null or j.flags is null or not j.flags ?| v_flags)
+        and (v_closed is null or j.limit_keys is null or not j.limit_keys && v_closed)
       order by j.priority, j.run_at, j.id
       limit _pick_unqueued_jobs.max_jobs - coalesce(cardinality(ids), 0)
       for update of j skip locked
@@ -61,8 +71,10 @@ begin
     select (select count(*) from candidates) as candidates,
            (select array_agg(l.id order by l.priority, l.run_at, l.id) from locked as l) as ids,
            (select array_agg(l.priority order by l.priority, l.run_at, l.id) from locked as l) as priorities,
-           (select array_agg(l.run_at order by l.priority, l.run_at, l.id) from locked as l) as run_ats
+           (select array_agg(l.run_at order by l.priority, l.run_at, l.id) from locked as l) as run_ats,
+           (select bool_or(l.limit_keys is not null) from locked as l) as limited
     into v_got;
+    limited := coalesce(limited, false) or coalesce(v_got.limited, false);
     ids := coalesce(ids, '{}') || coalesce(v_got.ids, '{}');
     priorities := coalesce(priorities, '{}') || coalesce(v_got.priorities, '{}');
     run_ats := coalesce(run_ats, '{}') || coalesce(v_got.run_ats, '{}');
@@ -82,11 +94,15 @@ create or replace function @schema@._pick_queued_jobs(
   forbidden_flags text[],
   max_jobs integer,
   paused_tasks text[],
+  closed_keys text[],
+  now timestamptz,
   out ids bigint[],
   out priorities smallint[],
   out run_ats timestamptz[],
   out queue_names text[],
-  out stale text[]
+  out stale text[],
+  out limited boolean,
+  out turns integer[]
 )
 language plpgsql volatile
 as $$
@@ -94,6 +110,7 @@ declare
   v_tasks text[] := _pick_queued_jobs.task_identifiers;
   v_flags text[] := _pick_queued_jobs.forbidden_flags;
   v_paused text[] := _pick_queued_jobs.paused_tasks;  -- null: none
+  v_closed text[] := _pick_queued_jobs.closed_keys;  -- null: none
   v_visit integer := _pick_queued_jobs.max_jobs + 8;
   v_seen text[] := '{}';
   v_queues record;
@@ -105,7 +122,10 @@ begin
   end if;
   for round in 1..3 loop
     with locked as (
-      select q.queue_name, q.max_running - q.running as room, h.priority, h.run_at, h.job_id
+      select q.queue_name, h.priority, h.run_at, h.job_id, q.has_limit,
+             -- a rate or a RateLimited pause may leave less room (0097_limits.sql)
+             case when q.max_per_period is null and q.paused_until is null then q.max_running - q.running
+                  else @schema@._key_room(q, _pick_queued_jobs.now) end as room
       from @schema@._private_queue_heads as h
       join @schema@._private_job_queues as q on q.queue_name = h.queue_name
       where not q.paused and q.running < q.max_running and not q.queue_name = any(v_seen)
@@ -113,36 +133,53 @@ begin
         -- with a task or flag filter, a queue that holds none of this worker's
         -- jobs is stepped over (one probe) instead of using up the visits,
         -- or queues of other tasks listed ahead would starve this worker's.
+        -- (A scalar subquery with a limit, not exists: the planner turns an
+        -- exists under OR into one hash of every available queued job of
+        -- these tasks, built on each claim: 100 ms with 10,000 listed queues.)
         and (v_tasks is null and v_flags is null and v_paused is null
-             or exists (select from @schema@._private_jobs as j
-                        where j.queue_name = h.queue_name and j.state = 'available'
-                          and (v_tasks is null or j.task_identifier = any(v_tasks))
-                          and (v_paused is null or not j.task_identifier = any(v_paused))
-                          and (v_flags is null or j.flags is null or not j.flags ?| v_flags)))
+             or (select true from @schema@._private_jobs as j
+                 where j.queue_name = h.queue_name and j.state = 'available'
+                   and (v_tasks is null or j.task_identifier = any(v_tasks))
+                   and (v_paused is null or not j.task_identifier = any(v_paused))
+                   and (v_flags is null or j.flags is null or not j.flags ?| v_flags)
+                 limit 1))
       order by h.priority, h.run_at, h.job_id
       limit v_visit
       for no key update of q skip locked
     ), listed as (  -- a queue listed twice is visited once, at its best listing
+      -- (one its rate or pause closes is stepped over here, after the lock:
+      -- as a condition above it would change the plan of every claim)
       select distinct on (l.queue_name) l.* from locked as l
+      where l.room > 0
       order by l.queue_name, l.priority, l.run_at, l.job_id
     )
     select (select array_agg(x.queue_name order by x.priority, x.run_at, x.job_id) from listed as x) as names,
            (select array_agg(x.room order by x.priority, x.run_at, x.job_id) from listed as x) as rooms,
            (select array_agg(x.job_id order by x.priority, x.run_at, x.job_id) from listed as x) as hints,
-           (select count(*) from locked) as visited
+           (select array_agg(x.has_limit order by x.priority, x.run_at, x.job_id) from listed as x) as fair,
+           (select count(*) from locked) as visited,
+           (select array_agg(l.queue_name) from locked as l) as locked_names
     into v_queues;
+    -- (queues whose rate or pause closes them were visited too: not again)
+    v_seen := v_seen || coalesce(v_queues.locked_names, '{}');
+    continue when v_queues.names is null and v_queues.visited = v_visit;
     exit when v_queues.names is null;
-    v_seen := v_seen || v_queues.names;
 
     with heads as (
-      select c.queue_name, c.hint, h.id, h.priority, h.run_at
-      from unnest(v_queues.names, v_queues.rooms, v_queues.hints) as c(queue_name, room, hint)
+      select c.queue_name, c.hint, h.id, h.priority, h.run_at, h.limit_keys,
+             -- fairness: a limited key's jobs take turns with other keys' (its
+             -- first beside their first, ...); other queues keep plain order
+             case when c.fair then row_number() over (partition by c.queue_name
+                                                      order by h.priority, h.run_at, h.id)::integer
+                  else 1 end as turn
+      from unnest(v_queues.names, v_queues.rooms, v_queues.hints, v_queues.fair) as c(queue_name, room, hint, fair)
       left join lateral (
-        select j.id, j.priority, j.run_at from @schema@._private_jobs as j
+        select j.id, j.priority, j.run_at, j.limit_keys from @schema@._private_jobs as j
         where j.queue_name = c.queue_name and j.state = 'available'
           and (v_tasks is null or j.task_identifier = any(v_tasks))
           and (v_paused is null or not j.task_identifier = any(v_paused))
           and (v_flags is null or j.flags is null or not j.flags ?| v_flags)
+          and (v_closed is null or j.limit_keys is null or not j.limit_keys && v_closed)
         order by j.priority, j.run_at, j.id
         limit least(c.room, _pick_queued_jobs.max_jobs)
         for update of j skip locked) as h on true
@@ -150,7 +187,9 @@ begin
     select array_agg(h.id order by h.priority, h.run_at, h.id) filter (where h.id is not null) as ids,
            array_agg(h.priority order by h.priority, h.run_at, h.id) filter (where h.id is not null) as priorities,
            array_agg(h.run_at order by h.priority, h.run_at, h.id) filter (where h.id is not null) as run_ats,
+           array_agg(h.turn order by h.priority, h.run_at, h.id) filter (where h.id is not null) as turns,
            array_agg(distinct h.queue_name) filter (where h.id is not null) as queue_names,
+           bool_or(h.limit_keys is not null) as limited,
            -- listed, yet its hint is no longer available: the listing is out of date
            array_agg(h.queue_name) filter (where h.id is null and not exists (
              select from @schema@._private_jobs as j
@@ -160,8 +199,10 @@ begin
     ids := coalesce(ids, '{}') || coalesce(v_got.ids, '{}');
     priorities := coalesce(priorities, '{}') || coalesce(v_got.priorities, '{}');
     run_ats := coalesce(run_ats, '{}') || coalesce(v_got.run_ats, '{}');
+    turns := coalesce(turns, '{}') || coalesce(v_got.turns, '{}');
     queue_names := coalesce(queue_names, '{}') || coalesce(v_got.queue_names, '{}');
     stale := coalesce(stale, '{}') || coalesce(v_got.stale, '{}');
+    limited := coalesce(limited, false) or coalesce(v_got.limited, false);
     exit when cardinality(ids) >= _pick_queued_jobs.max_jobs or v_queues.visited < v_visit;
   end loop;
   if cardinality(ids) = 0 then ids := null; end if;

@@ -27,8 +27,11 @@ declare
   v_queued_run_ats timestamptz[];
   v_queued_queues text[];
   v_queued_stale text[];
+  v_queued_limited boolean;
+  v_queued_turns integer[];
   v_free record;
   v_chosen bigint[];
+  v_closed text[];  -- limit keys that can start nothing now (null: none)
 begin
   -- The one look at paused tasks: an empty table's first page. The lock this
   -- read takes, held until commit, is what pause_task waits for.
@@ -48,15 +51,22 @@ begin
       where due.run_at <= _claim_jobs.now) then
     perform @schema@._promote_due_jobs(v_tasks, _claim_jobs.now);
   end if;
+  -- Flow control (0097_limits.sql): only while jobs with limit keys wait (an
+  -- empty index otherwise) are the closed keys looked up, to step over theirs.
+  if exists (select from @schema@._private_jobs as j where j.state = 'available' and j.limit_keys is not null) then
+    v_closed := @schema@._closed_limit_keys(_claim_jobs.now);
+  end if;
   if exists (select from @schema@._private_queue_heads) then
-    select q.ids, q.priorities, q.run_ats, q.queue_names, q.stale
-    into v_queued_ids, v_queued_priorities, v_queued_run_ats, v_queued_queues, v_queued_stale
-    from @schema@._pick_queued_jobs(v_tasks, v_flags, _claim_jobs.max_jobs, v_paused) as q;
+    select q.ids, q.priorities, q.run_ats, q.queue_names, q.stale, q.limited, q.turns
+    into v_queued_ids, v_queued_priorities, v_queued_run_ats, v_queued_queues, v_queued_stale,
+         v_queued_limited, v_queued_turns
+    from @schema@._pick_queued_jobs(v_tasks, v_flags, _claim_jobs.max_jobs, v_paused, v_closed,
+                                    _claim_jobs.now) as q;
   end if;
   v_free := @schema@._pick_unqueued_jobs(
     coalesce(v_tasks, array(select t from @schema@._available_tasks() as t
                             where v_paused is null or not t = any(v_paused))),
-    v_flags, _claim_jobs.max_jobs);
+    v_flags, _claim_jobs.max_jobs, v_closed);
 
   -- Both sides are locked; take the best max_jobs of the two (unqueued jobs
   -- alone are in order and at most max_jobs already). What is left over is
@@ -64,13 +74,21 @@ begin
   if v_queued_ids is null then
     v_chosen := v_free.ids;
   else
-    select array_agg(c.id order by c.priority, c.run_at, c.id) into v_chosen
-    from (select c.id, c.priority, c.run_at
+    -- (turns: a limited key's second job comes after the other keys' first
+    -- ones of its priority; every other job's turn is 1)
+    select array_agg(c.id order by c.priority, c.turn, c.run_at, c.id) into v_chosen
+    from (select c.id, c.priority, c.run_at, coalesce(c.turn, 1) as turn
           from unnest(v_queued_ids || coalesce(v_free.ids, '{}'),
                       v_queued_priorities || coalesce(v_free.priorities, '{}'),
-                      v_queued_run_ats || coalesce(v_free.run_ats, '{}')) as c(id, priority, run_at)
-          order by c.priority, c.run_at, c.id
+                      v_queued_run_ats || coalesce(v_free.run_ats, '{}'),
+                      v_queued_turns) as c(id, priority, run_at, turn)
+          order by c.priority, coalesce(c.turn, 1), c.run_at, c.id
           limit _claim_jobs.max_jobs) as c;
+  end if;
+  -- Jobs with limit keys are admitted within their keys' room; the others
+  -- stay available (and are unlocked at commit).
+  if v_chosen is not null and (v_free.limited or v_queued_limited) then
+    v_chosen := nullif(@schema@._admit_limited(v_chosen, _claim_jobs.now), '{}');
   end if;
 
   if v_chosen is not null then
@@ -89,6 +107,13 @@ begin
       where q.queue_name = c.queue_name
     )
     select * from claimed as c order by c.priority, c.run_at, c.id;
+    -- limit keys' counts and rates' windows, when any applies to these jobs
+    -- (a key has a rate only by a limit row: a look at that small table)
+    if v_free.limited or v_queued_limited
+       or (v_queued_ids is not null
+           and exists (select from @schema@._private_limits as l where l.max_per_period is not null)) then
+      perform @schema@._count_starts(v_chosen, _claim_jobs.now);
+    end if;
   end if;
   -- the claimed queues' listings now point at jobs that run, and stale ones
   -- at nothing: bring them up to date
@@ -153,6 +178,8 @@ declare
   v_idle boolean;
   v_became_idle boolean;
   v_worker @schema@._private_workers;
+  v_closed text[];  -- limit keys that can start nothing now (null: none)
+  v_opens_at timestamptz;  -- when a key closed by its rate or pause opens (null: none)
 begin
   if claim_jobs.max_jobs is null or claim_jobs.max_jobs < 1 then
     raise exception 'max_jobs must be at least 1 (got %)', coalesce(claim_jobs.max_jobs::text, 'NULL')
@@ -179,13 +206,24 @@ begin
   end if;
 
   if v_idle then  -- the last row, in one statement: each costs here
+    -- flow control (0097_limits.sql): empty indexes unless limits are in use
+    if exists (select from @schema@._private_jobs as j where j.state = 'available' and j.limit_keys is not null) then
+      v_closed := @schema@._closed_limit_keys(claim_jobs.now);
+    end if;
+    -- (rates: a look at the small limits table; pauses: max(paused_until), one
+    -- step into an index that is empty unless a handler raised RateLimited)
+    if exists (select from @schema@._private_limits as l where l.max_per_period is not null)
+       or (select max(q.paused_until) from @schema@._private_job_queues as q) > claim_jobs.now then
+      v_opens_at := @schema@._next_key_opening(claim_jobs.now);
+    end if;
     return query
     select null::bigint, null::text, null::text, null::jsonb, null::smallint,
       null::timestamptz, null::smallint, null::smallint, null::text, null::timestamptz, null::text,
       null::timestamptz, null::integer, null::jsonb, null::bigint,
       -- greatest() skips nulls: nothing due must stay null, not "due now"
-      case when due.run_at is not null
-        then greatest(extract(epoch from due.run_at - claim_jobs.now)::double precision, 0) end,
+      -- (a key's rate or pause opening counts as a job falling due)
+      case when coalesce(least(due.run_at, v_opens_at), v_opens_at) is not null
+        then greatest(extract(epoch from least(due.run_at, v_opens_at) - claim_jobs.now)::double precision, 0) end,
       -- look again: this claim found the worker idle, or (in this new snapshot)
       -- available jobs it could take are still there: other sessions held them
       -- while it passed by (another claim's leftovers, an application's lock)
@@ -198,6 +236,7 @@ begin
             where j.task_identifier = t.task_identifier and j.state = 'available' and j.queue_name is null
               and (claim_jobs.forbidden_flags is null or j.flags is null
                    or not j.flags ?| claim_jobs.forbidden_flags)
+              and (v_closed is null or j.limit_keys is null or not j.limit_keys && v_closed)
             limit 1) as more
           where not exists (select from @schema@._private_paused_tasks as p
                             where p.task_identifier = t.task_identifier))
@@ -207,9 +246,12 @@ begin
           select from @schema@._private_queue_heads as h
           cross join lateral (select from @schema@._private_job_queues as q
                               where q.queue_name = h.queue_name and not q.paused
-                                and q.running < q.max_running offset 0) as q
+                                and q.running < q.max_running
+                                and (q.max_per_period is null and q.paused_until is null
+                                     or @schema@._key_room(q, claim_jobs.now) > 0) offset 0) as q
           cross join lateral (select from @schema@._private_jobs as j
                               where j.id = h.job_id and j.state = 'available'
+                                and (v_closed is null or j.limit_keys is null or not j.limit_keys && v_closed)
                                 and (claim_jobs.task_identifiers is null
                                      or j.task_identifier = any(claim_jobs.task_identifiers))
                                 and not exists (select from @schema@._private_paused_tasks as p

@@ -1,7 +1,7 @@
 -- The common completion in one statement: jobs this worker holds under these
--- leases that nothing else concerns (no named queue, no cancel asked, no
--- result to keep, nobody waiting, no retention rule, no followers: no job
--- depends on it, no workflow) are locked and deleted
+-- leases that nothing else concerns (no named queue or limit key, no cancel
+-- asked, no result to keep, nobody waiting, no retention rule, no followers:
+-- no job depends on it, no workflow) are locked and deleted
 -- together, skipping rows another transaction holds. Returns the ids it
 -- deleted; the rest go the long way (_lock_attempts, _end_attempts), which
 -- has every rule. Half the work of locking first and deleting after.
@@ -29,7 +29,7 @@ begin
                    where l.id = any(_delete_plain_completions.job_ids) and l.state = 'running'
                      and l.locked_by = _delete_plain_completions.worker_id
                      and l.lease = (v_leases ->> l.id::text)::bigint
-                     and l.queue_name is null and l.cancel_requested_at is null
+                     and l.queue_name is null and l.cancel_requested_at is null and l.limit_keys is null
                      and l.has_followers is not true
                    order by l.id
                    for update of l skip locked)

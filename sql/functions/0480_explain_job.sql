@@ -20,6 +20,7 @@ declare
   v_ahead bigint[];
   v_worker @schema@._private_workers;
   v_flags text;
+  v_key @schema@._private_job_queues;  -- the key (queue or limit key) that holds it, if any
 begin
   if explain_job.job_id is null then
     raise exception 'job_id must not be null' using errcode = '22004';
@@ -84,6 +85,26 @@ begin
     elsif exists (select from @schema@._private_paused_tasks as p where p.task_identifier = v_job.task_identifier) then
       reason := format('available, but its task %s is paused (resume_task)', v_job.task_identifier);
     else
+      -- flow control (0097_limits.sql): the first of its keys, queue first,
+      -- that can start nothing now
+      select q.* into v_key
+      from unnest(array[v_job.queue_name] || coalesce(v_job.limit_keys, '{}')) with ordinality as k(key, ord)
+      join @schema@._private_job_queues as q on q.queue_name = k.key
+      where q.paused_until > now() or (q.max_per_period is not null and @schema@._key_room(q, now()) <= 0)
+         or (k.ord > 1 and q.running >= q.max_running)
+      order by k.ord limit 1;
+    end if;
+    if v_key.queue_name is not null then
+      until := @schema@._key_opens_at(v_key, now());
+      reason := case
+        when v_key.paused_until > now() then
+          format('available, but limit key %s is paused by a RateLimited until %s', v_key.queue_name, until)
+        when v_key.running >= v_key.max_running then
+          format('available, but limit `%s` full: %s of %s running', v_key.queue_name, v_key.running,
+                 v_key.max_running)
+        else format('available, but rate limit `%s` until %s: %s starts per %s used', v_key.queue_name, until,
+                    v_key.max_per_period, v_key.period) end;
+    elsif reason is null then
       if v_queue.queue_name is not null then
         select array_agg(r.id order by r.id) into v_holders
         from (select j.id from @schema@._private_jobs as j

@@ -30,6 +30,7 @@ begin
          coalesce(c.retryable, 0), coalesce(c.failed, 0), c.waiting_since, c.counted_at
   from @schema@._private_job_queues as q
   left join counts as c on c.queue_name = q.queue_name
+  where not q.limit_only  -- keys of limit_keys only: list_limits
   order by q.queue_name;
 end;
 $$;

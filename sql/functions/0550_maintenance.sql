@@ -77,6 +77,9 @@ begin
   select array_agg(q.queue_name) into v_queues
   from (select q.queue_name from @schema@._private_job_queues as q
         where q.running = 0 and q.max_running = 1 and not q.paused
+          -- a limit key's row, a rate's window and a pause are flow-control state
+          and not q.limit_only and q.max_per_period is null
+          and (q.paused_until is null or q.paused_until < maintain.now)
           and q.created_at < maintain.now - interval '1 minute'
           and not exists (select from @schema@._private_jobs as j where j.queue_name = q.queue_name)
         limit maintain.max_rows

@@ -76,13 +76,14 @@ begin
                        nullif(array(select -o.ord from jsonb_array_elements_text(
                                        coalesce(nullif(s.step -> 'depends_on', 'null'), '[]')) as d(dep)
                                     join jsonb_array_elements(start_workflow.steps) with ordinality as o(step, ord)
-                                      on o.step ->> 'name' = d.dep), '{}'))::@schema@.job_spec order by s.ord)
+                                      on o.step ->> 'name' = d.dep), '{}'),
+                       null::text[])::@schema@.job_spec order by s.ord)
   into v_specs
   from jsonb_array_elements(start_workflow.steps) with ordinality as s(step, ord);
   v_levels := @schema@._graph_levels('start_workflow: ',
     (select jsonb_agg(coalesce((select jsonb_agg(-d) from unnest(p.depends_on) as d), '[]') order by p.ord)
      from unnest(v_specs) with ordinality as p(identifier, payload, queue_name, run_at, max_attempts, job_key,
-                                                priority, flags, depends_on, ord)));
+                                                priority, flags, depends_on, limit_keys, ord)));
 
   insert into @schema@._private_workflows (name) values (start_workflow.name) returning id into v_id;
   v_ids := array(select j.id from @schema@.add_jobs(v_specs) as j);

@@ -18,7 +18,8 @@ as $$
   select f from unnest(case _granted_functions.kind
     when 'enqueue' then array['add_job', 'add_jobs']
     when 'read' then array['get_result', 'explain_job', 'job_counts', 'job_throughput', 'list_jobs', 'list_queues', 'list_workers',
-      'list_workflows', 'workflow_steps']
+      'list_workflows', 'workflow_steps',
+      'list_limits']
     when 'worker' then array['add_job', 'add_jobs', 'get_result', 'watch_jobs', 'unwatch_jobs',
       'claim_jobs', 'get_job', 'get_jobs', 'complete_attempts', 'fail_attempts', 'return_attempts',
       'complete_job', 'fail_job', 'complete_held_jobs', 'fail_held_jobs', 'return_held_jobs',
@@ -26,7 +27,8 @@ as $$
       'unregister_worker', 'held_attempts', 'maintain', 'prune_jobs', 'cron_register', 'cron_enqueue_tick',
       'cancel_requests', 'snooze_attempts', 'set_retry_policy', 'retry_delay', 'job_counts',
       'job_throughput', 'list_queues', 'list_workers', 'parent_results', 'job_steps', 'record_job_step',
-      'start_workflow', 'list_workflows', 'workflow_steps']
+      'start_workflow', 'list_workflows', 'workflow_steps',
+      'pause_limit_key', 'list_limits']
     when 'admin' then array['add_job', 'add_jobs', 'get_result', 'watch_jobs', 'unwatch_jobs',
       'claim_jobs', 'get_job', 'get_jobs', 'complete_attempts', 'fail_attempts', 'return_attempts',
       'complete_job', 'fail_job', 'complete_held_jobs', 'fail_held_jobs', 'return_held_jobs',
@@ -37,7 +39,8 @@ as $$
       'pause_queue', 'resume_queue', 'pause_task', 'resume_task', 'explain_job', 'snooze_attempts',
       'set_dead_letter', 'remove_dead_letter', 'set_retry_policy', 'remove_retry_policy', 'retry_delay',
       'job_counts', 'job_throughput', 'list_jobs', 'list_queues', 'list_workers', 'parent_results', 'job_steps',
-      'record_job_step', 'start_workflow', 'list_workflows', 'workflow_steps']
+      'record_job_step', 'start_workflow', 'list_workflows', 'workflow_steps',
+      'set_limit', 'remove_limit', 'pause_limit_key', 'list_limits']
   end) as f;
 $$;
 

@@ -21,6 +21,7 @@ language sql as $$
   delete from pgrun._private_audit;
   delete from pgrun._private_dead_letters;
   delete from pgrun._private_retry_policies;
+  delete from pgrun._private_limits;
   delete from pgrun._private_outcome_minutes;
   delete from pgrun._private_job_counts;
   delete from pgrun._private_job_dependencies;
@@ -101,7 +102,8 @@ $$;
 create or replace function pgrun_tests.counters_exact() returns boolean
 language sql stable as $$
   select coalesce(bool_and(q.running = (select count(*) from pgrun._private_jobs as j
-                                        where j.queue_name = q.queue_name and j.state = 'running')), true)
+                                        where (j.queue_name = q.queue_name or q.queue_name = any(j.limit_keys))
+                                          and j.state = 'running')), true)
   from pgrun._private_job_queues as q;
 $$;
 
@@ -327,5 +329,43 @@ begin
   end if;
   return (select f.outcome from pgrun.fail_attempts(pgrun_tests.worker(1), array[v_id], array[v_lease],
                                                    array[finish_next.error], array[finish_next.permanent]) as f);
+end;
+$$;
+
+-- One round of four claimers, sessions c1..c4 (connected by the caller, workers 1..4
+-- registered): all four begin, send claim_jobs(worker n, max_jobs) at once, then collect
+-- the claims into the caller's temporary tables claims(round, worker, id, lease,
+-- queue_name) and stalls(round, worker) (a claim that did not come back promptly); the
+-- transactions stay open until every claim is in, then all commit and each completes
+-- what it claimed.
+create or replace function pgrun_tests.four_claims_round(r integer, max_jobs integer) returns void
+language plpgsql as $$
+begin
+  for n in 1..4 loop
+    perform dblink_exec('c' || n, 'begin');
+  end loop;
+  for n in 1..4 loop
+    perform dblink_send_query('c' || n, format(
+      'select c.id, c.lease, c.queue_name from pgrun.claim_jobs(%L, %s) as c where c.id is not null',
+      pgrun_tests.worker(n), four_claims_round.max_jobs));
+  end loop;
+  for n in 1..4 loop
+    if not pgrun_tests.finishes('c' || n) then
+      insert into stalls values (r, n);
+      perform dblink_cancel_query('c' || n);
+    end if;
+    insert into claims select r, n, t.id, t.lease, t.queue_name
+      from dblink_get_result('c' || n) as t(id bigint, lease bigint, queue_name text);
+    perform * from dblink_get_result('c' || n) as t(id bigint, lease bigint, queue_name text);
+  end loop;
+  for n in 1..4 loop
+    perform dblink_exec('c' || n, 'commit');
+  end loop;
+  for n in 1..4 loop
+    perform pgrun_tests.run('c' || n, format(
+      'select pgrun.complete_attempts(%L, %L::bigint[], %L::bigint[])', pgrun_tests.worker(n),
+      (select coalesce(array_agg(c.id order by c.id), '{}') from claims as c where c.round = r and c.worker = n),
+      (select coalesce(array_agg(c.lease order by c.id), '{}') from claims as c where c.round = r and c.worker = n)));
+  end loop;
 end;
 $$;

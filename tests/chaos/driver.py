@@ -123,7 +123,7 @@ class ChaosRun:
         for first in range(0, total, 10_000):
             self.conn.execute(
                 "insert into chaos_jobs select id from pgrun.add_jobs(array(select "
-                "row('chaos.run', null, null, null, null, null, null, null, null)::pgrun.job_spec "
+                "row('chaos.run', null, null, null, null, null, null, null, null, null)::pgrun.job_spec "
                 "from generate_series(1, %s)))", (min(10_000, total - first),))
 
     def worker_dsn(self) -> str:

@@ -48,7 +48,7 @@ def test_workers_work_through_pgbouncer_in_transaction_mode(dsn, conn, empty_dsn
                                        "'pgrun listener' and datname = current_database()") == 1
 
                 bounced.execute("select count(*) from pgrun.add_jobs(array(select row('chaos.run', null, "
-                                "null, null, null, null, null, null, null)::pgrun.job_spec "
+                                "null, null, null, null, null, null, null, null)::pgrun.job_spec "
                                 "from generate_series(1, 500)))")
                 wait_until(lambda: scalar(bounced, "select count(*) from pgrun.jobs") == 0, timeout=60,
                            message="500 jobs through PgBouncer")

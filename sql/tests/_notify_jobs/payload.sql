@@ -32,8 +32,8 @@ select results_eq(
   $$select payload from pgrun_tests.notifications_from(array[
       'select pgrun_tests.idle_worker(1)',
       'select pgrun.add_jobs(array[
-         (''a'', null, null, ''2100-01-02T00:00:00Z'', null, null, null, null, null)::pgrun.job_spec,
-         (''a'', null, null, null, null, null, null, null, null)::pgrun.job_spec])'])$$,
+         (''a'', null, null, ''2100-01-02T00:00:00Z'', null, null, null, null, null, null)::pgrun.job_spec,
+         (''a'', null, null, null, null, null, null, null, null, null)::pgrun.job_spec])'])$$,
   $$values ('')$$,
   'add_jobs notifies once');
 

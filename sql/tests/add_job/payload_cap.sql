@@ -14,13 +14,13 @@ select throws_ok(format('select pgrun.add_job(%L, %L::json)', 't', json_build_ob
 select lives_ok(format('select pgrun.add_job(%L, %L::json)', 't', json_build_object('data', repeat('x', 87))),
   'exactly 100 bytes are accepted');
 select throws_ok(
-  format($$select pgrun.add_jobs(array[row('t', null, null, null, null, null, null, null, null)::pgrun.job_spec,
-                                       row('t', %L, null, null, null, null, null, null, null)::pgrun.job_spec])$$,
+  format($$select pgrun.add_jobs(array[row('t', null, null, null, null, null, null, null, null, null)::pgrun.job_spec,
+                                       row('t', %L, null, null, null, null, null, null, null, null)::pgrun.job_spec])$$,
          json_build_object('data', repeat('x', 100))),
   '54000', 'specs[2]: payload is 113 bytes; the limit is 100 (setting payload_max_bytes)',
   'add_jobs names the spec over the cap');
 select throws_ok(
-  format($$select pgrun.add_jobs(array[row('t', %L, null, null, null, 'k', null, null, null)::pgrun.job_spec])$$,
+  format($$select pgrun.add_jobs(array[row('t', %L, null, null, null, 'k', null, null, null, null)::pgrun.job_spec])$$,
          json_build_object('data', repeat('x', 100))),
   '54000', 'specs[1]: payload is 113 bytes; the limit is 100 (setting payload_max_bytes)',
   'on the keyed path too');

@@ -17,9 +17,9 @@ select is((pgrun.add_job('t', job_key => 'k', run_at => now() + interval '1 hour
 -- TEST: add_jobs sets the same states
 select results_eq(
   $$select state from pgrun.add_jobs(array[
-      row('t', null, null, null, null, null, null, null, null)::pgrun.job_spec,
-      row('t', null, null, now() + interval '1 hour', null, null, null, null, null)::pgrun.job_spec,
-      row('t', null, null, now() + interval '1 hour', null, 'k2', null, null, null)::pgrun.job_spec])$$,
+      row('t', null, null, null, null, null, null, null, null, null)::pgrun.job_spec,
+      row('t', null, null, now() + interval '1 hour', null, null, null, null, null, null)::pgrun.job_spec,
+      row('t', null, null, now() + interval '1 hour', null, 'k2', null, null, null, null)::pgrun.job_spec])$$,
   $$values ('available'), ('scheduled'), ('scheduled')$$,
   'available, scheduled, and scheduled on the keyed path');
 

@@ -20,7 +20,7 @@ select throws_ok($$update pgrun._private_jobs set timeout = interval '0'$$, '235
 
 -- TEST: job_spec has no timeout (Graphile's attributes, then depends_on): its job has none
 select results_eq(
-  $$select timeout from pgrun.add_jobs(array[row('t', null, null, null, null, null, null, null, null)::pgrun.job_spec])$$,
+  $$select timeout from pgrun.add_jobs(array[row('t', null, null, null, null, null, null, null, null, null)::pgrun.job_spec])$$,
   $$values (null::interval)$$, 'add_jobs: a spec has no timeout');
 
 -- TEST: replacing a keyed job replaces its timeout

@@ -14,8 +14,8 @@ select pgrun.fail_job(pgrun_tests.worker(1), :failed_id, 'final failure');
 -- TEST: add_jobs detaches a running or exhausted keyed job and inserts a fresh job with the key
 create temporary table added on commit drop as
 select * from pgrun.add_jobs(array[
-  row('running.task', '{"v": 2}', null, null, null, 'k-running', null, null, null)::pgrun.job_spec,
-  row('failed.task', '{"v": 2}', null, null, null, 'k-failed', null, null, null)::pgrun.job_spec]);
+  row('running.task', '{"v": 2}', null, null, null, 'k-running', null, null, null, null)::pgrun.job_spec,
+  row('failed.task', '{"v": 2}', null, null, null, 'k-failed', null, null, null, null)::pgrun.job_spec]);
 
 select results_eq(
   $$select key, payload::text, attempts, locked_at from added order by key desc$$,

@@ -6,9 +6,9 @@ select pgrun_tests.reset();
 create temporary table added on commit drop as
 select row_number() over () as n, j.*
 from pgrun.add_jobs(array[
-  row('emails.send', '{"to": "a@example.com"}', null, null, null, null, null, null, null)::pgrun.job_spec,
-  row('emails.send', '{"to": "b@example.com"}', 'mail', now() + interval '1 hour', 3, null, -1, array['smtp'], null)::pgrun.job_spec,
-  row('reports.build', null, 'reports', null, null, 'report-1', 4, null, null)::pgrun.job_spec
+  row('emails.send', '{"to": "a@example.com"}', null, null, null, null, null, null, null, null)::pgrun.job_spec,
+  row('emails.send', '{"to": "b@example.com"}', 'mail', now() + interval '1 hour', 3, null, -1, array['smtp'], null, null)::pgrun.job_spec,
+  row('reports.build', null, 'reports', null, null, 'report-1', 4, null, null, null)::pgrun.job_spec
 ]) as j;
 
 select is((select count(*)::integer from added), 3, 'three rows are returned');

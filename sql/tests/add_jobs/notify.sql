@@ -7,8 +7,8 @@ create extension if not exists dblink;
 select results_eq(
   $$select channel from pgrun_tests.notifications_from(array[
       'select pgrun_tests.idle_worker(1)',
-      'select pgrun.add_jobs(array[row(''notify.probe'', null, null, null, null, null, null, null, null)::pgrun.job_spec,
-                                   row(''notify.probe'', null, null, null, null, ''k'', null, null, null)::pgrun.job_spec])'])$$,
+      'select pgrun.add_jobs(array[row(''notify.probe'', null, null, null, null, null, null, null, null, null)::pgrun.job_spec,
+                                   row(''notify.probe'', null, null, null, null, ''k'', null, null, null, null)::pgrun.job_spec])'])$$,
   $$values ('pgrun:jobs')$$,
   'one notification on pgrun:jobs after add_jobs commits');
 
@@ -16,8 +16,8 @@ select results_eq(
 select results_eq(
   $$select channel from pgrun_tests.notifications_from(array[
       'select pgrun_tests.idle_worker(1)',
-      'select pgrun.add_jobs(array[row(''notify.probe'', null, null, null, null, ''k'', null, null, null)::pgrun.job_spec,
-                                   row(''notify.probe'', null, null, null, null, ''k'', null, null, null)::pgrun.job_spec])'])$$,
+      'select pgrun.add_jobs(array[row(''notify.probe'', null, null, null, null, ''k'', null, null, null, null)::pgrun.job_spec,
+                                   row(''notify.probe'', null, null, null, null, ''k'', null, null, null, null)::pgrun.job_spec])'])$$,
   $$values ('pgrun:jobs')$$,
   'a notification after add_jobs with a repeated key commits');
 
@@ -25,7 +25,7 @@ select results_eq(
 select is_empty(
   $$select from pgrun_tests.notifications_from(array[
       'select pgrun_tests.idle_worker(1)',
-      'select pgrun.add_jobs(array[row(''notify.probe'', null, null, null, null, null, null, null, null)::pgrun.job_spec])'],
+      'select pgrun.add_jobs(array[row(''notify.probe'', null, null, null, null, null, null, null, null, null)::pgrun.job_spec])'],
       committed => false)$$,
   'no notification after add_jobs is rolled back');
 

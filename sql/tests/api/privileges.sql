@@ -6,13 +6,13 @@ select plan(6);
 -- EXECUTE by default.
 select is_definer('pgrun', 'add_job',
   array['text', 'json', 'text', 'timestamp with time zone', 'integer', 'text', 'integer', 'text[]', 'text',
-        'interval', 'jsonb', 'bigint[]'],
+        'interval', 'jsonb', 'bigint[]', 'text[]'],
   'add_job is security definer');
 select is_definer('pgrun', 'add_jobs', array['pgrun.job_spec[]', 'boolean'],
   'add_jobs is security definer');
 
 select ok(not has_function_privilege('public',
-    'pgrun.add_job(text, json, text, timestamptz, integer, text, integer, text[], text, interval, jsonb, bigint[])', 'execute'),
+    'pgrun.add_job(text, json, text, timestamptz, integer, text, integer, text[], text, interval, jsonb, bigint[], text[])', 'execute'),
   'PUBLIC may not execute add_job');
 select ok(not has_function_privilege('public', 'pgrun.add_jobs(pgrun.job_spec[], boolean)', 'execute'),
   'PUBLIC may not execute add_jobs');

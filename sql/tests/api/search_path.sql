@@ -23,7 +23,7 @@ set local search_path = app;
 insert into seen select 'added', (pgrun.add_job('t', queue_name => 'q', job_key => 'k')).id;
 insert into seen select 'replaced', (pgrun.add_job('t', queue_name => 'q', job_key => 'k')).id;
 insert into seen select 'later', (pgrun.add_job('t', run_at => now() + interval '1 hour', job_key => 'k2')).id;
-insert into seen select 'batch', id from pgrun.add_jobs(array[row('t', null, null, null, null, null, null, null, null)::pgrun.job_spec]);
+insert into seen select 'batch', id from pgrun.add_jobs(array[row('t', null, null, null, null, null, null, null, null, null)::pgrun.job_spec]);
 select pgrun.heartbeat('search-path-worker');
 insert into seen select 'claimed', id from pgrun.get_jobs('search-path-worker', max_jobs => 5);
 insert into seen select 'failed', id from pgrun.fail_held_jobs('search-path-worker',

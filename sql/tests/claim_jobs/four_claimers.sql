@@ -20,42 +20,10 @@ select pgrun_tests.run('c1', $$select pgrun.add_job('t') from generate_series(1,
 create temporary table claims (round integer, worker integer, id bigint, lease bigint, queue_name text);
 create temporary table stalls (round integer, worker integer);
 
--- One round: all four begin, send their claims at once, then collect them;
+-- Six rounds: all four begin, send their claims at once, then collect them;
 -- the transactions stay open until every claim is in, then all commit and
--- each completes what it claimed.
-create function pg_temp.round(r integer) returns void language plpgsql as $$
-declare
-  v_row record;
-begin
-  for n in 1..4 loop
-    perform dblink_exec('c' || n, 'begin');
-  end loop;
-  for n in 1..4 loop
-    perform dblink_send_query('c' || n, format(
-      'select c.id, c.lease, c.queue_name from pgrun.claim_jobs(%L, 4) as c where c.id is not null',
-      pgrun_tests.worker(n)));
-  end loop;
-  for n in 1..4 loop
-    if not pgrun_tests.finishes('c' || n) then
-      insert into stalls values (r, n);
-      perform dblink_cancel_query('c' || n);
-    end if;
-    insert into claims select r, n, t.id, t.lease, t.queue_name
-      from dblink_get_result('c' || n) as t(id bigint, lease bigint, queue_name text);
-    perform * from dblink_get_result('c' || n) as t(id bigint, lease bigint, queue_name text);
-  end loop;
-  for n in 1..4 loop
-    perform dblink_exec('c' || n, 'commit');
-  end loop;
-  for n in 1..4 loop
-    perform pgrun_tests.run('c' || n, format(
-      'select pgrun.complete_attempts(%L, %L::bigint[], %L::bigint[])', pgrun_tests.worker(n),
-      (select coalesce(array_agg(c.id order by c.id), '{}') from claims as c where c.round = r and c.worker = n),
-      (select coalesce(array_agg(c.lease order by c.id), '{}') from claims as c where c.round = r and c.worker = n)));
-  end loop;
-end;
-$$;
-select pg_temp.round(r) from generate_series(1, 6) as r;
+-- each completes what it claimed (pgrun_tests.four_claims_round).
+select pgrun_tests.four_claims_round(r, 4) from generate_series(1, 6) as r;
 
 -- TEST: no claim waited for another
 select is_empty($$select * from stalls$$, 'every claim came back at once, in every round');

@@ -24,23 +24,23 @@ select is((select state from pgrun.jobs order by id desc limit 1), 'available', 
 
 -- TEST: add_jobs refuses references it cannot resolve, and cycles
 select throws_ok($$select pgrun.add_jobs(array[
-    row('a', null, null, null, null, null, null, null, null)::pgrun.job_spec,
-    row('b', null, null, null, null, null, null, null, array[-3])::pgrun.job_spec])$$, '22023',
+    row('a', null, null, null, null, null, null, null, null, null)::pgrun.job_spec,
+    row('b', null, null, null, null, null, null, null, array[-3], null)::pgrun.job_spec])$$, '22023',
   'add_jobs: specs[2]: depends_on refers to spec 3 of this call, which has 2 specs (-k names spec k)',
   'a reference past the last spec is refused');
-select throws_ok($$select pgrun.add_jobs(array[row('a', null, null, null, null, null, null, null, array[0])::pgrun.job_spec])$$,
+select throws_ok($$select pgrun.add_jobs(array[row('a', null, null, null, null, null, null, null, array[0], null)::pgrun.job_spec])$$,
   '22023', 'add_jobs: depends_on must not contain 0 (ids are positive; -k names spec k of the call)', '0 is refused');
 select throws_ok($$select pgrun.add_jobs(array[
-    row('a', null, null, null, null, null, null, null, null)::pgrun.job_spec,
-    row('b', null, null, null, null, null, null, null, array[-1, -4])::pgrun.job_spec,
-    row('c', null, null, null, null, null, null, null, array[-2])::pgrun.job_spec,
-    row('d', null, null, null, null, null, null, null, array[-3])::pgrun.job_spec])$$, '22023',
+    row('a', null, null, null, null, null, null, null, null, null)::pgrun.job_spec,
+    row('b', null, null, null, null, null, null, null, array[-1, -4], null)::pgrun.job_spec,
+    row('c', null, null, null, null, null, null, null, array[-2], null)::pgrun.job_spec,
+    row('d', null, null, null, null, null, null, null, array[-3], null)::pgrun.job_spec])$$, '22023',
   'add_jobs: depends_on makes a cycle: specs 2, 3, 4 wait for one another', 'a cycle is refused, naming its specs');
-select throws_ok($$select pgrun.add_jobs(array[row('a', null, null, null, null, null, null, null, array[-1])::pgrun.job_spec])$$,
+select throws_ok($$select pgrun.add_jobs(array[row('a', null, null, null, null, null, null, null, array[-1], null)::pgrun.job_spec])$$,
   '22023', 'add_jobs: depends_on makes a cycle: specs 1 wait for one another', 'a spec that depends on itself is a cycle');
 select throws_ok($$select pgrun.add_jobs(array[
-    row('a', null, null, null, null, 'k', null, null, null)::pgrun.job_spec,
-    row('b', null, null, null, null, null, null, null, array[-1])::pgrun.job_spec])$$, '0A000',
+    row('a', null, null, null, null, 'k', null, null, null, null)::pgrun.job_spec,
+    row('b', null, null, null, null, null, null, null, array[-1], null)::pgrun.job_spec])$$, '0A000',
   'add_jobs: job_key cannot be combined with depends_on in one call', 'keys in a graph call are refused');
 
 select finish();

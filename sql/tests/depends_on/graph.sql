@@ -8,10 +8,10 @@ select id as existing from pgrun.add_job('existing') \gset
 create temporary table added on commit drop as
 select j.ordinality as spec, j.id, j.task_identifier, j.state, j.depends_on
 from pgrun.add_jobs(array[
-  row('a', null, null, null, null, null, null, null, null)::pgrun.job_spec,
-  row('b', null, null, null, null, null, null, null, array[-1])::pgrun.job_spec,
-  row('c', null, null, null, null, null, null, null, '{-1}')::pgrun.job_spec,
-  row('d', null, 'q', null, null, null, null, null, array[-2, -3, :existing])::pgrun.job_spec]) with ordinality as j;
+  row('a', null, null, null, null, null, null, null, null, null)::pgrun.job_spec,
+  row('b', null, null, null, null, null, null, null, array[-1], null)::pgrun.job_spec,
+  row('c', null, null, null, null, null, null, null, '{-1}', null)::pgrun.job_spec,
+  row('d', null, 'q', null, null, null, null, null, array[-2, -3, :existing], null)::pgrun.job_spec]) with ordinality as j;
 select results_eq('select task_identifier, state from added order by spec',
   $$values ('a', 'available'), ('b', 'blocked'), ('c', 'blocked'), ('d', 'blocked')$$,
   'one row per spec, in order; the roots available, the rest blocked');

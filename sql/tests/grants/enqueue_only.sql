@@ -17,7 +17,7 @@ set local role pgrun_test_web;
 
 -- TEST: it adds jobs, one or many
 select lives_ok($$select pgrun.add_job('emails.welcome', '{"to": "bob"}')$$, 'add_job works');
-select lives_ok($$select pgrun.add_jobs(array[row('emails.welcome', null, null, null, null, null, null, null, null)::pgrun.job_spec])$$,
+select lives_ok($$select pgrun.add_jobs(array[row('emails.welcome', null, null, null, null, null, null, null, null, null)::pgrun.job_spec])$$,
   'add_jobs works');
 select is((pgrun.add_job('emails.welcome', '{"v": 1}', job_key => 'own')).payload, '{"v": 1}'::jsonb,
   'it sees the job it adds');
@@ -34,7 +34,7 @@ select results_eq(
                                                                      job_key_mode => 'unsafe_dedupe')$$,
   $$values (null::bigint, 'reset:alice', null::jsonb, null::text, null::integer)$$,
   'unsafe_dedupe answers a row with only the key: nothing of the other job');
-select throws_ok($$select pgrun.add_jobs(array[row('emails.digest', '[{"x": 1}]', null, null, null, 'digest', null, null, null)::pgrun.job_spec])$$,
+select throws_ok($$select pgrun.add_jobs(array[row('emails.digest', '[{"x": 1}]', null, null, null, 'digest', null, null, null, null)::pgrun.job_spec])$$,
   '42501', 'job_key ''digest'' is held by a job this role did not add', 'add_jobs cannot append to another''s batch');
 
 -- TEST: it can read nothing and call nothing else

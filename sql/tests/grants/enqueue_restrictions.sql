@@ -11,8 +11,8 @@ set local role pgrun_test_web;
 select lives_ok($$select pgrun.add_job('emails.send')$$, 'a granted task is accepted');
 select throws_ok($$select pgrun.add_job('billing.charge')$$, '42501',
   'role pgrun_test_web may not enqueue task ''billing.charge''', 'another task is refused');
-select throws_ok($$select pgrun.add_jobs(array[row('emails.send', null, null, null, null, null, null, null, null)::pgrun.job_spec,
-                                               row('billing.charge', null, null, null, null, null, null, null, null)::pgrun.job_spec])$$,
+select throws_ok($$select pgrun.add_jobs(array[row('emails.send', null, null, null, null, null, null, null, null, null)::pgrun.job_spec,
+                                               row('billing.charge', null, null, null, null, null, null, null, null, null)::pgrun.job_spec])$$,
   '42501', 'role pgrun_test_web may not enqueue task ''billing.charge''', 'add_jobs refuses it too');
 
 -- TEST: the queues its grant names, patterns ending in * included

@@ -13,7 +13,7 @@ create role pgrun_test_app;
 select pgrun.grant_enqueue('pgrun_test_web');
 grant usage on schema pgrun to pgrun_test_app;
 grant usage on type pgrun.job_spec to pgrun_test_app;
-grant execute on function pgrun.add_job(text, json, text, timestamptz, integer, text, integer, text[], text, interval, jsonb, bigint[])
+grant execute on function pgrun.add_job(text, json, text, timestamptz, integer, text, integer, text[], text, interval, jsonb, bigint[], text[])
   to pgrun_test_app;
 
 -- TEST: the role outside pgrun's grants is not restricted

@@ -19,7 +19,7 @@ select results_eq($$select role_name::text collate "default", kind from pgrun._p
   'one row per grant');
 
 -- TEST: enqueue: add_job and add_jobs only
-select ok(has_function_privilege('pgrun_test_enqueue', 'pgrun.add_job(text, json, text, timestamptz, integer, text, integer, text[], text, interval, jsonb, bigint[])', 'execute'),
+select ok(has_function_privilege('pgrun_test_enqueue', 'pgrun.add_job(text, json, text, timestamptz, integer, text, integer, text[], text, interval, jsonb, bigint[], text[])', 'execute'),
   'enqueue may execute add_job');
 select ok(not has_function_privilege('pgrun_test_enqueue', 'pgrun.get_result(bigint)', 'execute'), 'but not get_result');
 select ok(not has_table_privilege('pgrun_test_enqueue', 'pgrun.jobs', 'select'), 'nor read the jobs view');
@@ -27,7 +27,7 @@ select ok(not has_table_privilege('pgrun_test_enqueue', 'pgrun.jobs', 'select'),
 -- TEST: read: the jobs view and get_result
 select ok(has_table_privilege('pgrun_test_read', 'pgrun.jobs', 'select'), 'read may read the jobs view');
 select ok(not has_table_privilege('pgrun_test_read', 'pgrun._private_jobs', 'select'), 'not the table behind it');
-select ok(not has_function_privilege('pgrun_test_read', 'pgrun.add_job(text, json, text, timestamptz, integer, text, integer, text[], text, interval, jsonb, bigint[])', 'execute'),
+select ok(not has_function_privilege('pgrun_test_read', 'pgrun.add_job(text, json, text, timestamptz, integer, text, integer, text[], text, interval, jsonb, bigint[], text[])', 'execute'),
   'nor add jobs');
 set local role pgrun_test_read;
 select lives_ok($$select * from pgrun.get_result(1)$$, 'get_result works for it');
