@@ -97,7 +97,12 @@ def encode(payload: Any, *, where: str = "payload") -> str:
     try:
         text = json.dumps(payload, default=_default, ensure_ascii=False, allow_nan=False,
                           separators=(",", ":"))
-    except (TypeError, ValueError, RecursionError) as error:
+    except RecursionError:
+        # json.dumps recurses once per level. Not explained: _explain's paths grow with the
+        # depth, and writing them for 100,000 levels took 30 s.
+        raise ValueError(f"{where} is nested too deeply to encode (deeper than Python's recursion "
+                         "limit allows)") from None
+    except (TypeError, ValueError) as error:
         _explain(payload, where)
         raise type(error)(f"{where} is not JSON-serialisable: {error}") from None
     if not text.isascii():
