@@ -11,9 +11,11 @@ long profile: tests/fuzz_support.py.
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 
 import psycopg
+import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
@@ -231,3 +233,36 @@ def test_deep_payloads_are_refused_with_their_reason_at_any_depth(conn):
             assert error.sqlstate == "54001", error
         else:
             raise AssertionError("a payload nested 50,000 deep was stored")
+
+
+# What the fuzzing found, kept as plain regression tests: each failed deep inside psycopg
+# (UnicodeEncodeError, DataError, OverflowError) without naming the argument.
+@pytest.mark.parametrize(("arguments", "message"), [
+    ({"identifier": "a\ud800"}, "identifier cannot contain lone surrogates"),
+    ({"identifier": "a\x00b"}, "identifier cannot contain NUL characters"),
+    ({"queue_name": "q\udfff"}, "queue_name cannot contain lone surrogates"),
+    ({"job_key": "\x00"}, "job_key cannot contain NUL characters"),
+    ({"flags": ["ok", "\x00"]}, "flags[1] cannot contain NUL characters"),
+    ({"job_key_mode": "\ud800"}, "job_key_mode cannot contain lone surrogates"),
+    ({"priority": 2**40}, "priority must be between -32768 and 32767 (got 1099511627776)"),
+    ({"max_attempts": -2**31 - 1}, "max_attempts must be between 1 and 32767"),
+    ({"timeout": 1e300}, "timeout must be a finite number of seconds"),
+    ({"timeout": float("nan")}, "timeout must be a finite number of seconds"),
+])
+def test_arguments_psycopg_cannot_send_are_refused_by_name(conn, arguments, message):
+    arguments = {"identifier": "fuzz", **arguments}
+    with pytest.raises(ValueError) as refused:
+        utils.add_job(conn, **arguments)
+    assert message in str(refused.value)
+    if not {"timeout", "job_key_mode"} & arguments.keys():   # add_jobs' specs have no such field
+        with pytest.raises(ValueError) as refused:
+            utils.add_jobs(conn, [JobSpec("fuzz"), JobSpec(**arguments)])
+        assert f"specs[1]: {message}" in str(refused.value)
+    assert _rows(conn) == 0
+
+
+def test_a_payload_too_deep_for_json_is_refused_at_once(conn):
+    started = time.monotonic()
+    with pytest.raises(ValueError, match="nested too deeply"):
+        utils.add_job(conn, "fuzz", nested(100_000))
+    assert time.monotonic() - started < 10   # it took 30 s (a path string per level)
