@@ -80,6 +80,8 @@ def run_statement(ctx: click.Context, connection: str | None, schema: str | None
     root = ctx.find_root()
     connection = connection if connection is not None else root.params.get("connection")
     schema = schema or root.params.get("schema") or "pgrun"
+    for _, params in statements:
+        _check_text(params)
     try:
         named = queries.for_schema(schema)
         with db.connect(db.resolve_conninfo(connection)) as conn, conn.transaction():
@@ -95,6 +97,31 @@ def run_statement(ctx: click.Context, connection: str | None, schema: str | None
         click.echo(f"pgrun: {message}", err=True)
         sys.exit(EXIT_USAGE if state in usage_states else 1)
     return schema, rows
+
+
+def _check_text(params: tuple) -> None:
+    """Exits 2 for an argument PostgreSQL cannot receive as text: a NUL character, or bytes
+    that are not UTF-8 (Python reads them from the command line as lone surrogates); psycopg
+    would fail on it with a traceback or without naming the problem."""
+    for value in params:
+        for text in value if isinstance(value, list) else [value]:
+            if not isinstance(text, str):
+                continue
+            if "\x00" in text:
+                click.echo("pgrun: an argument contains a NUL character, which PostgreSQL text cannot hold",
+                           err=True)
+                sys.exit(EXIT_USAGE)
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                shown = text.encode("utf-8", "surrogateescape" if _escaped(text) else "backslashreplace")
+                click.echo(f"pgrun: an argument is not valid UTF-8 text: {shown!r}", err=True)
+                sys.exit(EXIT_USAGE)
+
+
+def _escaped(text: str) -> bool:
+    """Whether every lone surrogate in `text` stands for a byte (U+DC80 to U+DCFF)."""
+    return all("\udc80" <= c <= "\udcff" for c in text if "\ud800" <= c <= "\udfff")
 
 
 def _run(ctx: click.Context, connection: str | None, schema: str | None, statement: str,
