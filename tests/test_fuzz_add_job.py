@@ -266,3 +266,10 @@ def test_a_payload_too_deep_for_json_is_refused_at_once(conn):
     with pytest.raises(ValueError, match="nested too deeply"):
         utils.add_job(conn, "fuzz", nested(100_000))
     assert time.monotonic() - started < 10   # it took 30 s (a path string per level)
+
+
+def test_a_timeout_given_as_a_timedelta_is_stored_to_the_microsecond(conn):
+    # found by the fuzzing: it went through float seconds, and 99,421 days lost a microsecond
+    timeout = timedelta(days=99_421, microseconds=1)
+    job = utils.add_job(conn, "fuzz", timeout=timeout)
+    assert _stored(conn, job.id)["timeout"] == timeout

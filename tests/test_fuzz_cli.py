@@ -106,7 +106,7 @@ def test_pgrun_jobs_commands_answer_or_fail_in_one_line(dsn, conn, args, as_json
 
 
 # Bytes that are not UTF-8, as a shell passes them: the program sees lone surrogates.
-NOT_UTF8 = [b"\xff", b"caf\xe9", b"\xc3\x28", b"\xed\xa0\x80", b"ok\x80"]
+NOT_UTF8 = [b"caf\xe9", b"\xc3\x28", b"\xed\xa0\x80"]
 
 
 def test_arguments_that_are_not_utf8_fail_in_one_line(dsn, conn):

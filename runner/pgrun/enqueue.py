@@ -82,7 +82,9 @@ def add_job_params(identifier: str | TaskRef[Any], payload: Any, queue_name: str
         meta = hook(meta)
     return (identifier, None if payload is None else payloads.encode(payload), queue_name, run_at,
             max_attempts, job_key, priority, None if flags is None else list(flags), job_key_mode,
-            None if seconds is None else timedelta(seconds=seconds),
+            # a timedelta as given: through float seconds, one of 99,421 days lost a microsecond
+            timeout if isinstance(timeout, timedelta)
+            else None if seconds is None else timedelta(seconds=seconds),
             None if meta is None else payloads.encode(meta, where="meta"))
 
 
