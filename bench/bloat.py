@@ -9,8 +9,8 @@ of 5,000 to 10,000 available jobs:
         xid and sits idle in transaction for the whole middle phase;
   rr    two REPEATABLE READ readers scan the queue every second, each in
         transactions of --reader-seconds, staggered, for the whole middle phase;
-  overload  (not in `both`) nothing pins the horizon; the baseline drains a
-        backlog of 200,000 jobs (no top-up, so it never runs short); in the
+  overload  (not in `both`) nothing pins the horizon; the baseline keeps a
+        backlog of 50,000 to 100,000 jobs (so that it never runs short); in the
         middle phase jobs arrive at 1.5 times the drain rate (--overload): the
         baseline's at first, then that of the last three samples (on a shared
         machine the rate moves, and a fixed one may not overload at all), so
@@ -53,7 +53,9 @@ from support import WorkerProcess  # noqa: E402
 
 WARM_UP = 20.0               # seconds before the baseline (workers start, plans settle); not reported
 LOW, HIGH = 5_000, 10_000    # the backlog is topped up to HIGH when it falls under LOW
-OVERLOAD_BACKLOG = 200_000   # what the overload scenario starts with, more than its baseline drains
+# the overload's baseline measures the drain rate, so its queue must never run short: the
+# delete counter the top-up goes by lags by up to a second, at up to 10,000 jobs/s
+OVERLOAD_LOW, OVERLOAD_HIGH = 50_000, 100_000
 STATS = ("select n_dead_tup, n_live_tup, n_tup_del, pg_total_relation_size(relid) "
          "from pg_stat_user_tables where schemaname = 'pgrun' and relname = '_private_jobs'")
 
@@ -109,11 +111,12 @@ class Scenario:
                         self._add(conn, int(owed))
                         owed -= int(owed)
                     continue
-                if self.name == "overload":
-                    continue   # the baseline drains a deep backlog; in the recovery nothing arrives
+                if self.name == "overload" and self.phase == "recovery":
+                    continue   # nothing arrives: the backlog drains
+                low, high = (OVERLOAD_LOW, OVERLOAD_HIGH) if self.name == "overload" else (LOW, HIGH)
                 backlog = self.added - deleted()
-                if backlog < LOW:
-                    self._add(conn, HIGH - backlog)
+                if backlog < low:
+                    self._add(conn, high - backlog)
 
     def _idle_in_transaction(self) -> None:
         with psycopg.connect(self.dsn(), application_name="bloat: idle in transaction") as conn:
@@ -140,9 +143,7 @@ class Scenario:
             admin.execute(f"create database {self.db}")
         with psycopg.connect(self.dsn(), autocommit=True) as conn:
             migrate(conn, "pgrun")
-            # the overload's baseline measures the drain rate on a queue that never runs
-            # short (a topped-up one does at moments: the delete counter lags)
-            self._add(conn, OVERLOAD_BACKLOG if self.name == "overload" else HIGH)
+            self._add(conn, OVERLOAD_HIGH if self.name == "overload" else HIGH)
             conn.execute("analyze pgrun._private_jobs")
             conn.execute("select pg_stat_force_next_flush()")
             deleted_at_start = conn.execute(STATS).fetchone()[2]
@@ -189,6 +190,8 @@ class Scenario:
                     if phase_index == 2 and self.name == "overload":
                         base = [x.jobs_per_second for x in self.samples if x.phase == "baseline"][1:]
                         self.arrival_rate = self.overload * statistics.median(base)
+                        if not self.arrival_rate:
+                            raise RuntimeError("the baseline measured no drain rate")
                     elif phase_index == 2:
                         pinners = self._pin()
                     if phase_index == 3:
