@@ -122,3 +122,16 @@ def test_arguments_that_are_not_utf8_fail_in_one_line(dsn, conn):
             _assert_clean_ending(done.returncode, err)
             assert done.returncode != 0 or args[0] == "jobs", (args, err)
     assert conn.execute("select count(*) from pgrun._private_jobs").fetchone()[0] == 0
+
+
+# What the long profile found, as plain regression tests.
+def test_a_delay_beyond_the_year_9999_fails_in_one_line(dsn):
+    code, _, err = _invoke(["add", "t", "--run-at", "99999999999d", "--connection", dsn])   # OverflowError
+    _assert_clean_ending(code, err)
+    assert code == 2 and "too far ahead" in err
+
+
+def test_an_argument_with_a_line_break_is_quoted_on_the_one_line(dsn):
+    code, _, err = _invoke(["jobs", "show", "1", "\r", "--connection", dsn])   # it split the message
+    _assert_clean_ending(code, err)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "\\r" in err

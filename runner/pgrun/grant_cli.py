@@ -50,12 +50,18 @@ class OneLineCommand(click.Command):
                 names.insert(0, at.info_name)
                 at = at.parent
             where = " ".join(names)
-            reason = error.format_message().rstrip(".")
+            reason = _one_line(error.format_message().rstrip("."))
             raise _OneLineUsage(f"{where}: {reason} (see pgrun {where} --help)", ctx) from None
 
 
 class OneLineGroup(OneLineCommand, click.Group):
     """A group whose own options' usage errors are one line and exit 2 (`pgrun jobs --limit 0`)."""
+
+
+def _one_line(text: str) -> str:
+    """`text` with line breaks and other unprintable characters (from an argument quoted in
+    the message) written as escapes, so that the message stays one line."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
 
 
 def connection_options(command):
