@@ -8,7 +8,14 @@ of 5,000 to 10,000 available jobs:
   idle  a session opens a REPEATABLE READ transaction, reads the queue, takes an
         xid and sits idle in transaction for the whole middle phase;
   rr    two REPEATABLE READ readers scan the queue every second, each in
-        transactions of --reader-seconds, staggered, for the whole middle phase.
+        transactions of --reader-seconds, staggered, for the whole middle phase;
+  overload  (not in `both`) nothing pins the horizon; the baseline keeps a
+        backlog of 50,000 to 100,000 jobs (so that it never runs short); in the
+        middle phase jobs arrive at 1.5 times the drain rate (--overload): the
+        baseline's at first, then that of the last three samples (on a shared
+        machine the rate moves, and a fixed one may not overload at all), so
+        the backlog grows; none arrive in the recovery phase (as long as the
+        middle phase), which shows how long the backlog takes to drain.
 
 Each scenario runs a warm-up of 20 s (not reported), a baseline (a fifth of --minutes,
 at least 30 s), the pinned phase (--minutes) and a recovery phase (as long as the
@@ -18,6 +25,7 @@ second (the table's deletes: completed jobs leave at once) and the backlog.
 
     python bench/bloat.py --minutes 10                 # make bloat
     python bench/bloat.py --minutes 3 --out /tmp/bloat # a shorter run
+    python bench/bloat.py --scenario overload --minutes 3
 
 Writes bloat-<scenario>.csv and bloat-<scenario>.svg (matplotlib when it is
 installed, else a plain SVG of its own) to --out, and prints a table of each phase.
@@ -45,6 +53,9 @@ from support import WorkerProcess  # noqa: E402
 
 WARM_UP = 20.0               # seconds before the baseline (workers start, plans settle); not reported
 LOW, HIGH = 5_000, 10_000    # the backlog is topped up to HIGH when it falls under LOW
+# the overload's baseline measures the drain rate, so its queue must never run short: the
+# delete counter the top-up goes by lags by up to a second, at up to 10,000 jobs/s
+OVERLOAD_LOW, OVERLOAD_HIGH = 50_000, 100_000
 STATS = ("select n_dead_tup, n_live_tup, n_tup_del, pg_total_relation_size(relid) "
          "from pg_stat_user_tables where schemaname = 'pgrun' and relname = '_private_jobs'")
 
@@ -72,6 +83,10 @@ class Scenario:
         self.stop = threading.Event()
         self.pin_stop = threading.Event()
         self.samples: list[Sample] = []
+        self.middle = "overload" if name == "overload" else "pinned"
+        self.phase = "warm-up"
+        self.arrival_rate = 0.0   # jobs/s the producer adds in the overload phase
+        self.overload = 1.5
 
     def dsn(self) -> str:
         return self.cluster.dsn(self.db)
@@ -83,10 +98,25 @@ class Scenario:
 
     def _producer(self, deleted) -> None:
         with psycopg.connect(self.dsn(), autocommit=True) as conn:
+            owed, last = 0.0, time.monotonic()
             while not self.stop.wait(0.2):
+                now, elapsed = time.monotonic(), time.monotonic() - last
+                last = now
+                if self.phase == "overload":   # arrivals whatever the backlog, above what drains
+                    recent = [x.jobs_per_second for x in self.samples[-3:] if x.phase == "overload"]
+                    if len(recent) == 3:   # the machine is shared: its drain rate moves
+                        self.arrival_rate = self.overload * statistics.median(recent)
+                    owed += self.arrival_rate * elapsed
+                    if owed >= 1:
+                        self._add(conn, int(owed))
+                        owed -= int(owed)
+                    continue
+                if self.name == "overload" and self.phase == "recovery":
+                    continue   # nothing arrives: the backlog drains
+                low, high = (OVERLOAD_LOW, OVERLOAD_HIGH) if self.name == "overload" else (LOW, HIGH)
                 backlog = self.added - deleted()
-                if backlog < LOW:
-                    self._add(conn, HIGH - backlog)
+                if backlog < low:
+                    self._add(conn, high - backlog)
 
     def _idle_in_transaction(self) -> None:
         with psycopg.connect(self.dsn(), application_name="bloat: idle in transaction") as conn:
@@ -113,7 +143,7 @@ class Scenario:
             admin.execute(f"create database {self.db}")
         with psycopg.connect(self.dsn(), autocommit=True) as conn:
             migrate(conn, "pgrun")
-            self._add(conn, HIGH)
+            self._add(conn, OVERLOAD_HIGH if self.name == "overload" else HIGH)
             conn.execute("analyze pgrun._private_jobs")
             conn.execute("select pg_stat_force_next_flush()")
             deleted_at_start = conn.execute(STATS).fetchone()[2]
@@ -142,8 +172,10 @@ class Scenario:
     def _sample(self, deleted_at_start: int, last_deleted: list[int], workers) -> None:
         pinners: list[threading.Thread] = []
         started = time.monotonic()
-        phases = [("warm-up", WARM_UP), ("baseline", self.baseline), ("pinned", self.pinned),
-                  ("recovery", self.baseline)]
+        # an overload's backlog needs longer than the baseline to drain
+        recovery = self.pinned if self.name == "overload" else self.baseline
+        phases = [("warm-up", WARM_UP), ("baseline", self.baseline), (self.middle, self.pinned),
+                  ("recovery", recovery)]
         ends, elapsed = [], 0.0
         for phase, seconds in phases:
             elapsed += seconds
@@ -155,7 +187,12 @@ class Scenario:
                 now = time.monotonic() - started
                 while phase_index < len(ends) and now >= ends[phase_index][1]:
                     phase_index += 1
-                    if phase_index == 2:
+                    if phase_index == 2 and self.name == "overload":
+                        base = [x.jobs_per_second for x in self.samples if x.phase == "baseline"][1:]
+                        self.arrival_rate = self.overload * statistics.median(base)
+                        if not self.arrival_rate:
+                            raise RuntimeError("the baseline measured no drain rate")
+                    elif phase_index == 2:
                         pinners = self._pin()
                     if phase_index == 3:
                         self.pin_stop.set()
@@ -163,6 +200,7 @@ class Scenario:
                             thread.join(self.reader_seconds + 10)
                 if phase_index == len(ends):
                     return
+                self.phase = ends[phase_index][0]
                 for worker in workers:
                     if worker.proc.poll() is not None:
                         raise RuntimeError(f"a worker exited:\n{worker.output[-3000:]}")
@@ -191,9 +229,9 @@ class Scenario:
 
 def phase_table(name: str, samples: list[Sample]) -> str:
     lines = [f"scenario {name}:", "| phase | seconds | jobs/s (median) | vs baseline | dead tuples (max) | "
-             "table MB (max) | xmin age (max) |", "|---|---|---|---|---|---|---|"]
+             "table MB (max) | xmin age (max) | backlog (max) |", "|---|---|---|---|---|---|---|---|"]
     rates = {}
-    for phase in ("baseline", "pinned", "recovery"):
+    for phase in ("baseline", "overload" if name == "overload" else "pinned", "recovery"):
         rows = [s for s in samples if s.phase == phase][1:]   # the first sample of a phase straddles it
         if not rows:
             continue
@@ -201,7 +239,13 @@ def phase_table(name: str, samples: list[Sample]) -> str:
         ratio = rates[phase] / rates["baseline"] if rates.get("baseline") else 0.0
         lines.append(f"| {phase} | {rows[-1].seconds - rows[0].seconds:.0f} | {rates[phase]:.0f} | "
                      f"{ratio:.0%} | {max(s.dead for s in rows)} | {max(s.size_mb for s in rows):.1f} | "
-                     f"{max(s.xmin_age for s in rows)} |")
+                     f"{max(s.xmin_age for s in rows)} | {max(s.backlog for s in rows)} |")
+    drained = [s for s in samples if s.phase == "recovery" and s.backlog < LOW]
+    recovery = [s for s in samples if s.phase == "recovery"]
+    if name == "overload" and recovery:
+        lines.append(f"backlog at the end of the overload: {recovery[0].backlog}; under {LOW} "
+                     + (f"{drained[0].seconds - recovery[0].seconds:.0f} s into the recovery" if drained
+                        else "not within the recovery phase"))
     return "\n".join(lines)
 
 
@@ -221,15 +265,17 @@ def write_plot(path: Path, title: str, samples: list[Sample]) -> None:
         path.write_text(svg_plot(title, samples))
         return
     import matplotlib.pyplot as plt
-    fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(8, 5))
+    fig, (top, middle, bottom) = plt.subplots(3, 1, sharex=True, figsize=(8, 7))
     xs = [s.seconds for s in samples]
     top.plot(xs, [s.jobs_per_second for s in samples])
     top.set_ylabel("jobs/s")
-    bottom.plot(xs, [s.dead for s in samples], color="tab:red")
-    bottom.set_ylabel("dead tuples")
+    middle.plot(xs, [s.dead for s in samples], color="tab:red")
+    middle.set_ylabel("dead tuples")
+    bottom.plot(xs, [s.backlog for s in samples], color="tab:green")
+    bottom.set_ylabel("backlog")
     bottom.set_xlabel("seconds")
-    for axis in (top, bottom):
-        pinned = [s.seconds for s in samples if s.phase == "pinned"]
+    for axis in (top, middle, bottom):
+        pinned = [s.seconds for s in samples if s.phase in ("pinned", "overload")]
         if pinned:
             axis.axvspan(pinned[0], pinned[-1], alpha=0.15)
     top.set_title(title)
@@ -238,14 +284,15 @@ def write_plot(path: Path, title: str, samples: list[Sample]) -> None:
 
 
 def svg_plot(title: str, samples: list[Sample], width: int = 720, height: int = 200) -> str:
-    """Two stacked line charts (jobs/s, dead tuples) with the pinned phase shaded."""
+    """Three stacked line charts (jobs/s, dead tuples, backlog), the middle phase shaded."""
     xs = [s.seconds for s in samples]
     x_max = max(xs) or 1.0
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width + 80}" height="{2 * height + 80}" '
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width + 80}" height="{3 * height + 105}" '
              'font-family="sans-serif" font-size="11">',
              f'<text x="40" y="16" font-size="13">{title}</text>']
     charts = (("jobs/s", [s.jobs_per_second for s in samples], "#1f77b4"),
-              ("dead tuples", [s.dead for s in samples], "#d62728"))
+              ("dead tuples", [s.dead for s in samples], "#d62728"),
+              ("backlog", [s.backlog for s in samples], "#2ca02c"))
     for row, (label, values, colour) in enumerate(charts):
         top = 30 + row * (height + 25)
         y_max = max(values) or 1.0
@@ -256,7 +303,7 @@ def svg_plot(title: str, samples: list[Sample], width: int = 720, height: int = 
         def y(v: float, top: int = top, y_max: float = y_max) -> float:
             return top + height - v / y_max * height
 
-        pinned = [s.seconds for s in samples if s.phase == "pinned"]
+        pinned = [s.seconds for s in samples if s.phase in ("pinned", "overload")]
         if pinned:
             parts.append(f'<rect x="{x(pinned[0]):.1f}" y="{top}" width="{x(pinned[-1]) - x(pinned[0]):.1f}" '
                          f'height="{height}" fill="#cccccc" opacity="0.4"/>')
@@ -266,8 +313,8 @@ def svg_plot(title: str, samples: list[Sample], width: int = 720, height: int = 
         parts.append(f'<text x="4" y="{top + 10}">{y_max:,.0f}</text>')
         parts.append(f'<text x="4" y="{top + height}">0</text>')
         parts.append(f'<text x="{60 + width / 2 - 30}" y="{top + 14}">{label}</text>')
-    parts.append(f'<text x="60" y="{2 * height + 70}">0 s</text>')
-    parts.append(f'<text x="{width + 20}" y="{2 * height + 70}">{x_max:.0f} s</text>')
+    parts.append(f'<text x="60" y="{3 * height + 95}">0 s</text>')
+    parts.append(f'<text x="{width + 20}" y="{3 * height + 95}">{x_max:.0f} s</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
@@ -276,7 +323,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="bench/bloat.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=10.0, help="length of each pinned phase")
-    parser.add_argument("--scenario", choices=["idle", "rr", "both"], default="both")
+    parser.add_argument("--scenario", choices=["idle", "rr", "both", "overload"], default="both")
+    parser.add_argument("--overload", type=float, default=1.5,
+                        help="arrivals in the overload scenario, as a multiple of the measured drain rate")
     parser.add_argument("--sample", type=float, default=5.0, help="seconds between samples")
     parser.add_argument("--reader-seconds", type=float, default=30.0,
                         help="how long each REPEATABLE READ reader's transaction lasts")
@@ -288,11 +337,15 @@ def main() -> int:
     names = ["idle", "rr"] if args.scenario == "both" else [args.scenario]
     with PrivateCluster() as cluster:
         for name in names:
-            samples = Scenario(cluster, name, pinned, baseline, args.sample, args.reader_seconds).run()
+            scenario = Scenario(cluster, name, pinned, baseline, args.sample, args.reader_seconds)
+            scenario.overload = args.overload
+            samples = scenario.run()
             write_csv(args.out / f"bloat-{name}.csv", samples)
             title = {"idle": "idle-in-transaction session pinning xmin",
-                     "rr": "REPEATABLE READ readers scanning the queue"}[name]
-            write_plot(args.out / f"bloat-{name}.svg", f"{title} ({args.minutes:g} min pinned, shaded)",
+                     "rr": "REPEATABLE READ readers scanning the queue",
+                     "overload": f"jobs arriving at {args.overload:g}x the drain rate"}[name]
+            middle = "overloaded" if name == "overload" else "pinned"
+            write_plot(args.out / f"bloat-{name}.svg", f"{title} ({args.minutes:g} min {middle}, shaded)",
                        samples)
             print(phase_table(name, samples), flush=True)
     return 0

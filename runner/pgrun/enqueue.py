@@ -14,6 +14,13 @@ from .middleware import correlation_id
 from .retry import RetryPolicy, check_policy
 from .typed import TaskRef
 
+# timedelta's limit, 999,999,999 days (PostgreSQL's interval holds more)
+_MAX_TIMEOUT_SECONDS = 999_999_999 * 86_400
+# add_job checks the ranges (with these words); a Python int outside integer's range would
+# fail sooner, at the parameter, with PostgreSQL's "integer out of range". add_jobs' specs
+# are smallints: a value outside is refused at the cast, without saying which spec.
+_INT_RANGES = {"priority": (-32768, 32767), "max_attempts": (1, 32767)}
+
 
 def _seconds(timeout: float | timedelta | None, where: str = "timeout") -> float | None:
     """A job's timeout as seconds (the database refuses zero and below, with its own words)."""
@@ -23,7 +30,39 @@ def _seconds(timeout: float | timedelta | None, where: str = "timeout") -> float
         return timeout.total_seconds()
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
         raise TypeError(f"{where} is a number of seconds or a timedelta, got {type(timeout).__name__}")
+    if not abs(timeout) <= _MAX_TIMEOUT_SECONDS:   # NaN too
+        raise ValueError(f"{where} must be a finite number of seconds, at most {_MAX_TIMEOUT_SECONDS:,} "
+                         f"(got {timeout!r})")
     return float(timeout)
+
+
+def check_arguments(label: str, identifier: object, queue_name: object, job_key: object,
+                    flags: Sequence[str] | None, priority: object, max_attempts: object,
+                    job_key_mode: object = None, smallints: bool = False) -> None:
+    """Refuses, naming the argument, what could not even reach add_job's own checks: text
+    PostgreSQL cannot hold (NUL, lone surrogates: psycopg would fail without saying which
+    argument) and integers outside integer's range. `label`: '' or 'specs[3]: '."""
+    texts = [("identifier", identifier), ("queue_name", queue_name), ("job_key", job_key),
+             ("job_key_mode", job_key_mode)]
+    texts += [(f"flags[{i}]", flag) for i, flag in enumerate(flags or ())]
+    for name, value in texts:
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise TypeError(f"{label}{name} must be a str, got {type(value).__name__}")
+        if "\x00" in value:
+            raise ValueError(f"{label}{name} cannot contain NUL characters: PostgreSQL text cannot "
+                             "store \\x00")
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError(f"{label}{name} cannot contain lone surrogates (U+D800 to U+DFFF): "
+                                 "they are not valid Unicode") from None
+    for name, value in (("priority", priority), ("max_attempts", max_attempts)):
+        low, high = _INT_RANGES[name]
+        if isinstance(value, int) and not (low <= value <= high if smallints else -2**31 <= value < 2**31):
+            raise ValueError(f"{label}{name} must be between {low} and {high} (got {value})")
 
 
 def add_job_params(identifier: str | TaskRef[Any], payload: Any, queue_name: str | None,
@@ -34,6 +73,7 @@ def add_job_params(identifier: str | TaskRef[Any], payload: Any, queue_name: str
                     depends_on: Sequence[int] | None = None,
                     limit_keys: Sequence[str] | None = None) -> tuple:
     identifier, payload = typed.resolve(identifier, payload, validate)
+    check_arguments("", identifier, queue_name, job_key, flags, priority, max_attempts, job_key_mode)
     seconds = _seconds(timeout)
     if retry is not None:
         meta = {**(meta or {}), "retry": check_policy(retry, "add_job(retry=...)").as_json()}
@@ -44,7 +84,9 @@ def add_job_params(identifier: str | TaskRef[Any], payload: Any, queue_name: str
         meta = hook(meta)
     return (identifier, None if payload is None else payloads.encode(payload), queue_name, run_at,
             max_attempts, job_key, priority, None if flags is None else list(flags), job_key_mode,
-            None if seconds is None else timedelta(seconds=seconds),
+            # a timedelta as given: through float seconds, one of 99,421 days lost a microsecond
+            timeout if isinstance(timeout, timedelta)
+            else None if seconds is None else timedelta(seconds=seconds),
             None if meta is None else payloads.encode(meta, where="meta"),
             _job_ids(depends_on), None if limit_keys is None else _limit_keys(limit_keys))
 
@@ -67,9 +109,11 @@ def _limit_keys(keys: Sequence[str]) -> list[str]:
 def add_jobs_params(specs: Iterable[JobSpec], job_key_preserve_run_at: bool) -> tuple[str, bool]:
     """The specs as one JSON array, payloads written by the rules of payloads.encode (add_job's)."""
     rows = []
-    for spec in specs:
+    for index, spec in enumerate(specs):
         if not isinstance(spec, JobSpec):
             raise TypeError(f"add_jobs takes JobSpec objects, got {type(spec).__name__}")
+        check_arguments(f"specs[{index}]: ", spec.identifier, spec.queue_name, spec.job_key, spec.flags,
+                        spec.priority, spec.max_attempts, smallints=True)
         rows.append({
             "identifier": spec.identifier, "payload": spec.payload, "queue_name": spec.queue_name,
             "run_at": spec.run_at, "max_attempts": spec.max_attempts, "job_key": spec.job_key,

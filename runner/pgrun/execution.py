@@ -196,6 +196,8 @@ class Execution:
         try:
             if taskdef is None:
                 raise ConfigurationError(f"no handler for task {job.task_identifier!r} in this worker")
+            if isinstance(job.payload, payloads.Unreadable):   # it never will be: no retry
+                raise PermanentFailure(f"the job's payload cannot be read by Python: {job.payload.reason}")
             limit = job.timeout or taskdef.timeout
             if limit:
                 timer = asyncio.get_running_loop().call_later(limit, self.stop, job.id,

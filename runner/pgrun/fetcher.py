@@ -214,10 +214,14 @@ class Fetcher:
         for row, payload in zip(rows, decoded, strict=True):
             (job_id, queue_name, task, _, priority, run_at, attempts, max_attempts, last_error,
              created_at, key, locked_at, revision, flags, lease, _, _, timeout, meta) = row
+            if meta is not None:
+                meta = payloads.decode_all([meta])[0]
+                if isinstance(meta, payloads.Unreadable):   # the job fails for it (execution.py)
+                    payload, meta = payloads.Unreadable(f"its meta: {meta.reason}"), None
             jobs.append(Job(job_id, queue_name, task, payload, priority, run_at, attempts, max_attempts,
                             last_error, created_at, locked_at, key, locked_at, worker_id, revision,
                             None if flags is None else payloads.decode_all([flags])[0], "running", lease,
-                            timeout, None if meta is None else payloads.decode_all([meta])[0]))
+                            timeout, meta))
         return jobs, due_in, look_again
 
     async def _give_back_orphans(self, conn) -> None:

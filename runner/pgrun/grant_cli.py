@@ -50,12 +50,18 @@ class OneLineCommand(click.Command):
                 names.insert(0, at.info_name)
                 at = at.parent
             where = " ".join(names)
-            reason = error.format_message().rstrip(".")
+            reason = _one_line(error.format_message().rstrip("."))
             raise _OneLineUsage(f"{where}: {reason} (see pgrun {where} --help)", ctx) from None
 
 
 class OneLineGroup(OneLineCommand, click.Group):
     """A group whose own options' usage errors are one line and exit 2 (`pgrun jobs --limit 0`)."""
+
+
+def _one_line(text: str) -> str:
+    """`text` with line breaks and other unprintable characters (from an argument quoted in
+    the message) written as escapes, so that the message stays one line."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
 
 
 def connection_options(command):
@@ -80,6 +86,8 @@ def run_statement(ctx: click.Context, connection: str | None, schema: str | None
     root = ctx.find_root()
     connection = connection if connection is not None else root.params.get("connection")
     schema = schema or root.params.get("schema") or "pgrun"
+    for _, params in statements:
+        _check_text(params)
     try:
         named = queries.for_schema(schema)
         with db.connect(db.resolve_conninfo(connection)) as conn, conn.transaction():
@@ -95,6 +103,31 @@ def run_statement(ctx: click.Context, connection: str | None, schema: str | None
         click.echo(f"pgrun: {message}", err=True)
         sys.exit(EXIT_USAGE if state in usage_states else 1)
     return schema, rows
+
+
+def _check_text(params: tuple) -> None:
+    """Exits 2 for an argument PostgreSQL cannot receive as text: a NUL character, or bytes
+    that are not UTF-8 (Python reads them from the command line as lone surrogates); psycopg
+    would fail on it with a traceback or without naming the problem."""
+    for value in params:
+        for text in value if isinstance(value, list) else [value]:
+            if not isinstance(text, str):
+                continue
+            if "\x00" in text:
+                click.echo("pgrun: an argument contains a NUL character, which PostgreSQL text cannot hold",
+                           err=True)
+                sys.exit(EXIT_USAGE)
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                shown = text.encode("utf-8", "surrogateescape" if _escaped(text) else "backslashreplace")
+                click.echo(f"pgrun: an argument is not valid UTF-8 text: {shown!r}", err=True)
+                sys.exit(EXIT_USAGE)
+
+
+def _escaped(text: str) -> bool:
+    """Whether every lone surrogate in `text` stands for a byte (U+DC80 to U+DCFF)."""
+    return all("\udc80" <= c <= "\udcff" for c in text if "\ud800" <= c <= "\udfff")
 
 
 def _run(ctx: click.Context, connection: str | None, schema: str | None, statement: str,

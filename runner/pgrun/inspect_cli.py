@@ -55,7 +55,11 @@ class _When(click.ParamType):
         text = str(value).strip()
         delay = _DELAY.match(text)
         if delay:
-            return datetime.now(timezone.utc) + timedelta(**{_UNITS[delay.group(2)]: float(delay.group(1))})
+            try:
+                later = timedelta(**{_UNITS[delay.group(2)]: float(delay.group(1))})
+                return datetime.now(timezone.utc) + later
+            except OverflowError:   # beyond datetime's year 9999
+                self.fail(f"{text!r} is too far ahead (datetime reaches the year 9999)", param, ctx)
         try:
             moment = datetime.fromisoformat(text)
         except ValueError:

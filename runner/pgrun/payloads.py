@@ -30,7 +30,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-__all__ = ["NUL_MESSAGE", "SURROGATE_MESSAGE", "decode_all", "encode"]
+__all__ = ["NUL_MESSAGE", "SURROGATE_MESSAGE", "Unreadable", "decode_all", "encode"]
 
 NUL_MESSAGE = "payloads cannot contain NUL characters: PostgreSQL's jsonb cannot store \\u0000"
 SURROGATE_MESSAGE = ("payloads cannot contain lone surrogates (U+D800 to U+DFFF): "
@@ -66,12 +66,40 @@ def _model_fields(value: Any) -> Any:
 DECODE_JOINED_MAX_CHARS = 1 << 20
 
 
+class Unreadable:
+    """A JSON value PostgreSQL holds that Python's json cannot read back: nested deeper than
+    Python's recursion limit, or an integer of more than 4,300 digits (jsonb keeps 1e5000 as
+    its digits). The job fails for good with `reason`; raised from the claim instead, it
+    stopped every worker that claimed it, and the jobs claimed beside it too."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"Unreadable({self.reason!r})"
+
+
 def decode_all(texts: list[str]) -> list[Any]:
     """The values of many JSON texts (as PostgreSQL writes jsonb: each valid JSON), decoded in
-    one call when they are small: a call per text costs more than the parsing."""
-    if sum(map(len, texts)) > DECODE_JOINED_MAX_CHARS:
-        return [json.loads(text) for text in texts]
-    return json.loads("[" + ",".join(texts) + "]")
+    one call when they are small: a call per text costs more than the parsing. A text Python
+    cannot read gives an Unreadable, and the others their values."""
+    try:
+        if sum(map(len, texts)) > DECODE_JOINED_MAX_CHARS:
+            return [json.loads(text) for text in texts]
+        return json.loads("[" + ",".join(texts) + "]")
+    except (ValueError, RecursionError):
+        return [_decode_one(text) for text in texts]
+
+
+def _decode_one(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except RecursionError:
+        return Unreadable("it is nested deeper than Python's json module can read")
+    except ValueError as error:   # an integer beyond sys.get_int_max_str_digits()
+        return Unreadable(str(error))
 
 
 def encode_all(values: list[Any]) -> str | None:
@@ -97,7 +125,12 @@ def encode(payload: Any, *, where: str = "payload") -> str:
     try:
         text = json.dumps(payload, default=_default, ensure_ascii=False, allow_nan=False,
                           separators=(",", ":"))
-    except (TypeError, ValueError, RecursionError) as error:
+    except RecursionError:
+        # json.dumps recurses once per level. Not explained: _explain's paths grow with the
+        # depth, and writing them for 100,000 levels took 30 s.
+        raise ValueError(f"{where} is nested too deeply to encode (deeper than Python's recursion "
+                         "limit allows)") from None
+    except (TypeError, ValueError) as error:
         _explain(payload, where)
         raise type(error)(f"{where} is not JSON-serialisable: {error}") from None
     if not text.isascii():

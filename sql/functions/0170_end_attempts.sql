@@ -274,7 +274,8 @@ declare
 begin
   select array_agg(j.id order by j.id), array_agg(j.queue_name order by j.id) into v_locked, v_queues
   from (select j.id, j.queue_name from @schema@._private_jobs as j
-        where j.id = any(_lock_attempts.job_ids) and j.state = 'running'
+        -- by id, never by jobs_running: see _delete_plain_completions
+        where j.id = any(_lock_attempts.job_ids) and j.state is not distinct from 'running'
           and j.locked_by = _lock_attempts.worker_id and j.lease = (v_leases ->> j.id::text)::bigint
         order by j.id
         for update of j skip locked) as j;
@@ -302,7 +303,7 @@ begin
         perform set_config('lock_timeout', '10ms', true);
         select array_agg(j.id order by j.id), array_agg(j.queue_name order by j.id) into v_locked, v_queues
         from (select j.id, j.queue_name from @schema@._private_jobs as j
-              where j.id = any(busy) and j.state = 'running'
+              where j.id = any(busy) and j.state is not distinct from 'running'
                 and j.locked_by = _lock_attempts.worker_id and j.lease = (v_leases ->> j.id::text)::bigint
               order by j.id
               for update of j) as j;

@@ -25,8 +25,15 @@ begin
   v_leases := jsonb_object(_delete_plain_completions.job_ids::text[], _delete_plain_completions.leases::text[]);
   with deleted as (
     delete from @schema@._private_jobs as j
+    -- Found by id (the primary key). `state is not distinct from` (state is
+    -- never null: the same as `=`) implies no partial index's predicate, so
+    -- no plan can scan jobs_running instead: generic plans made when few jobs
+    -- ran did, reading all of the worker's entries there, dead ones included,
+    -- which grow without bound while a long transaction keeps vacuum from
+    -- removing finished attempts (docs/reliability.md#bloat).
     where j.id in (select l.id from @schema@._private_jobs as l
-                   where l.id = any(_delete_plain_completions.job_ids) and l.state = 'running'
+                   where l.id = any(_delete_plain_completions.job_ids)
+                     and l.state is not distinct from 'running'
                      and l.locked_by = _delete_plain_completions.worker_id
                      and l.lease = (v_leases ->> l.id::text)::bigint
                      and l.queue_name is null and l.cancel_requested_at is null and l.limit_keys is null

@@ -40,3 +40,17 @@ def poison(payload, helpers):
 async def note(payload, helpers):
     """Records payload['note']."""
     await _record(helpers, payload.get("note", ""))
+
+
+@task
+async def gated_outcome(payload, helpers):
+    """Records 'started', waits until the file payload['gate'] + '.<attempt>' exists, writes
+    that name + '.ended', then fails if payload['fail'], else completes: its end needs no
+    connection of its own."""
+    await _record(helpers, "started")
+    gate = f"{payload['gate']}.{helpers.job.attempts}"
+    while not os.path.exists(gate):
+        await asyncio.sleep(0.02)
+    open(f"{gate}.ended", "w").close()
+    if payload.get("fail"):
+        raise RuntimeError(f"attempt {helpers.job.attempts} fails")

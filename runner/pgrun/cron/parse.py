@@ -163,8 +163,11 @@ def parse_time_phrase(phrase: str) -> timedelta:
         raise ValueError(f"{phrase!r} is not a time phrase such as 1h, 2d or 1w2d3h4m5s "
                          "(units s, m, h, d, w)")
     total = timedelta(0)
-    for count, unit in _TIME_PHRASE_PART.findall(phrase):
-        total += timedelta(**{_UNITS[unit]: int(count)})
+    try:
+        for count, unit in _TIME_PHRASE_PART.findall(phrase):
+            total += timedelta(**{_UNITS[unit]: int(count)})
+    except OverflowError:
+        raise ValueError(f"{phrase!r} is too long a time (at most 999999999 days)") from None
     return total
 
 
@@ -211,6 +214,8 @@ def _parse_line(line: str, default_tz: str, source: str, number: int) -> CronIte
             payload = relaxed_json.loads(rest)
         except ValueError as error:
             raise ValueError(f"payload is not valid JSON: {error}") from None
+        except RecursionError:
+            raise ValueError("payload is nested too deeply to read") from None
         if not isinstance(payload, dict):
             raise ValueError("payload must be a JSON object")
     tz = options.get("tz", default_tz)

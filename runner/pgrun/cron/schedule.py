@@ -53,7 +53,7 @@ def _compile_field(text: str, name: str, low: int, high: int, names: dict[str, i
     top = 7 if weekday else high
 
     def number(token: str) -> int:
-        if token.isdigit():
+        if token.isascii() and token.isdigit():  # '²' is a digit to str.isdigit, not to int()
             value = int(token)
         elif token.lower() in names:
             value = names[token.lower()]
@@ -95,7 +95,8 @@ def zone(name: str) -> ZoneInfo:
     """The IANA time zone `name`; ValueError if there is no such zone."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    # OSError: a name the file system refuses (too long, a directory such as 'America')
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ValueError(f"unknown time zone {name!r} (expected an IANA name such as "
                          "'Europe/Paris' or 'UTC')") from None
 
