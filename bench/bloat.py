@@ -93,7 +93,8 @@ class Scenario:
 
     def _add(self, conn: psycopg.Connection, count: int) -> None:
         conn.execute("select count(*) from pgrun.add_jobs(array(select row('chaos.noop', null, null, null, "
-                     "null, null, null, null, null, null)::pgrun.job_spec from generate_series(1, %s)))", (count,))
+                     "null, null, null, null, null, null)::pgrun.job_spec from generate_series(1, %s)))",
+                     (count,))
         self.added += count
 
     def _producer(self, deleted) -> None:

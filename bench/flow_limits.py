@@ -55,7 +55,8 @@ def fill(conn: psycopg.Connection, count: int, *, form: str) -> None:
     for done in range(0, count, CHUNK):
         conn.execute(
             "select count(*) from pgrun.add_jobs(array("
-            f" select row(%(task)s, null, {queue}, null, null, null, null, null, null, {keys})::pgrun.job_spec"
+            f" select row(%(task)s, null, {queue}, null, null, null, null, null, null, {keys})"
+            "::pgrun.job_spec"
             " from generate_series(%(first)s::int, %(last)s::int) g order by g))",
             {"task": TASK, "tenants": TENANTS, "first": done + 1, "last": min(done + CHUNK, count)})
 

@@ -218,3 +218,20 @@ def test_charts_sum_each_minute_and_label_times_relative_to_now():
     assert "<title>5 (this minute)</title>" in svg and "<title>1 (29 min ago)</title>" in svg
     assert ">-29m</text>" in svg and ">now</text>" in svg and svg.count("<rect") == 30
     assert 'data-total="0"' in bar_chart([0] * 30, title="t", color="red", chart_id="z")  # no division by 0
+
+
+def test_the_limits_page_shows_each_keys_limit_and_usage(dsn, conn):
+    conn.execute("select pgrun.set_limit('tenant:*', max_running => 2, max_per_period => 10, "
+                 "period => interval '1 minute', burst => 5)")
+    with pgrun.WorkerUtils(dsn) as utils:
+        for _ in range(3):
+            utils.add_job("sync", limit_keys=["tenant:42"])
+    with _client(dsn) as client:
+        page = client.get("/limits")
+        assert page.status_code == 200 and 'href="/limits">Limits</a>' in page.text
+        row = page.text[page.text.index("<td>tenant:42</td>"):].split("</tr>")[0]
+        assert "<td>tenant:*</td>" in row and "<td>0 / 2</td>" in row, row
+        assert "10 per 60.0 s (burst 5)" in row and row.endswith("<td>3</td>"), row
+        live = client.get("/limits", headers=HTMX).text
+        assert live.lstrip().startswith("<table>") and "tenant:42" in live   # the fragment alone
+        assert 'href="/limits"' in client.get("/queues").text

@@ -26,8 +26,8 @@ def _start_workers(recording_workers) -> None:
 def _add_many(conn, task: str, count: int, *, payload: dict | None = None, queue: str | None = None,
               limit_keys: list[str] | None = None, priority: int = 0) -> None:
     conn.execute(
-        "select count(*) from pgrun.add_jobs(array(select row(%s, %s::json, %s, null, null, null, %s, null, null,"
-        " %s::text[])::pgrun.job_spec from generate_series(1, %s)))",
+        "select count(*) from pgrun.add_jobs(array(select row(%s, %s::json, %s, null, null, null, %s, null,"
+        " null, %s::text[])::pgrun.job_spec from generate_series(1, %s)))",
         (task, json.dumps(payload or {}), queue, priority, limit_keys, count))
 
 

@@ -31,6 +31,7 @@ from ..queries import (
     SHOW_JOB_COLUMNS,
     THROUGHPUT_COLUMNS,
     WORKER_COLUMNS,
+    LIMIT_COLUMNS,
     WORKFLOW_COLUMNS,
     WORKFLOW_STEP_COLUMNS,
 )
@@ -188,6 +189,10 @@ def create_app(conninfo: str = "", schema: str = "pgrun", *, token: str | None =
         return page(request, "queues.html", fragment="_queues.html",
                     queues=await store.rows("list_queues", (), QUEUE_COLUMNS))
 
+    async def limits_page(request: Request) -> Response:
+        return page(request, "limits.html", fragment="_limits.html",
+                    limits=await store.rows("list_limits", (), LIMIT_COLUMNS))
+
     async def workers_page(request: Request) -> Response:
         return page(request, "workers.html", fragment="_workers.html",
                     workers=await store.rows("list_workers", (), WORKER_COLUMNS))
@@ -239,8 +244,7 @@ def create_app(conninfo: str = "", schema: str = "pgrun", *, token: str | None =
         Route("/jobs/{job_id:int}/{action}", guarded(job_action), methods=["POST"]),
         Route("/queues", guarded(queues_page)),
         Route("/queues/{name}/{action}", guarded(queue_action), methods=["POST"]),
-        # LIMITS: the flow-control work adds its page here (`/limits`: each key's limit and usage,
-        # from its own SQL listing) and a link in base.html's nav, marked the same way.
+        Route("/limits", guarded(limits_page)),
         Route("/workers", guarded(workers_page)),
         Route("/cron", guarded(cron_page)),
         Route("/audit", guarded(audit_page)),
