@@ -42,6 +42,10 @@ def _value(port: int, name: str, **labels: str) -> float | None:
 
 def test_metrics_are_scraped_while_jobs_run(dsn, conn, tmp_path):
     release = tmp_path / "release"
+    # limit usage is read when the worker starts, then every 30 s: these wait before it starts
+    conn.execute("select pgrun.set_limit('tenant:*', max_running => 2)")
+    conn.execute("select pgrun.add_job('limited.elsewhere', limit_keys => array['tenant:7']) "
+                 "from generate_series(1, 2)")
     workers = Workers(dsn)
     try:
         worker = workers.start("--tasks", "tasks.metrics_probe", "--concurrency", "4", "--metrics-port", "0")
@@ -67,6 +71,11 @@ def test_metrics_are_scraped_while_jobs_run(dsn, conn, tmp_path):
         wait_until(lambda: _value(port, "pgrun_queue_jobs", task="not.run.here", queue="",
                                   state="available") == 3,
                    timeout=60, message="the waiting jobs in pgrun_queue_jobs")
+        wait_until(lambda: _value(port, "pgrun_limit_waiting", key="tenant:7") == 2, timeout=60,
+                   message="the limit key's waiting jobs")
+        assert _value(port, "pgrun_limit_max_running", key="tenant:7") == 2
+        assert _value(port, "pgrun_limit_running", key="tenant:7") == 0
+        assert _value(port, "pgrun_limit_paused", key="tenant:7") == 0
         assert _value(port, "pgrun_queue_oldest_waiting_seconds", task="not.run.here", queue="") >= 0
         assert _value(port, "pgrun_queue_counted_age_seconds") >= 0
 

@@ -12,6 +12,10 @@ What it exports (docs/operations.md has the list with alert rules):
 - from SQL `job_counts` (queue-wide, every worker sees the same): jobs by task, queue and
   state, the oldest available job's wait, and how old that count is. Read at most every
   `refresh` seconds on a connection of the exporter's own, never per job or per scrape;
+- from SQL `list_limits` (flow control), read at most every LIMITS_EVERY seconds: each limit
+  key's running jobs, `max_running`, room and waiting jobs, and whether a `RateLimited` pause
+  holds it, for the LIMITS_SHOWN keys with the most waiting jobs (a label per key: tenants by
+  the thousand would swamp a Prometheus server);
 - liveness: `pgrun_worker_up`, `pgrun_worker_ready`, `pgrun_worker_listening`.
 
 The HTTP server runs on the worker's event loop (asyncio), so a loop that is stuck fails the
@@ -34,12 +38,14 @@ from prometheus_client.core import GaugeMetricFamily
 
 from . import db
 from .fmt import reason
-from .queries import COUNT_COLUMNS, column_names
+from .queries import COUNT_COLUMNS, LIMIT_COLUMNS, column_names
 
 log = logging.getLogger("pgrun.metrics")
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 _OUTCOMES = {"job:success": "completed", "job:error": "failed", "job:snooze": "snoozed"}
+LIMITS_EVERY = 30.0   # seconds between reads of list_limits, which counts each key's waiting jobs
+LIMITS_SHOWN = 200
 
 
 class _QueueStats:
@@ -50,6 +56,8 @@ class _QueueStats:
         self._worker = worker
         self.refresh = refresh
         self.rows: list[dict] = []
+        self.limits: list[dict] = []         # list_limits' rows, most waiting first
+        self._limits_at: float | None = None
         self.ok_at: float | None = None      # monotonic time of the last successful read
         self.error: str | None = None        # why the last read failed (None: it did not)
         self.started = False                 # migrated and registered (worker:start)
@@ -81,6 +89,7 @@ class _QueueStats:
                     cursor = await conn.execute(sql, (False,))
                     self.rows = [dict(zip(names, row, strict=True)) for row in await cursor.fetchall()]
                     self.ok_at, self.error = time.monotonic(), None
+                    await self._read_limits(conn)
                 except Exception as error:  # noqa: BLE001 - the exporter outlives the database
                     self.error = reason(error)
                     log.debug("queue statistics not read: %s", self.error)
@@ -91,6 +100,33 @@ class _QueueStats:
         finally:
             if conn is not None:
                 await conn.close()
+
+    async def _read_limits(self, conn) -> None:
+        if self._limits_at is not None and time.monotonic() - self._limits_at < LIMITS_EVERY:
+            return
+        self._limits_at = time.monotonic()
+        cursor = await conn.execute(self._worker.queries.list_limits)
+        names = column_names(LIMIT_COLUMNS)
+        found = [dict(zip(names, row, strict=True)) for row in await cursor.fetchall()]
+        keys = [row for row in found if row["running"] is not None]   # not the patterns' own rows
+        self.limits = sorted(keys, key=lambda row: -(row["waiting"] or 0))[:LIMITS_SHOWN]
+
+    def _limit_families(self):
+        families = {name: GaugeMetricFamily(f"pgrun_limit_{name}", text, labels=["key"]) for name, text in (
+            ("running", "jobs of a limit key running now"),
+            ("max_running", "a limit key's max_running (absent: none)"),
+            ("room", "how many more jobs of a limit key may start now"),
+            ("waiting", "available jobs waiting under a limit key"),
+            ("paused", "1 while a RateLimited pause holds a limit key"))}
+        for row in self.limits:
+            key = [row["key"]]
+            families["running"].add_metric(key, row["running"])
+            if row["max_running"] is not None:
+                families["max_running"].add_metric(key, row["max_running"])
+            families["room"].add_metric(key, row["room"])
+            families["waiting"].add_metric(key, row["waiting"] or 0)
+            families["paused"].add_metric(key, 1 if row["paused_until"] is not None else 0)
+        return families.values()
 
     def collect(self):
         worker = self._worker
@@ -119,6 +155,7 @@ class _QueueStats:
         if self.rows:
             age.add_metric([], max(0.0, (now - self.rows[0]["counted_at"]).total_seconds()))
         yield from (jobs, oldest, age)
+        yield from self._limit_families()
 
 
 class MetricsServer:

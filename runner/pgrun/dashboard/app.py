@@ -26,12 +26,12 @@ from .. import db
 from ..fmt import duration
 from ..queries import (
     COUNT_COLUMNS,
+    LIMIT_COLUMNS,
     LIST_JOB_COLUMNS,
     QUEUE_COLUMNS,
     SHOW_JOB_COLUMNS,
     THROUGHPUT_COLUMNS,
     WORKER_COLUMNS,
-    LIMIT_COLUMNS,
     WORKFLOW_COLUMNS,
     WORKFLOW_STEP_COLUMNS,
 )
