@@ -236,7 +236,8 @@ def generate(conn, count: int, queue_expr: str = "null", chunk: int = 100_000) -
         n = min(chunk, count - s)
         conn.execute(
             "select count(*) from pgrun.add_jobs(array("
-            f"select row('noop', json_build_object('i', g), {queue_expr}, null, null, null, null, null, null)"
+            f"select row('noop', json_build_object('i', g), {queue_expr}, null, null, null, null, null, null,"
+            " null)"
             "::pgrun.job_spec from generate_series(%s::int, %s::int) as g))", (s, s + n - 1))
 
 

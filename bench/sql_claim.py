@@ -358,7 +358,8 @@ def add_jobs(conn: psycopg.Connection, count: int, *, task: str = TASK, queue_pr
     for done in range(0, count, CHUNK):
         conn.execute(
             "select count(*) from pgrun.add_jobs(array("
-            f" select row(%(task)s, null, {queue}, {run_at}, null, null, %(priority)s::smallint, null, null)"
+            f" select row(%(task)s, null, {queue}, {run_at}, null, null, %(priority)s::smallint, null, null,"
+            " null)"
             "::pgrun.job_spec"
             " from generate_series(%(first)s::int, %(last)s::int) g order by g))",
             {"task": task, "prefix": f"{queue_prefix}-", "queues": queues or 1, "priority": priority,

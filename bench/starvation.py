@@ -39,7 +39,8 @@ COUNT = "select count(*) filter (where priority = 0), count(*) filter (where pri
 
 def add(conn: psycopg.Connection, count: int, priority: int) -> None:
     conn.execute("select count(*) from pgrun.add_jobs(array(select row('chaos.noop', null, null, null, null, "
-                 "null, %s, null)::pgrun.job_spec from generate_series(1, %s)))", (priority, count))
+                 "null, %s, null, null, null)::pgrun.job_spec from generate_series(1, %s)))",
+                 (priority, count))
 
 
 def producer(dsn: str, stop: threading.Event) -> None:

@@ -57,7 +57,8 @@ def test_a_worker_carries_on_when_its_connections_are_killed(workers, conn, tmp_
 
     def add(first: int, count: int) -> None:
         conn.execute("select count(*) from pgrun.add_jobs(array(select row('append_to_file', "
-                     "json_build_object('path', %s::text, 'n', n), null, null, null, null, null, null, null)"
+                     "json_build_object('path', %s::text, 'n', n), null, null, null, null, null, null, null,"
+                     " null)"
                      "::pgrun.job_spec from generate_series(%s::int, %s::int) as n))",
                      (str(out), first, first + count - 1))
 
