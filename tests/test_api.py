@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 import pgrun
-from fault_support import holding
+from fault_support import embedded, holding
 from pgrun import JobSpec, WorkerUtils
 from support import RESULTS_TABLE, scalar, wait_until
 
@@ -454,22 +454,29 @@ def test_async_worker_stop_listeners_finish_before_run_once_returns(dsn):
     assert stopped == ["pgrun-test-stop-listener"]
 
 
+def _leave_dead_rows(worker, conn) -> None:
+    """The worker vacuums at 500 dead rows; 2,000 jobs for it to run, and leave dead."""
+    worker._maintenance.vacuum_dead_rows = 500
+    conn.execute("select count(*) from pgrun.add_jobs(array(select json_populate_record("
+                 "null::pgrun.job_spec, '{\"identifier\": \"t\"}') from generate_series(1, 2000)))")
+
+
+async def _logged(caplog, text: str, message: str) -> None:
+    await asyncio.to_thread(wait_until, lambda: text in caplog.text, timeout=20, interval=0.2,
+                            message=message)
+
+
+NOOP = {"t": lambda payload, helpers: None}
+
+
 def test_a_worker_vacuums_the_jobs_table_once_it_holds_many_dead_rows(dsn, conn, caplog):
     caplog.set_level(logging.INFO, logger="pgrun.worker")
 
     async def main():
-        worker = pgrun.make_worker({"t": lambda payload, helpers: None}, connection=dsn,
-                                   maintenance_interval=0.3)
-        worker._maintenance.vacuum_dead_rows = 500
-        conn.execute("select count(*) from pgrun.add_jobs(array(select json_populate_record("
-                     "null::pgrun.job_spec, '{\"identifier\": \"t\"}') from generate_series(1, 2000)))")
-        await worker.start()
-        try:
+        async with embedded(NOOP, dsn, maintenance_interval=0.3) as worker:
+            _leave_dead_rows(worker, conn)
             # completed jobs are deleted: 2,000 dead rows, seen by the statistics a little later
-            await asyncio.to_thread(wait_until, lambda: "vacuumed the jobs table" in caplog.text, timeout=20,
-                                    interval=0.2, message="the worker to vacuum the jobs table")
-        finally:
-            await worker.stop()
+            await _logged(caplog, "vacuumed the jobs table", "the worker to vacuum the jobs table")
 
     asyncio.run(main())
     assert scalar(conn, "select vacuum_count from pg_stat_user_tables "
@@ -482,26 +489,16 @@ def test_a_vacuum_already_running_elsewhere_is_skipped_at_once_and_tried_again_l
     caplog.set_level(logging.INFO, logger="pgrun.worker")
 
     async def main():
-        worker = pgrun.make_worker({"t": lambda payload, helpers: None}, connection=dsn,
-                                   maintenance_interval=0.3)
-        worker._maintenance.vacuum_dead_rows = 500
-        conn.execute("select count(*) from pgrun.add_jobs(array(select json_populate_record("
-                     "null::pgrun.job_spec, '{\"identifier\": \"t\"}') from generate_series(1, 2000)))")
-        # the lock a VACUUM holds, held here as if another worker were vacuuming
-        with holding(dsn, "lock table pgrun._private_jobs in share update exclusive mode"):
-            await worker.start()
-            try:
-                await asyncio.to_thread(wait_until, lambda: "vacuum of the jobs table skipped" in caplog.text,
-                                        timeout=20, interval=0.2, message="the worker to skip the vacuum")
+        with contextlib.ExitStack() as vacuum_elsewhere:
+            # the lock a VACUUM holds, held here as if another worker were vacuuming
+            vacuum_elsewhere.enter_context(holding(dsn, "lock table pgrun._private_jobs in share update "
+                                                        "exclusive mode"))
+            async with embedded(NOOP, dsn, maintenance_interval=0.3) as worker:
+                _leave_dead_rows(worker, conn)
+                await _logged(caplog, "vacuum of the jobs table skipped", "the worker to skip the vacuum")
                 assert "vacuumed the jobs table" not in caplog.text
                 assert "lock not available" in caplog.text
-            except BaseException:
-                await worker.stop()
-                raise
-        try:
-            await asyncio.to_thread(wait_until, lambda: "vacuumed the jobs table" in caplog.text, timeout=20,
-                                    interval=0.2, message="the worker to vacuum once the lock is gone")
-        finally:
-            await worker.stop()
+                vacuum_elsewhere.close()   # the other vacuum ends
+                await _logged(caplog, "vacuumed the jobs table", "the worker to vacuum once the lock is gone")
 
     asyncio.run(main())
