@@ -21,6 +21,7 @@ begin
                        else new.run_at end;
   v_job.max_attempts := new.max_attempts;
   v_job.priority := new.priority;
+  v_job.base_priority := null;  -- not aged (0545_priority_aging.sql)
   v_job.flags := new.flags;
   v_job.timeout := new.timeout;
   v_job.meta := new.meta;

@@ -147,6 +147,12 @@ begin
                       then _end_attempts.now + coalesce((_end_attempts.delays ->> j.id::text)::interval,
                                                         interval '0')
                       else j.run_at end,
+        -- a retry or a snooze waits again from a new run_at, at its own priority
+        -- (0545_priority_aging.sql); a give-back or a release keeps its wait
+        priority = case when p.state = 'retryable' or _end_attempts.outcome = 'snoozed'
+                        then coalesce(j.base_priority, j.priority) else j.priority end,
+        base_priority = case when p.state = 'retryable' or _end_attempts.outcome = 'snoozed'
+                             then null else j.base_priority end,
         last_error = case when _end_attempts.outcome in ('failed', 'released') or p.state = 'cancelled'
                           then @schema@._clean_error(p.message, v_max_error) else j.last_error end,
         errors = case when _end_attempts.outcome in ('failed', 'released') or p.state = 'cancelled'

@@ -44,7 +44,9 @@ begin
   ), updated as (
     update @schema@._private_jobs as j
     set run_at = coalesce(reschedule_jobs.run_at, j.run_at),
-        priority = coalesce(reschedule_jobs.priority, j.priority),
+        -- its own priority again (an aged one: its base_priority), aged anew from its run_at
+        priority = coalesce(reschedule_jobs.priority, j.base_priority, j.priority),
+        base_priority = null,
         attempts = coalesce(reschedule_jobs.attempts, j.attempts),
         max_attempts = coalesce(reschedule_jobs.max_attempts, j.max_attempts),
         state = t.state,

@@ -38,6 +38,7 @@ begin
   if v_ids is not null then
     update @schema@._private_jobs as j
     set state = 'available', attempts = 0, run_at = now(), finished_at = null, keep_until = null,
+        priority = coalesce(j.base_priority, j.priority), base_priority = null,
         cancel_requested_at = null, cancel_reason = null, updated_at = now()
     where j.id = any(v_ids);
     perform @schema@._use_queues(array(

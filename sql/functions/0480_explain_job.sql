@@ -140,6 +140,10 @@ begin
   else
     reason := format('in state %s, which explain_job does not know', v_job.state);
   end case;
+  -- priority aging (0545_priority_aging.sql)
+  if v_job.base_priority is not null then
+    reason := reason || format('; priority %s, aged from %s', v_job.priority, v_job.base_priority);
+  end if;
   return next;
 end;
 $$;

@@ -5,6 +5,7 @@
 --     only their own tasks'),
 --   release locks older than job_expiry of workers that never registered,
 --   end attempts past their job's timeout and the grace (_time_out_attempts),
+--   age the priority of waiting jobs, when priority aging is on (_age_priorities),
 --   remove final jobs whose retention ended,
 --   forget reaped workers that hold nothing any more, an hour later,
 --   remove audit rows older than the audit_retention setting,
@@ -40,6 +41,10 @@ begin
 
   v_n := @schema@._time_out_attempts(maintain.now, maintain.max_rows);
   if v_n > 0 then task := 'timed out attempts ended'; rows := v_n; return next; end if;
+
+  -- priority aging, when set_priority_aging turned it on (0545_priority_aging.sql)
+  v_n := @schema@._age_priorities(maintain.now, maintain.max_rows);
+  if v_n > 0 then task := 'priorities aged'; rows := v_n; return next; end if;
 
   -- prune in batches until a batch comes back short or a second has passed,
   -- so that pruning keeps up with busy tasks

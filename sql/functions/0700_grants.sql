@@ -19,7 +19,7 @@ as $$
     when 'enqueue' then array['add_job', 'add_jobs']
     when 'read' then array['get_result', 'explain_job', 'job_counts', 'job_throughput', 'list_jobs', 'list_queues', 'list_workers',
       'list_workflows', 'workflow_steps',
-      'list_limits']
+      'list_limits', 'priority_aging']
     when 'worker' then array['add_job', 'add_jobs', 'get_result', 'watch_jobs', 'unwatch_jobs',
       'claim_jobs', 'get_job', 'get_jobs', 'complete_attempts', 'fail_attempts', 'return_attempts',
       'complete_job', 'fail_job', 'complete_held_jobs', 'fail_held_jobs', 'return_held_jobs',
@@ -40,7 +40,7 @@ as $$
       'set_dead_letter', 'remove_dead_letter', 'set_retry_policy', 'remove_retry_policy', 'retry_delay',
       'job_counts', 'job_throughput', 'list_jobs', 'list_queues', 'list_workers', 'parent_results', 'job_steps',
       'record_job_step', 'start_workflow', 'list_workflows', 'workflow_steps',
-      'set_limit', 'remove_limit', 'pause_limit_key', 'list_limits']
+      'set_limit', 'remove_limit', 'pause_limit_key', 'list_limits', 'set_priority_aging', 'priority_aging']
   end) as f;
 $$;
 
