@@ -1,5 +1,6 @@
 """pgrun: a PostgreSQL job queue for Python, with its rules in PL/pgSQL."""
 
+from .aging import PriorityAging
 from .api import make_worker, run, run_async, run_once, run_once_async
 from .control import Explanation
 from .errors import PermanentFailure, PgrunError, RateLimited, SchemaTooNew, Snooze, WorkerRestartRequired
@@ -31,8 +32,8 @@ __all__ = [
     "AsyncWorkerUtils", "Event", "Events", "Explanation", "Helpers", "InvalidPayload", "Job", "JobKeyMode",
     "JobResult", "TaskRef", "task_ref", "JobContext", "Middleware", "correlate", "current_job",
     "RetryPolicy", "custom", "exponential", "fixed", "linear",
-    "JobSpec", "PermanentFailure", "PgrunError", "RateLimited", "Snooze", "WorkerRestartRequired",
-    "WaitTimeout",
+    "JobSpec", "PermanentFailure", "PgrunError", "PriorityAging", "RateLimited", "Snooze",
+    "WorkerRestartRequired", "WaitTimeout",
     "get_result", "get_result_async", "unwatch_jobs", "unwatch_jobs_async",
     "wait_for", "wait_for_async", "watch_jobs", "watch_jobs_async",
     "SchemaTooNew", "SyncHelpers", "Worker", "WorkerStats", "WorkerUtils", "__version__", "add_job",

@@ -104,6 +104,8 @@ class Queries:
     remove_limit: str
     list_limits: str
     pause_limit_key: str
+    set_priority_aging: str
+    priority_aging: str
     remove_dead_letter: str
     listen: str
     cancel_channel: str
@@ -211,6 +213,8 @@ def for_schema(schema: str) -> Queries:
         remove_limit=f"select {s}.remove_limit(%s)",
         list_limits=f"select {', '.join(LIMIT_COLUMNS)} from {s}.list_limits()",
         pause_limit_key=f"select {s}.pause_limit_key(%s, %s::interval)",
+        set_priority_aging=f"select {s}.set_priority_aging(%s::interval, %s::int)",
+        priority_aging=f"select step, max_steps from {s}.priority_aging()",
         # pgrun.testing: the jobs of a task (or all), in some states (or all)
         task_jobs=(f"select {_ROW_COLUMNS} from {s}._private_jobs "
                    "where (%s::text is null or task_identifier = %s::text) "

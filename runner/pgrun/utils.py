@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from . import control, db, enqueue, queries, results
+from .aging import AgingMethods, AsyncAgingMethods
 from .control import Explanation
 from .enqueue import add_job_params, add_jobs_params, jobs_of
 from .job import Job, JobKeyMode, JobSpec
@@ -121,7 +122,7 @@ async def add_jobs_async(conn: psycopg.AsyncConnection, specs: Iterable[JobSpec]
 # ------------------------------------------------------------- WorkerUtils
 
 
-class WorkerUtils:
+class WorkerUtils(AgingMethods):
     """Adds jobs and runs the admin functions on a connection of its own.
 
     `connection` is a URL/conninfo (else DATABASE_URL, else libpq's PG* variables) or an open
@@ -268,7 +269,7 @@ class WorkerUtils:
         return jobs_of(self.connection.execute(query, params).fetchall())
 
 
-class AsyncWorkerUtils:
+class AsyncWorkerUtils(AsyncAgingMethods):
     """WorkerUtils for asyncio code: the same methods, awaited."""
 
     def __init__(self, connection: str | psycopg.AsyncConnection | None = None, *,

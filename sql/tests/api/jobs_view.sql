@@ -17,10 +17,11 @@ select is(
    from information_schema.columns as c
    where c.table_schema = 'pgrun' and c.table_name = 'jobs' and c.ordinal_position > 15),
   array['payload', 'errors', 'state', 'finished_at', 'keep_until', 'result', 'cancel_requested_at', 'cancel_reason',
-        'timeout', 'dead_letter_job_id', 'meta', 'depends_on', 'parent_results', 'workflow_id', 'limit_keys'],
+        'timeout', 'dead_letter_job_id', 'meta', 'depends_on', 'parent_results', 'workflow_id', 'limit_keys',
+        'base_priority'],
   'jobs then shows payload, the errors history, the state, when it finished, until when it is kept, its result, '
   'whether and why its cancel was asked, its timeout, its dead letter, its meta, the jobs it depends on, '
-  'their results, its workflow and its limit keys');
+  'their results, its workflow, its limit keys and its own priority when aging changed it');
 
 select finish();
 rollback;
