@@ -57,7 +57,7 @@ begin
   end if;
 
   delete from @schema@._private_settings as s
-  where s.name in ('priority_aging_step', 'priority_aging_max_steps');
+  where s.name in ('priority_aging_step', 'priority_aging_max_steps', 'priority_aging_after');
   if set_priority_aging.step is not null then
     insert into @schema@._private_settings (name, value)
     select 'priority_aging_step', set_priority_aging.step::text
@@ -91,12 +91,16 @@ as $$
 $$;
 
 -- The pass maintain() runs: brings the priority of available jobs to their
--- aged value, at most max_rows jobs per batch, in id order (the oldest jobs
--- first), batches until the jobs run out or a second has passed. Never waits
--- for a row: a job a claim or an application holds is skipped until the next
--- pass. Queued jobs that moved up are offered to their queues' listings, as
--- an adder's are (_offer_queue_heads). Off (no step): returns 0 at once.
--- Returns how many jobs it changed.
+-- aged value in batches, in id order: each batch reads the jobs of a window
+-- of 10 * max_rows ids and ages at most max_rows of them (a statement's work
+-- stays bounded whatever the table holds), batches until a second has
+-- passed; the next pass goes on from where this one stopped (the setting
+-- priority_aging_after), and after the last job starts again from the first,
+-- so every waiting job is visited however many there are. Never
+-- waits for a row: a job a claim or an application holds is skipped until the
+-- next visit. Queued jobs that moved up are offered to their queues'
+-- listings, as an adder's are (_offer_queue_heads). Off (no step): returns 0
+-- at once. Returns how many jobs it changed.
 create or replace function @schema@._age_priorities(
   now timestamptz,
   max_rows integer
@@ -105,49 +109,70 @@ language plpgsql volatile
 as $$
 declare
   v_step interval := @schema@._setting('priority_aging_step')::interval;
-  v_max_steps integer := @schema@._setting('priority_aging_max_steps')::integer;
-  v_after bigint := 0;
+  v_max_steps integer;
   v_started timestamptz := clock_timestamp();
+  v_after bigint;
+  v_from bigint;
+  v_next bigint;
+  v_upto bigint;
+  v_ids bigint[];
+  v_priorities smallint[];
   v_n integer;
   v_total integer := 0;
-  v_last bigint;
   v_queues text[];
 begin
   if v_step is null then
     return 0;
   end if;
+  v_max_steps := @schema@._setting('priority_aging_max_steps')::integer;
+  v_from := coalesce(@schema@._setting('priority_aging_after')::bigint, 0);
+  v_after := v_from;
   loop
-    with due as (
-      select j.id, a.priority
-      from @schema@._private_jobs as j
-      cross join lateral (select @schema@._aged_priority(coalesce(j.base_priority, j.priority), j.run_at,
-                                                         _age_priorities.now, v_step, v_max_steps) as priority) as a
-      where j.id > v_after and j.state = 'available'
-        and (j.run_at <= _age_priorities.now - v_step or j.base_priority is not null)
-        and a.priority <> j.priority
-      order by j.id
-      limit _age_priorities.max_rows
-      for update of j skip locked
-    ), aged as (
-      update @schema@._private_jobs as j
-      set base_priority = case when d.priority = coalesce(j.base_priority, j.priority) then null
-                               else coalesce(j.base_priority, j.priority) end,
-          priority = d.priority
-      from due as d
-      where j.id = d.id
-      returning j.id, j.queue_name
-    )
-    select count(*)::integer, max(a.id),
-           array_agg(distinct a.queue_name order by a.queue_name) filter (where a.queue_name is not null)
-    into v_n, v_last, v_queues
-    from aged as a;
-    if v_queues is not null then
-      perform @schema@._offer_queue_heads(v_queues);
+    -- the window starts at the next job (ids may have gaps, e.g. pruned ones)
+    v_next := (select min(j.id) from @schema@._private_jobs as j where j.id > v_after);
+    if v_next is null then
+      v_after := 0;  -- the last job was seen: the next pass starts from the first
+      exit;
+    end if;
+    v_upto := v_next - 1 + 10 * _age_priorities.max_rows;
+    select array_agg(d.id order by d.id), array_agg(d.priority order by d.id) into v_ids, v_priorities
+    from (select j.id, a.priority
+          from @schema@._private_jobs as j
+          cross join lateral (select @schema@._aged_priority(coalesce(j.base_priority, j.priority), j.run_at,
+                                                             _age_priorities.now, v_step, v_max_steps) as priority) as a
+          where j.id > v_after and j.id <= v_upto and j.state = 'available'
+            and (j.run_at <= _age_priorities.now - v_step or j.base_priority is not null)
+            and a.priority <> j.priority
+          order by j.id
+          limit _age_priorities.max_rows
+          for update of j skip locked) as d;
+    v_n := coalesce(cardinality(v_ids), 0);
+    if v_n > 0 then
+      -- by id through the primary key (a join with the batch would hash the whole table)
+      with aged as (
+        update @schema@._private_jobs as j
+        set base_priority = nullif(coalesce(j.base_priority, j.priority), d.priority),  -- back at its own: null
+            priority = d.priority
+        from unnest(v_ids, v_priorities) as d(id, priority)
+        where j.id = d.id
+        returning j.queue_name
+      )
+      select array_agg(distinct a.queue_name order by a.queue_name) filter (where a.queue_name is not null)
+      into v_queues
+      from aged as a;
+      if v_queues is not null then
+        perform @schema@._offer_queue_heads(v_queues);
+      end if;
     end if;
     v_total := v_total + v_n;
-    exit when v_n < _age_priorities.max_rows or clock_timestamp() - v_started > interval '1 second';
-    v_after := v_last;
+    -- a full batch may have left jobs of its window
+    v_after := case when v_n = _age_priorities.max_rows then v_ids[v_n] else v_upto end;
+    exit when clock_timestamp() - v_started > interval '1 second';
   end loop;
+  if v_after <> v_from then
+    insert into @schema@._private_settings (name, value) values ('priority_aging_after', v_after::text)
+    on conflict (name) do update set value = excluded.value;
+  end if;
   return v_total;
 end;
 $$;

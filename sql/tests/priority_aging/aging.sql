@@ -1,5 +1,5 @@
 begin;
-select plan(31);
+select plan(36);
 select pgrun_tests.reset();
 
 -- TEST: off by default: nothing is aged, however long jobs wait
@@ -107,13 +107,34 @@ select pgrun.maintain(now => now());
 select results_eq(format('select priority::integer, base_priority::integer from pgrun.jobs where id = %s', :low_id),
   $$values (-32768::integer, -32760::integer)$$, 'no max_steps: a job ages down to the lowest priority');
 
+-- TEST: batches of max_rows jobs over windows of ids, across a gap of a million ids, in one call
+select pgrun_tests.reset();
+select pgrun.set_priority_aging(interval '10 seconds');
+select pgrun.add_job('w', priority => 5, run_at => now() - interval '1 minute') from generate_series(1, 3);
+select setval(pg_get_serial_sequence('pgrun._private_jobs', 'id'), (select max(id) + 1000000 from pgrun._private_jobs));
+select pgrun.add_job('w', priority => 5, run_at => now() - interval '1 minute') from generate_series(1, 3);
+select results_eq($$select rows from pgrun.maintain(2) where task = 'priorities aged'$$, $$values (6)$$,
+  'with max_rows 2, one call ages all six jobs, on both sides of the gap');
+select is((select value from pgrun._private_settings where name = 'priority_aging_after'), null,
+  'and, having seen the last job, leaves no place to go on from');
+
+-- TEST: a pass goes on from where the last one stopped, then starts again from the first
+update pgrun._private_jobs set priority = 5, base_priority = null;
+insert into pgrun._private_settings (name, value)
+select 'priority_aging_after', (select id from pgrun.jobs order by id offset 2 limit 1)::text;
+select results_eq($$select rows from pgrun.maintain() where task = 'priorities aged'$$, $$values (3)$$,
+  'a pass that stopped after the third job goes on with the three after it');
+select results_eq($$select rows from pgrun.maintain() where task = 'priorities aged'$$, $$values (3)$$,
+  'the next pass starts again from the first');
+select is_empty('select from pgrun.jobs where base_priority is null', 'all six are aged');
+
 -- TEST: turning aging off gives the available jobs their own priority back
 select pgrun.set_priority_aging(null);
 select results_eq('select step, max_steps from pgrun.priority_aging()',
   $$values (null::interval, null::integer)$$, 'aging is off again');
 select is_empty('select from pgrun.jobs where base_priority is not null and state = ''available''',
   'no available job keeps an aged priority');
-select is((select priority::integer from pgrun.jobs where id = :q1_id), 4, 'q1 has its own priority 4 again');
+select is((select count(*)::integer from pgrun.jobs where priority = 5), 6, 'the six have their own priority 5 again');
 
 select finish();
 rollback;
