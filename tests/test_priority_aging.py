@@ -6,9 +6,14 @@ waits for the jobs' outcomes (WorkerUtils.wait_for, on LISTEN)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from datetime import timedelta
 
-from pgrun import WorkerUtils
+import psycopg
+import pytest
+
+from pgrun import AsyncWorkerUtils, PriorityAging, WorkerUtils
 from support import scalar
 
 LOAD = 40        # high-priority jobs always waiting: ten times the worker's concurrency
@@ -26,6 +31,7 @@ def _add(conn, task: str, count: int, priority: int) -> list[int]:
 
 def test_aged_low_priority_jobs_run_under_constant_high_priority_load(conn, recording_workers):
     utils = WorkerUtils(conn)
+    conn.execute("select pgrun.set_retention(interval '1 hour', null, null, task_identifier => 'aging.high')")
     low = _add(conn, "aging.low", LOW_JOBS, 5)
     first_high = _add(conn, "aging.high", LOAD, 0)
     utils.watch_jobs(low + first_high)   # outcomes kept for wait_for
@@ -46,11 +52,34 @@ def test_aged_low_priority_jobs_run_under_constant_high_priority_load(conn, reco
     assert all(result.ok for result in finished)
     worker.wait_for_line("maintenance: priorities aged", timeout=5)
 
-    # ... while the load went on: high-priority jobs added before the last low job finished
-    # still wait now; each low job ran at an aged priority better than theirs
-    last = max(result.finished_at for result in finished)
+    # ... while the load went on: high-priority jobs that were waiting before the first low job
+    # finished ran only after the last one had (completed high-priority jobs are kept)
+    first, last = min(r.finished_at for r in finished), max(r.finished_at for r in finished)
     assert scalar(conn, "select count(*) from pgrun.jobs where task_identifier = 'aging.high' "
-                        "and state = 'available' and created_at < %s", (last,)) > 0
+                        "and created_at < %s and coalesce(finished_at, 'infinity') > %s",
+                  (first, last)) >= LOAD // 2
     own, aged = conn.execute("select array_agg(distinct base_priority), max(priority) from pgrun.jobs "
                              "where id = any(%s)", (low,)).fetchone()
     assert own == [5] and aged < 0
+
+
+def test_the_setting_from_python_sync_and_async(dsn):
+    with WorkerUtils(dsn) as utils:
+        assert utils.priority_aging() == PriorityAging(None, None)
+        utils.set_priority_aging(timedelta(minutes=1), max_steps=10)
+        assert utils.priority_aging() == PriorityAging(timedelta(minutes=1), 10)
+        utils.set_priority_aging(2.5)   # seconds
+        assert utils.priority_aging() == PriorityAging(timedelta(seconds=2.5), None)
+        with pytest.raises(psycopg.errors.InvalidParameterValue, match="step must be at least 1 second"):
+            utils.set_priority_aging(0.5)
+        with pytest.raises(psycopg.errors.InvalidParameterValue, match="max_steps must be at least 1"):
+            utils.set_priority_aging(60, max_steps=0)
+        assert utils.priority_aging() == PriorityAging(timedelta(seconds=2.5), None)
+
+    async def run() -> list[PriorityAging]:
+        async with AsyncWorkerUtils(dsn) as utils:
+            seen = [await utils.priority_aging()]
+            await utils.set_priority_aging(None)
+            return [*seen, await utils.priority_aging()]
+
+    assert asyncio.run(run()) == [PriorityAging(timedelta(seconds=2.5), None), PriorityAging(None, None)]

@@ -1,5 +1,5 @@
 begin;
-select plan(22);
+select plan(24);
 select pgrun_tests.reset();
 
 -- SETUP: one role of each kind
@@ -63,7 +63,11 @@ select lives_ok($$select pgrun.complete_jobs(array[(pgrun.add_job('t')).id])$$, 
 select lives_ok($$select pgrun.set_retention(interval '1 day', null, null)$$, 'and sets retention');
 select lives_ok($$select pgrun.cancel_jobs(array[(pgrun.add_job('t')).id], 'by an admin')$$, 'and cancels jobs');
 select lives_ok($$select pgrun.set_dead_letter('dlq', 'never-runs')$$, 'and sets dead letters');
+select lives_ok($$select pgrun.set_priority_aging(interval '1 minute')$$, 'and turns priority aging on');
 reset role;
+select ok(has_function_privilege('pgrun_test_read', 'pgrun.priority_aging()', 'execute')
+          and not has_function_privilege('pgrun_test_read', 'pgrun.set_priority_aging(interval, integer)', 'execute'),
+  'a read role may see the aging setting, not change it');
 
 -- TEST: revoke_all takes everything back
 select pgrun.revoke_all('pgrun_test_worker');

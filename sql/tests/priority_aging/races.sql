@@ -7,14 +7,10 @@ create extension if not exists dblink;
 -- flight), it skips it until the next pass; and a claim never waits for the
 -- pass. Session maint runs maintain(), holder holds rows, claimer claims;
 -- this session only watches.
-select pgrun_tests.connect('maint');
-select pgrun_tests.connect('holder');
+-- SETUP (committed): from nothing, worker 1 (race_sessions); aging by 10 s
+-- steps; x and y (queue q) of priority 5, available for a minute (6 steps)
+select pgrun_tests.race_sessions('maint', 'holder');
 select pgrun_tests.connect('claimer');
-
--- SETUP (committed): aging by 10 s steps; x and y (queue q) of priority 5,
--- available for a minute (6 steps); worker 1
-select pgrun_tests.run('maint', 'select pgrun_tests.reset()');
-select pgrun_tests.run('maint', 'select pgrun_tests.register(1)');
 select pgrun_tests.run('maint', $$select pgrun.set_priority_aging(interval '10 seconds')$$);
 select pgrun_tests.run('maint', $$select pgrun.add_job('x', priority => 5, run_at => now() - interval '1 minute')$$);
 select pgrun_tests.run('maint', $$select pgrun.add_job('y', priority => 5, queue_name => 'q',
