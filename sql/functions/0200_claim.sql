@@ -29,8 +29,11 @@ declare
   v_queued_stale text[];
   v_queued_limited boolean;
   v_queued_turns integer[];
+  v_queued_ctids tid[];
   v_free record;
   v_chosen bigint[];
+  v_chosen_ctids tid[];  -- their row addresses (see 0190_pick_jobs.sql)
+  v_admitted bigint[];
   v_closed text[];  -- limit keys that can start nothing now (null: none)
 begin
   -- The one look at paused tasks: an empty table's first page. The lock this
@@ -57,9 +60,9 @@ begin
     v_closed := @schema@._closed_limit_keys(_claim_jobs.now);
   end if;
   if exists (select from @schema@._private_queue_heads) then
-    select q.ids, q.priorities, q.run_ats, q.queue_names, q.stale, q.limited, q.turns
+    select q.ids, q.priorities, q.run_ats, q.queue_names, q.stale, q.limited, q.turns, q.ctids
     into v_queued_ids, v_queued_priorities, v_queued_run_ats, v_queued_queues, v_queued_stale,
-         v_queued_limited, v_queued_turns
+         v_queued_limited, v_queued_turns, v_queued_ctids
     from @schema@._pick_queued_jobs(v_tasks, v_flags, _claim_jobs.max_jobs, v_paused, v_closed,
                                     _claim_jobs.now) as q;
   end if;
@@ -73,22 +76,29 @@ begin
   -- released when this transaction ends.
   if v_queued_ids is null then
     v_chosen := v_free.ids;
+    v_chosen_ctids := v_free.ctids;
   else
     -- (turns: a limited key's second job comes after the other keys' first
     -- ones of its priority; every other job's turn is 1)
-    select array_agg(c.id order by c.priority, c.turn, c.run_at, c.id) into v_chosen
-    from (select c.id, c.priority, c.run_at, coalesce(c.turn, 1) as turn
+    select array_agg(c.id order by c.priority, c.turn, c.run_at, c.id),
+           array_agg(c.ctid order by c.priority, c.turn, c.run_at, c.id)
+    into v_chosen, v_chosen_ctids
+    from (select c.id, c.priority, c.run_at, coalesce(c.turn, 1) as turn, c.ctid
           from unnest(v_queued_ids || coalesce(v_free.ids, '{}'),
                       v_queued_priorities || coalesce(v_free.priorities, '{}'),
                       v_queued_run_ats || coalesce(v_free.run_ats, '{}'),
-                      v_queued_turns) as c(id, priority, run_at, turn)
+                      v_queued_turns, v_queued_ctids || coalesce(v_free.ctids, '{}'))
+               as c(id, priority, run_at, turn, ctid)
           order by c.priority, coalesce(c.turn, 1), c.run_at, c.id
           limit _claim_jobs.max_jobs) as c;
   end if;
   -- Jobs with limit keys are admitted within their keys' room; the others
   -- stay available (and are unlocked at commit).
   if v_chosen is not null and (v_free.limited or v_queued_limited) then
-    v_chosen := nullif(@schema@._admit_limited(v_chosen, _claim_jobs.now), '{}');
+    v_admitted := @schema@._admit_limited(v_chosen, _claim_jobs.now);
+    v_chosen_ctids := array(select c.ctid from unnest(v_chosen, v_chosen_ctids) as c(id, ctid)
+                            where c.id = any(v_admitted));
+    v_chosen := nullif(v_admitted, '{}');
   end if;
 
   if v_chosen is not null then
@@ -98,7 +108,7 @@ begin
       update @schema@._private_jobs as j
       set state = 'running', attempts = j.attempts + 1, locked_at = _claim_jobs.now,
           locked_by = _claim_jobs.worker_id, lease = v_lease, updated_at = _claim_jobs.now
-      where j.id = any(v_chosen) and j.state = 'available'
+      where j.ctid = any(v_chosen_ctids) and j.state = 'available'
       returning j.*
     ), counted as (
       update @schema@._private_job_queues as q set running = q.running + c.n
