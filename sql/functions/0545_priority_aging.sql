@@ -13,6 +13,8 @@
 -- retry_jobs, _replaced_job); it ages again from its new run_at.
 
 -- The priority of a job of priority `base` available since run_at, at `now`.
+-- In numeric until the end: a wait of centuries in steps of a second, or a
+-- run_at of -infinity, ages to -32768 instead of overflowing an integer.
 create or replace function @schema@._aged_priority(
   base smallint,
   run_at timestamptz,
@@ -24,8 +26,8 @@ language sql immutable
 as $$
   select greatest(-32768, _aged_priority.base - least(
            coalesce(_aged_priority.max_steps, 65535),
-           greatest(0, floor(extract(epoch from _aged_priority.now - _aged_priority.run_at)
-                             / extract(epoch from _aged_priority.step)))::integer))::smallint;
+           greatest(0, floor((extract(epoch from _aged_priority.now) - extract(epoch from _aged_priority.run_at))
+                             / extract(epoch from _aged_priority.step)))))::smallint;
 $$;
 
 -- Admin: turn priority aging on (a step, and optionally at most how many

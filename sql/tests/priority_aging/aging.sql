@@ -1,5 +1,5 @@
 begin;
-select plan(36);
+select plan(38);
 select pgrun_tests.reset();
 
 -- TEST: off by default: nothing is aged, however long jobs wait
@@ -106,6 +106,12 @@ select id as low_id from pgrun.add_job('t', priority => -32760, run_at => now() 
 select pgrun.maintain(now => now());
 select results_eq(format('select priority::integer, base_priority::integer from pgrun.jobs where id = %s', :low_id),
   $$values (-32768::integer, -32760::integer)$$, 'no max_steps: a job ages down to the lowest priority');
+select id as ancient_id from pgrun.add_job('t', priority => 0, run_at => '1900-01-01') \gset
+select id as forever_id from pgrun.add_job('t', priority => 0, run_at => '-infinity') \gset
+select lives_ok('select pgrun.maintain()', 'a wait of 126 years in steps of a second, or from -infinity, ages');
+select results_eq(format('select priority::integer from pgrun.jobs where id in (%s, %s) order by id',
+                         :ancient_id, :forever_id),
+  $$values (-32768), (-32768)$$, 'both to the lowest priority, no overflow');
 
 -- TEST: batches of max_rows jobs over windows of ids, across a gap of a million ids, in one call
 select pgrun_tests.reset();
