@@ -23,10 +23,10 @@ import socket
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from . import cron, db, queries, retry, shutdown
+from . import db, queries, retry, shutdown
 from .cancels import CancelWatch
+from .cron.in_worker import run_scheduler, scheduler_for
 from .errors import ConfigurationError, PgrunError, WorkerRestartRequired
 from .events import Events
 from .execution import Execution
@@ -222,19 +222,31 @@ class Worker:
         if self._started:
             raise PgrunError("a worker starts once")
         self._started = True
-        if self._run_migrations:
-            await asyncio.to_thread(self._migrate)
-        # every use of the runner's pool retries lost connections: no check query per checkout
-        self._pool = await db.open_pool(self.conninfo, max_size=4, min_size=2, name=f"pgrun-{self.schema}",
-                                        kwargs=db.connection_kwargs(self.prepare, conninfo=self.conninfo),
-                                        check=False)
+        # the schema check beside the heartbeat's connection, then the pool beside the
+        # registration: each is a round trip or more. (The pool only once the database
+        # answered: it would retry an unreachable one, loudly, for its whole timeout.) Every
+        # use of the runner's pool retries lost connections: no check query per checkout.
+        connecting = asyncio.create_task(self.lease.connect())
         try:
-            await self.lease.register()
+            if self._run_migrations:
+                await asyncio.to_thread(self._migrate)
+            await connecting
+            opened = await asyncio.gather(
+                db.open_pool(self.conninfo, max_size=4, min_size=2, name=f"pgrun-{self.schema}",
+                             kwargs=db.connection_kwargs(self.prepare, conninfo=self.conninfo), check=False),
+                self.lease.register(), return_exceptions=True)
+            if isinstance(opened[0], db.AsyncConnectionPool):
+                self._pool = opened[0]
+            for failure in opened:
+                if isinstance(failure, BaseException):
+                    raise failure
             await retry.write_task_policies(self._pool, self.queries, self._tasks)
-            scheduler = self._make_cron()
+            scheduler = scheduler_for(self._crontab, self._pool, self.schema)
         except BaseException:
+            await asyncio.gather(connecting, return_exceptions=True)
             await self.lease.close()
-            await self._pool.close()
+            if self._pool is not None:
+                await self._pool.close()
             raise
         self.events.emit("worker:start", self.worker_id)
         self._spawn(self.lease.run(), "pgrun heartbeat")
@@ -244,7 +256,7 @@ class Worker:
         self._spawn(self.outcomes.run(), "pgrun outcomes")
         self._spawn(self._maintenance.run(), "pgrun maintenance")
         if scheduler is not None:
-            self._spawn(self._cron_loop(scheduler), "pgrun cron")
+            self._spawn(run_scheduler(scheduler, self.stop_requested), "pgrun cron")
         self._main = asyncio.create_task(self._lifecycle(), name="pgrun worker")
         try:  # "ready" means notifications reach us (else we poll, and say so)
             await asyncio.wait_for(self.listener.listening.wait(), 5.0)
@@ -293,21 +305,6 @@ class Worker:
         with db.connect(self.conninfo) as conn:
             migrate(conn, self.schema)
 
-    def _make_cron(self):
-        """The crontab's scheduler, run as one more loop of this worker (None without --crontab)."""
-        if self._crontab is None:
-            return None
-        path = Path(self._crontab)
-        if not path.is_file():
-            raise ConfigurationError(f"crontab file {path} not found")
-        try:
-            items = cron.parse_crontab_file(path)
-        except PgrunError:
-            raise
-        except (ValueError, OSError) as error:
-            raise ConfigurationError(f"crontab {path}: {error}") from None
-        return cron.CronScheduler(self._pool, self.schema, items)
-
     def _spawn(self, coro, name: str) -> None:
         task = asyncio.create_task(coro, name=name)
         task.add_done_callback(self._loop_ended)
@@ -324,19 +321,6 @@ class Worker:
         if self.error is None:
             self.error = error
         self.request_stop(force=True)
-
-    async def _cron_loop(self, scheduler) -> None:
-        from .backoff import Backoff
-        backoff = Backoff(1.0, 30.0)
-        while not self.stop_requested.is_set():
-            try:
-                await scheduler.run(self.stop_requested)
-                return
-            except RETRYABLE as error:
-                delay = backoff.next()
-                log.warning("cron scheduler lost its connection (%s); restarting in %.1f s", reason(error),
-                            delay)
-                await asyncio.sleep(delay)
 
     # ------------------------------------------------------------ the lease
 

@@ -4,18 +4,26 @@
 -- only available jobs (the jobs_available indexes) and the queues listed in
 -- _private_queue_heads, so its cost follows what it can take, not what waits.
 -- Each claimed job gets attempts + 1, state running, and this claim's lease.
+-- Returns the columns a runner needs (claim_jobs'), not whole rows: a claim's
+-- rows are copied twice on their way out, and most columns are for later.
 create or replace function @schema@._claim_jobs(
   worker_id text,
   max_jobs integer,
   task_identifiers text[],
   forbidden_flags text[],
   now timestamptz
-) returns setof @schema@._private_jobs
+) returns table (
+  id bigint, queue_name text, task_identifier text, payload jsonb, priority smallint,
+  run_at timestamptz, attempts smallint, max_attempts smallint, last_error text,
+  created_at timestamptz, key text, locked_at timestamptz, revision integer, flags jsonb,
+  lease bigint, timeout interval, meta jsonb
+)
 language plpgsql volatile
 -- Estimates grow with the table and cross jit_above_cost near a million
 -- rows; compiling then costs 30-80 ms per claim for nothing.
 set jit = off
 as $$
+#variable_conflict use_column
 declare
   v_tasks text[] := _claim_jobs.task_identifiers;  -- null: any task
   v_flags text[] := nullif(_claim_jobs.forbidden_flags, '{}');
@@ -109,7 +117,9 @@ begin
       set state = 'running', attempts = j.attempts + 1, locked_at = _claim_jobs.now,
           locked_by = _claim_jobs.worker_id, lease = v_lease, updated_at = _claim_jobs.now
       where j.ctid = any(v_chosen_ctids) and j.state = 'available'
-      returning j.*
+      returning j.id, j.queue_name, j.task_identifier, j.payload, j.priority, j.run_at, j.attempts,
+                j.max_attempts, j.last_error, j.created_at, j.key, j.locked_at, j.revision, j.flags,
+                j.lease, j.timeout, j.meta
     ), counted as (
       update @schema@._private_job_queues as q set running = q.running + c.n
       from (select c.queue_name, count(*)::integer as n from claimed as c
@@ -297,6 +307,8 @@ set jit = off
 set plan_cache_mode = force_generic_plan
 set search_path = pg_catalog, pg_temp
 as $$
+declare
+  v_ids bigint[];
 begin
   if get_jobs.max_jobs is null or get_jobs.max_jobs < 1 then
     return;
@@ -304,8 +316,13 @@ begin
   if (@schema@._check_lease(get_jobs.worker_id, get_jobs.now, true)).worker_id is null then
     perform @schema@._release_expired_locks(coalesce(get_jobs.job_expiry, interval '4 hours'), get_jobs.now);
   end if;
-  return query select * from @schema@._claim_jobs(get_jobs.worker_id, get_jobs.max_jobs,
-    get_jobs.task_identifiers, get_jobs.forbidden_flags, get_jobs.now);
+  -- (the claim returns a runner's columns: the rows are read again, whole, in
+  -- a statement of their own, whose snapshot sees the claim's update)
+  v_ids := array(select c.id from @schema@._claim_jobs(get_jobs.worker_id, get_jobs.max_jobs,
+                   get_jobs.task_identifiers, get_jobs.forbidden_flags, get_jobs.now) as c);
+  return query select j.* from @schema@._private_jobs as j
+  where j.id = any(v_ids)
+  order by j.priority, j.run_at, j.id;
 end;
 $$;
 
