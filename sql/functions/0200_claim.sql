@@ -116,11 +116,16 @@ begin
     end if;
   end if;
   -- the claimed queues' listings now point at jobs that run, and stale ones
-  -- at nothing: bring them up to date
+  -- at nothing: bring them up to date (a queue whose locked jobs were left
+  -- over keeps its listing: they stay available, its room is unchanged)
   if v_queued_ids is not null or v_queued_stale is not null then
     perform @schema@._refresh_queue_heads(array(
-      select distinct q from unnest(coalesce(v_queued_queues, '{}') || coalesce(v_queued_stale, '{}')) as q
-      where q is not null order by 1));
+      select distinct q.queue_name
+      from unnest(v_queued_ids, v_queued_queues) as q(id, queue_name)
+      where q.id = any(v_chosen)
+      union
+      select s from unnest(v_queued_stale) as s
+      order by 1));
   end if;
 end;
 $$;
