@@ -130,7 +130,7 @@ begin
       -- (a locking subquery is never flattened: the claim walks the listing in
       -- its order and stops after v_visit queues, whatever the statistics say;
       -- joined, a plan made after an autovacuum's analyze sorted the whole
-      -- listing on every claim: 700 ms with 10,000 listed queues)
+      -- listing on every claim: over 500 ms with 10,000 listed queues)
       cross join lateral (
         select q.queue_name, q.has_limit,
                -- a rate or a RateLimited pause may leave less room (0097_limits.sql)
