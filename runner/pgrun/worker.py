@@ -23,10 +23,10 @@ import socket
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from . import cron, db, queries, retry, shutdown
+from . import db, queries, retry, shutdown
 from .cancels import CancelWatch
+from .cron.in_worker import run_scheduler, scheduler_for
 from .errors import ConfigurationError, PgrunError, WorkerRestartRequired
 from .events import Events
 from .execution import Execution
@@ -231,7 +231,7 @@ class Worker:
         try:
             await self.lease.register()
             await retry.write_task_policies(self._pool, self.queries, self._tasks)
-            scheduler = self._make_cron()
+            scheduler = scheduler_for(self._crontab, self._pool, self.schema)
         except BaseException:
             await self.lease.close()
             await self._pool.close()
@@ -244,7 +244,7 @@ class Worker:
         self._spawn(self.outcomes.run(), "pgrun outcomes")
         self._spawn(self._maintenance.run(), "pgrun maintenance")
         if scheduler is not None:
-            self._spawn(self._cron_loop(scheduler), "pgrun cron")
+            self._spawn(run_scheduler(scheduler, self.stop_requested), "pgrun cron")
         self._main = asyncio.create_task(self._lifecycle(), name="pgrun worker")
         try:  # "ready" means notifications reach us (else we poll, and say so)
             await asyncio.wait_for(self.listener.listening.wait(), 5.0)
@@ -293,21 +293,6 @@ class Worker:
         with db.connect(self.conninfo) as conn:
             migrate(conn, self.schema)
 
-    def _make_cron(self):
-        """The crontab's scheduler, run as one more loop of this worker (None without --crontab)."""
-        if self._crontab is None:
-            return None
-        path = Path(self._crontab)
-        if not path.is_file():
-            raise ConfigurationError(f"crontab file {path} not found")
-        try:
-            items = cron.parse_crontab_file(path)
-        except PgrunError:
-            raise
-        except (ValueError, OSError) as error:
-            raise ConfigurationError(f"crontab {path}: {error}") from None
-        return cron.CronScheduler(self._pool, self.schema, items)
-
     def _spawn(self, coro, name: str) -> None:
         task = asyncio.create_task(coro, name=name)
         task.add_done_callback(self._loop_ended)
@@ -324,19 +309,6 @@ class Worker:
         if self.error is None:
             self.error = error
         self.request_stop(force=True)
-
-    async def _cron_loop(self, scheduler) -> None:
-        from .backoff import Backoff
-        backoff = Backoff(1.0, 30.0)
-        while not self.stop_requested.is_set():
-            try:
-                await scheduler.run(self.stop_requested)
-                return
-            except RETRYABLE as error:
-                delay = backoff.next()
-                log.warning("cron scheduler lost its connection (%s); restarting in %.1f s", reason(error),
-                            delay)
-                await asyncio.sleep(delay)
 
     # ------------------------------------------------------------ the lease
 

@@ -190,7 +190,7 @@ begin
   end if;
 
   -- the per-minute outcome counts (0175_count_outcomes.sql): one statement
-  perform @schema@._count_outcomes(v_ended.workers, v_ended.tasks, v_ended.plan_states, _end_attempts.now);
+  perform @schema@._count_outcomes(v_ended.workers, v_ended.tasks, v_ended.plan_states, _end_attempts.now, null);
 
   -- Their queues have room again: a queue that was full is listed again, and so
   -- is one that got a job back.

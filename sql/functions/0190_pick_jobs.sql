@@ -4,6 +4,10 @@
 -- lock is taken on the row's latest version, which may differ from the one
 -- the scan saw, and only the locking query's own conditions are re-checked.
 
+-- Both also give each job's row address (ctids): a row this transaction has
+-- locked cannot move, so the claim's update finds it there instead of looking
+-- its id up in the primary key again.
+
 -- Flow control: both step over jobs with a limit key in closed_keys (null:
 -- none closed, the common case, where the test costs nothing) and say whether
 -- they locked any job with limit keys (`limited`), which the claim then admits.
@@ -17,7 +21,8 @@ create or replace function @schema@._pick_unqueued_jobs(
   out ids bigint[],
   out priorities smallint[],
   out run_ats timestamptz[],
-  out limited boolean
+  out limited boolean,
+  out ctids tid[]
 )
 language plpgsql volatile
 as $$
@@ -34,9 +39,10 @@ begin
   if cardinality(v_tasks) = 1 then
     -- One task: one ordered index scan that steps over rows others hold.
     select array_agg(c.id order by c.priority, c.run_at, c.id), array_agg(c.priority order by c.priority, c.run_at, c.id),
-           array_agg(c.run_at order by c.priority, c.run_at, c.id), bool_or(c.limit_keys is not null)
-    into ids, priorities, run_ats, limited
-    from (select j.id, j.priority, j.run_at, j.limit_keys from @schema@._private_jobs as j
+           array_agg(c.run_at order by c.priority, c.run_at, c.id), bool_or(c.limit_keys is not null),
+           array_agg(c.ctid order by c.priority, c.run_at, c.id)
+    into ids, priorities, run_ats, limited, ctids
+    from (select j.id, j.priority, j.run_at, j.limit_keys, j.ctid from @schema@._private_jobs as j
           where j.task_identifier = v_tasks[1] and j.state = 'available' and j.queue_name is null
             and (v_flags is null or j.flags is null or not j.flags ?| v_flags)
             and (v_closed is null or j.limit_keys is null or not j.limit_keys && v_closed)
@@ -59,7 +65,7 @@ begin
           and (ids is null or not j.id = any(ids))
         order by j.priority, j.run_at, j.id limit v_window) as d
     ), locked as (
-      select j.id, j.priority, j.run_at, j.limit_keys from @schema@._private_jobs as j
+      select j.id, j.priority, j.run_at, j.limit_keys, j.ctid from @schema@._private_jobs as j
       where j.id in (select c.id from candidates as c)
         and j.state = 'available' and j.queue_name is null
         and (v_flags is null or j.flags is null or not j.flags ?| v_flags)
@@ -72,12 +78,14 @@ begin
            (select array_agg(l.id order by l.priority, l.run_at, l.id) from locked as l) as ids,
            (select array_agg(l.priority order by l.priority, l.run_at, l.id) from locked as l) as priorities,
            (select array_agg(l.run_at order by l.priority, l.run_at, l.id) from locked as l) as run_ats,
-           (select bool_or(l.limit_keys is not null) from locked as l) as limited
+           (select bool_or(l.limit_keys is not null) from locked as l) as limited,
+           (select array_agg(l.ctid order by l.priority, l.run_at, l.id) from locked as l) as ctids
     into v_got;
     limited := coalesce(limited, false) or coalesce(v_got.limited, false);
     ids := coalesce(ids, '{}') || coalesce(v_got.ids, '{}');
     priorities := coalesce(priorities, '{}') || coalesce(v_got.priorities, '{}');
     run_ats := coalesce(run_ats, '{}') || coalesce(v_got.run_ats, '{}');
+    ctids := coalesce(ctids, '{}') || coalesce(v_got.ctids, '{}');
     exit when cardinality(ids) >= _pick_unqueued_jobs.max_jobs
            or v_got.candidates < v_window;  -- no task had more to offer
     v_window := v_window * 4;
@@ -103,7 +111,8 @@ create or replace function @schema@._pick_queued_jobs(
   out queue_names text[],
   out stale text[],
   out limited boolean,
-  out turns integer[]
+  out turns integer[],
+  out ctids tid[]
 )
 language plpgsql volatile
 as $$
@@ -184,7 +193,7 @@ begin
     v_share := ceil(v_need::numeric / cardinality(v_queues.names))::integer;
     loop
       with heads as (
-        select c.queue_name, c.hint, c.room, c.fair, h.id, h.priority, h.run_at, h.limit_keys,
+        select c.queue_name, c.hint, c.room, c.fair, h.id, h.priority, h.run_at, h.limit_keys, h.ctid,
                -- fairness: a limited key's jobs take turns with other keys' (its
                -- first beside their first, ...); other queues keep plain order
                case when c.fair then row_number() over (partition by c.queue_name
@@ -192,7 +201,7 @@ begin
                     else 1 end as turn
         from unnest(v_queues.names, v_queues.rooms, v_queues.hints, v_queues.fair) as c(queue_name, room, hint, fair)
         left join lateral (
-          select j.id, j.priority, j.run_at, j.limit_keys from @schema@._private_jobs as j
+          select j.id, j.priority, j.run_at, j.limit_keys, j.ctid from @schema@._private_jobs as j
           where j.queue_name = c.queue_name and j.state = 'available'
             and (v_tasks is null or j.task_identifier = any(v_tasks))
             and case when v_paused is null then true else not j.task_identifier = any(v_paused) end
@@ -207,6 +216,7 @@ begin
              array_agg(h.priority order by h.priority, h.run_at, h.id) filter (where h.id is not null) as priorities,
              array_agg(h.run_at order by h.priority, h.run_at, h.id) filter (where h.id is not null) as run_ats,
              array_agg(h.turn order by h.priority, h.run_at, h.id) filter (where h.id is not null) as turns,
+             array_agg(h.ctid order by h.priority, h.run_at, h.id) filter (where h.id is not null) as ctids,
              array_agg(h.queue_name order by h.priority, h.run_at, h.id) filter (where h.id is not null) as queue_names,
              bool_or(h.limit_keys is not null) as limited,
              -- listed, yet its hint is no longer available: the listing is out of date
@@ -227,6 +237,7 @@ begin
     priorities := coalesce(priorities, '{}') || coalesce(v_got.priorities, '{}');
     run_ats := coalesce(run_ats, '{}') || coalesce(v_got.run_ats, '{}');
     turns := coalesce(turns, '{}') || coalesce(v_got.turns, '{}');
+    ctids := coalesce(ctids, '{}') || coalesce(v_got.ctids, '{}');
     queue_names := coalesce(queue_names, '{}') || coalesce(v_got.queue_names, '{}');
     stale := coalesce(stale, '{}') || coalesce(v_got.stale, '{}');
     limited := coalesce(limited, false) or coalesce(v_got.limited, false);

@@ -4,18 +4,26 @@
 -- only available jobs (the jobs_available indexes) and the queues listed in
 -- _private_queue_heads, so its cost follows what it can take, not what waits.
 -- Each claimed job gets attempts + 1, state running, and this claim's lease.
+-- Returns the columns a runner needs (claim_jobs'), not whole rows: a claim's
+-- rows are copied twice on their way out, and most columns are for later.
 create or replace function @schema@._claim_jobs(
   worker_id text,
   max_jobs integer,
   task_identifiers text[],
   forbidden_flags text[],
   now timestamptz
-) returns setof @schema@._private_jobs
+) returns table (
+  id bigint, queue_name text, task_identifier text, payload jsonb, priority smallint,
+  run_at timestamptz, attempts smallint, max_attempts smallint, last_error text,
+  created_at timestamptz, key text, locked_at timestamptz, revision integer, flags jsonb,
+  lease bigint, timeout interval, meta jsonb
+)
 language plpgsql volatile
 -- Estimates grow with the table and cross jit_above_cost near a million
 -- rows; compiling then costs 30-80 ms per claim for nothing.
 set jit = off
 as $$
+#variable_conflict use_column
 declare
   v_tasks text[] := _claim_jobs.task_identifiers;  -- null: any task
   v_flags text[] := nullif(_claim_jobs.forbidden_flags, '{}');
@@ -29,8 +37,10 @@ declare
   v_queued_stale text[];
   v_queued_limited boolean;
   v_queued_turns integer[];
+  v_queued_ctids tid[];
   v_free record;
   v_chosen bigint[];
+  v_chosen_ctids tid[];  -- their row addresses (see 0190_pick_jobs.sql)
   v_closed text[];  -- limit keys that can start nothing now (null: none, or not looked up)
   v_admitted bigint[];  -- of v_chosen, those their limit keys admit
   v_held_back boolean;  -- their limit keys admitted fewer
@@ -61,9 +71,9 @@ begin
   for v_pass in 1..2 loop
     v_queued_ids := null;  -- (a second pass takes its own)
     if exists (select from @schema@._private_queue_heads) then
-      select q.ids, q.priorities, q.run_ats, q.queue_names, q.stale, q.limited, q.turns
+      select q.ids, q.priorities, q.run_ats, q.queue_names, q.stale, q.limited, q.turns, q.ctids
       into v_queued_ids, v_queued_priorities, v_queued_run_ats, v_queued_queues, v_queued_stale,
-           v_queued_limited, v_queued_turns
+           v_queued_limited, v_queued_turns, v_queued_ctids
       from @schema@._pick_queued_jobs(v_tasks, v_flags, _claim_jobs.max_jobs, v_paused, v_closed,
                                       _claim_jobs.now) as q;
     end if;
@@ -77,15 +87,19 @@ begin
     -- released when this transaction ends.
     if v_queued_ids is null then
       v_chosen := v_free.ids;
+      v_chosen_ctids := v_free.ctids;
     else
       -- (turns: a limited key's second job comes after the other keys' first
       -- ones of its priority; every other job's turn is 1)
-      select array_agg(c.id order by c.priority, c.turn, c.run_at, c.id) into v_chosen
-      from (select c.id, c.priority, c.run_at, coalesce(c.turn, 1) as turn
+      select array_agg(c.id order by c.priority, c.turn, c.run_at, c.id),
+             array_agg(c.ctid order by c.priority, c.turn, c.run_at, c.id)
+      into v_chosen, v_chosen_ctids
+      from (select c.id, c.priority, c.run_at, coalesce(c.turn, 1) as turn, c.ctid
             from unnest(v_queued_ids || coalesce(v_free.ids, '{}'),
                         v_queued_priorities || coalesce(v_free.priorities, '{}'),
                         v_queued_run_ats || coalesce(v_free.run_ats, '{}'),
-                        v_queued_turns) as c(id, priority, run_at, turn)
+                        v_queued_turns, v_queued_ctids || coalesce(v_free.ctids, '{}'))
+                 as c(id, priority, run_at, turn, ctid)
             order by c.priority, coalesce(c.turn, 1), c.run_at, c.id
             limit _claim_jobs.max_jobs) as c;
     end if;
@@ -94,6 +108,8 @@ begin
     exit when v_chosen is null or not coalesce(v_free.limited or v_queued_limited, false);
     v_admitted := @schema@._admit_limited(v_chosen, _claim_jobs.now);
     v_held_back := cardinality(v_admitted) < cardinality(v_chosen);
+    v_chosen_ctids := array(select c.ctid from unnest(v_chosen, v_chosen_ctids) as c(id, ctid)
+                            where c.id = any(v_admitted));
     v_chosen := nullif(v_admitted, '{}');
     exit when v_pass = 2 or not v_held_back;
     v_closed := @schema@._closed_limit_keys(_claim_jobs.now);
@@ -107,8 +123,10 @@ begin
       update @schema@._private_jobs as j
       set state = 'running', attempts = j.attempts + 1, locked_at = _claim_jobs.now,
           locked_by = _claim_jobs.worker_id, lease = v_lease, updated_at = _claim_jobs.now
-      where j.id = any(v_chosen) and j.state = 'available'
-      returning j.*
+      where j.ctid = any(v_chosen_ctids) and j.state = 'available'
+      returning j.id, j.queue_name, j.task_identifier, j.payload, j.priority, j.run_at, j.attempts,
+                j.max_attempts, j.last_error, j.created_at, j.key, j.locked_at, j.revision, j.flags,
+                j.lease, j.timeout, j.meta
     ), counted as (
       update @schema@._private_job_queues as q set running = q.running + c.n
       from (select c.queue_name, count(*)::integer as n from claimed as c
@@ -301,6 +319,8 @@ set jit = off
 set plan_cache_mode = force_generic_plan
 set search_path = pg_catalog, pg_temp
 as $$
+declare
+  v_ids bigint[];
 begin
   if get_jobs.max_jobs is null or get_jobs.max_jobs < 1 then
     return;
@@ -308,8 +328,13 @@ begin
   if (@schema@._check_lease(get_jobs.worker_id, get_jobs.now, true)).worker_id is null then
     perform @schema@._release_expired_locks(coalesce(get_jobs.job_expiry, interval '4 hours'), get_jobs.now);
   end if;
-  return query select * from @schema@._claim_jobs(get_jobs.worker_id, get_jobs.max_jobs,
-    get_jobs.task_identifiers, get_jobs.forbidden_flags, get_jobs.now);
+  -- (the claim returns a runner's columns: the rows are read again, whole, in
+  -- a statement of their own, whose snapshot sees the claim's update)
+  v_ids := array(select c.id from @schema@._claim_jobs(get_jobs.worker_id, get_jobs.max_jobs,
+                   get_jobs.task_identifiers, get_jobs.forbidden_flags, get_jobs.now) as c);
+  return query select j.* from @schema@._private_jobs as j
+  where j.id = any(v_ids)
+  order by j.priority, j.run_at, j.id;
 end;
 $$;
 

@@ -17,36 +17,46 @@ declare
   v_leases jsonb;
   v_deleted bigint[];
   v_tasks text[];
+  v_counts integer[];
 begin
   if exists (select from @schema@._private_retention)
      or exists (select from @schema@._private_job_waiters as w where w.job_id = any(_delete_plain_completions.job_ids)) then
     return null;
   end if;
   v_leases := jsonb_object(_delete_plain_completions.job_ids::text[], _delete_plain_completions.leases::text[]);
-  with deleted as (
-    delete from @schema@._private_jobs as j
+  -- Locked first (skipping rows others hold), then deleted by their row
+  -- address: a locked row cannot move, and a second lookup of each id in the
+  -- primary key would cost as much again as the lock's.
+  with locked as materialized (
     -- Found by id (the primary key). `state is not distinct from` (state is
     -- never null: the same as `=`) implies no partial index's predicate, so
     -- no plan can scan jobs_running instead: generic plans made when few jobs
     -- ran did, reading all of the worker's entries there, dead ones included,
     -- which grow without bound while a long transaction keeps vacuum from
     -- removing finished attempts (docs/reliability.md#bloat).
-    where j.id in (select l.id from @schema@._private_jobs as l
-                   where l.id = any(_delete_plain_completions.job_ids)
-                     and l.state is not distinct from 'running'
-                     and l.locked_by = _delete_plain_completions.worker_id
-                     and l.lease = (v_leases ->> l.id::text)::bigint
-                     and l.queue_name is null and l.cancel_requested_at is null and l.limit_keys is null
-                     and l.has_followers is not true
-                   order by l.id
-                   for update of l skip locked)
+    select l.ctid from @schema@._private_jobs as l
+    where l.id = any(_delete_plain_completions.job_ids)
+      and l.state is not distinct from 'running'
+      and l.locked_by = _delete_plain_completions.worker_id
+      and l.lease = (v_leases ->> l.id::text)::bigint
+      and l.queue_name is null and l.cancel_requested_at is null and l.limit_keys is null
+      and l.has_followers is not true
+    order by l.id
+    for update of l skip locked
+  ), deleted as (
+    delete from @schema@._private_jobs as j using locked as l
+    where j.ctid = l.ctid
     returning j.id, j.task_identifier
+  ), tasks as (  -- one line per task for the counts, not one per job
+    select d.task_identifier, count(*)::integer as n from deleted as d group by d.task_identifier
   )
-  select array_agg(d.id), array_agg(d.task_identifier) into v_deleted, v_tasks from deleted as d;
+  select (select array_agg(d.id) from deleted as d), (select array_agg(t.task_identifier) from tasks as t),
+         (select array_agg(t.n) from tasks as t)
+  into v_deleted, v_tasks, v_counts;
   if v_deleted is not null then  -- the per-minute outcome counts, as _end_attempts writes them
     perform @schema@._count_outcomes(
-      array_fill(_delete_plain_completions.worker_id, array[cardinality(v_deleted)]), v_tasks,
-      array_fill('completed'::text, array[cardinality(v_deleted)]), now());
+      array_fill(_delete_plain_completions.worker_id, array[cardinality(v_tasks)]), v_tasks,
+      array_fill('completed'::text, array[cardinality(v_tasks)]), now(), v_counts);
   end if;
   return v_deleted;
 end;

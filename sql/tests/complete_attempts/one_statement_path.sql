@@ -1,5 +1,5 @@
 begin;
-select plan(13);
+select plan(16);
 select pgrun_tests.reset();
 select pgrun_tests.register(1);
 
@@ -51,6 +51,21 @@ select set_eq(
          pgrun_tests.worker(1), :p3, :p4, pgrun_tests.lease(:p3), pgrun_tests.lease(:p4) + 1000),
   format($$values (%s::bigint, 'completed'), (%s, 'lost')$$, :p3, :p4),
   'p3 completes, p4 (a wrong lease) is lost and still runs');
+
+-- TEST: a plain batch of two tasks is counted per task (one rollup line each)
+select id as t1 from pgrun.add_job('t') \gset
+select id as u1 from pgrun.add_job('u') \gset
+select id as u2 from pgrun.add_job('u') \gset
+select is((select count(*)::integer from pgrun_tests.claim(1, 3)), 3, 'setup: worker 1 claims t1, u1 and u2');
+select is(
+  (select count(*)::integer from pgrun.complete_attempts(pgrun_tests.worker(1), array[:t1, :u1, :u2]::bigint[],
+     array[pgrun_tests.lease(:t1), pgrun_tests.lease(:u1), pgrun_tests.lease(:u2)]) where outcome = 'completed'),
+  3, 'the three complete');
+select results_eq(
+  format($$select task_identifier, sum(completed)::integer from pgrun._private_outcome_minutes
+           where worker_id = %L group by task_identifier order by 1$$, pgrun_tests.worker(1)),
+  $$values ('t'::text, 6), ('u', 2)$$,
+  'the rollups count each task''s completions: t five before and t1, u two');
 
 -- TEST: with a retention rule, a plain completion is kept (the rule's path)
 select pgrun.set_retention(interval '1 day', null, null);
