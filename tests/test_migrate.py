@@ -145,4 +145,4 @@ def test_a_private_function_whose_result_changed_is_replaced_by_the_installer(em
         assert result.functions_replaced
         out_columns = conn.execute("select array_length(proallargtypes, 1) from pg_proc "
                                    "where proname = '_pick_queued_jobs'").fetchall()
-        assert out_columns == [(6 + 7,)]  # six arguments, seven OUT columns: this release's
+        assert out_columns == [(6 + 8,)]  # six arguments, eight OUT columns: this release's

@@ -73,6 +73,10 @@ class Lease:
     def remaining(self) -> float:
         return self._valid_until - time.monotonic()
 
+    async def connect(self) -> None:
+        """Opens the heartbeat's connection (before register, while the schema is checked)."""
+        await self._connection()
+
     async def register(self, worker_id: str | None = None) -> None:
         """Registers (again, under a new id after a lost lease); raises what the user must see."""
         if worker_id is not None:

@@ -222,19 +222,31 @@ class Worker:
         if self._started:
             raise PgrunError("a worker starts once")
         self._started = True
-        if self._run_migrations:
-            await asyncio.to_thread(self._migrate)
-        # every use of the runner's pool retries lost connections: no check query per checkout
-        self._pool = await db.open_pool(self.conninfo, max_size=4, min_size=2, name=f"pgrun-{self.schema}",
-                                        kwargs=db.connection_kwargs(self.prepare, conninfo=self.conninfo),
-                                        check=False)
+        # the schema check beside the heartbeat's connection, then the pool beside the
+        # registration: each is a round trip or more. (The pool only once the database
+        # answered: it would retry an unreachable one, loudly, for its whole timeout.) Every
+        # use of the runner's pool retries lost connections: no check query per checkout.
+        connecting = asyncio.create_task(self.lease.connect())
         try:
-            await self.lease.register()
+            if self._run_migrations:
+                await asyncio.to_thread(self._migrate)
+            await connecting
+            opened = await asyncio.gather(
+                db.open_pool(self.conninfo, max_size=4, min_size=2, name=f"pgrun-{self.schema}",
+                             kwargs=db.connection_kwargs(self.prepare, conninfo=self.conninfo), check=False),
+                self.lease.register(), return_exceptions=True)
+            if isinstance(opened[0], db.AsyncConnectionPool):
+                self._pool = opened[0]
+            for failure in opened:
+                if isinstance(failure, BaseException):
+                    raise failure
             await retry.write_task_policies(self._pool, self.queries, self._tasks)
             scheduler = scheduler_for(self._crontab, self._pool, self.schema)
         except BaseException:
+            await asyncio.gather(connecting, return_exceptions=True)
             await self.lease.close()
-            await self._pool.close()
+            if self._pool is not None:
+                await self._pool.close()
             raise
         self.events.emit("worker:start", self.worker_id)
         self._spawn(self.lease.run(), "pgrun heartbeat")
