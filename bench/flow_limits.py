@@ -9,6 +9,7 @@ Scenarios (sizes from PGRUN_BENCH_* variables):
                 tenant-1..N, with set_limit('tenant-*', max_running => 2), drained.
   tenants-1m    MILLION (PGRUN_BENCH_1M_JOBS) jobs over the same limited tenants: the claim's
                 latency (one session alone, and the clients' for --seconds).
+Before each measurement, one claim's server time and buffers (EXPLAIN ANALYZE, rolled back).
   limit-keys    JOBS jobs without a queue, each with limit_keys {tenant-N} over TENANTS keys
                 limited to 2 running, drained (the limit_keys form of the tenants scenario).
 
@@ -32,6 +33,7 @@ from sql_claim import (
     TASK,
     count_claimable,
     env_int,
+    explain_claim,
     machine,
     measure,
     reset,
@@ -61,22 +63,31 @@ def fill(conn: psycopg.Connection, count: int, *, form: str) -> None:
             {"task": TASK, "tenants": TENANTS, "first": done + 1, "last": min(done + CHUNK, count)})
 
 
+def server_side(dsn: str, batch: int) -> dict:
+    """One claim's server time and buffers (EXPLAIN ANALYZE of a warm session's call, rolled
+    back): the buffer count does not depend on the machine's load."""
+    summary, _, _ = explain_claim(dsn, batch)
+    return {"execution_ms": summary["execution_ms"], "buffers_total": summary["buffers_total"]}
+
+
 def drain(conn, dsn, args, name: str, form: str) -> dict:
     reset(conn)
     fill(conn, JOBS, form=form)
     vacuum(conn)
+    server = server_side(dsn, args.batch)
     m = measure(dsn, name, args.batch, args.clients, args.seconds, drain=True, queued=lambda: JOBS)
-    return asdict(m)
+    return {**asdict(m), "server": server}
 
 
 def latency_1m(conn, dsn, args) -> dict:
     reset(conn)
     fill(conn, MILLION, form="queue")
     vacuum(conn)
+    server = server_side(dsn, args.batch)
     solo = solo_claims(dsn, args.batch, 200)
     m = measure(dsn, "tenants-1m", args.batch, args.clients, args.seconds, drain=False,
                 queued=lambda: count_claimable(dsn))
-    return {**asdict(m), "solo_claim_ms": solo}
+    return {**asdict(m), "server": server, "solo_claim_ms": solo}
 
 
 def main() -> None:
@@ -109,15 +120,17 @@ def main() -> None:
         with psycopg.connect(args.connection, autocommit=True) as admin:
             admin.execute(f'drop database if exists "{dbname}" with (force)')
     print()
-    print("| scenario | jobs | jobs/s | vs unlimited | claim p50 ms | p99 | solo p50 / p99 ms |")
-    print("|---|---:|---:|---:|---:|---:|---|")
+    print("| scenario | jobs | jobs/s | vs unlimited | claim p50 ms | p99 | solo p50 / p99 ms |"
+          " one claim: server ms, buffers |")
+    print("|---|---:|---:|---:|---:|---:|---|---|")
     base = results.get("unlimited", {}).get("jobs_per_s")
     for name, r in results.items():
         ratio = f"{r['jobs_per_s'] / base:.2f}" if base else ""
         solo = r.get("solo_claim_ms")
         solo_text = f"{solo['p50']} / {solo['p99']}" if solo else "-"
+        server = f"{r['server']['execution_ms']}, {r['server']['buffers_total']}"
         print(f"| {name} | {r['jobs']:,} | {r['jobs_per_s']:,.0f} | {ratio} | {r['claim_ms'].get('p50')} |"
-              f" {r['claim_ms'].get('p99')} | {solo_text} |")
+              f" {r['claim_ms'].get('p99')} | {solo_text} | {server} |")
 
 
 if __name__ == "__main__":

@@ -38,13 +38,15 @@ def _seconds(timeout: float | timedelta | None, where: str = "timeout") -> float
 
 def check_arguments(label: str, identifier: object, queue_name: object, job_key: object,
                     flags: Sequence[str] | None, priority: object, max_attempts: object,
-                    job_key_mode: object = None, smallints: bool = False) -> None:
+                    job_key_mode: object = None, smallints: bool = False,
+                    limit_keys: Sequence[str] | None = None) -> None:
     """Refuses, naming the argument, what could not even reach add_job's own checks: text
     PostgreSQL cannot hold (NUL, lone surrogates: psycopg would fail without saying which
     argument) and integers outside integer's range. `label`: '' or 'specs[3]: '."""
     texts = [("identifier", identifier), ("queue_name", queue_name), ("job_key", job_key),
              ("job_key_mode", job_key_mode)]
     texts += [(f"flags[{i}]", flag) for i, flag in enumerate(flags or ())]
+    texts += [(f"limit_keys[{i}]", key) for i, key in enumerate(_limit_keys(limit_keys or ()))]
     for name, value in texts:
         if value is None:
             continue
@@ -73,7 +75,8 @@ def add_job_params(identifier: str | TaskRef[Any], payload: Any, queue_name: str
                     depends_on: Sequence[int] | None = None,
                     limit_keys: Sequence[str] | None = None) -> tuple:
     identifier, payload = typed.resolve(identifier, payload, validate)
-    check_arguments("", identifier, queue_name, job_key, flags, priority, max_attempts, job_key_mode)
+    check_arguments("", identifier, queue_name, job_key, flags, priority, max_attempts, job_key_mode,
+                    limit_keys=limit_keys)
     seconds = _seconds(timeout)
     if retry is not None:
         meta = {**(meta or {}), "retry": check_policy(retry, "add_job(retry=...)").as_json()}
@@ -113,7 +116,7 @@ def add_jobs_params(specs: Iterable[JobSpec], job_key_preserve_run_at: bool) -> 
         if not isinstance(spec, JobSpec):
             raise TypeError(f"add_jobs takes JobSpec objects, got {type(spec).__name__}")
         check_arguments(f"specs[{index}]: ", spec.identifier, spec.queue_name, spec.job_key, spec.flags,
-                        spec.priority, spec.max_attempts, smallints=True)
+                        spec.priority, spec.max_attempts, smallints=True, limit_keys=spec.limit_keys)
         rows.append({
             "identifier": spec.identifier, "payload": spec.payload, "queue_name": spec.queue_name,
             "run_at": spec.run_at, "max_attempts": spec.max_attempts, "job_key": spec.job_key,

@@ -96,7 +96,8 @@ $$;
 -- The next jobs of listed queues that have room, of tasks not paused: queues are visited in the
 -- order of their listing (_private_queue_heads) and locked, skipping those
 -- another claimer holds; each gives at most its free room. Returns the jobs
--- locked and `stale`, the queues whose listing no longer matched a job.
+-- locked (queue_names: each one's queue) and `stale`, the queues whose
+-- listing no longer matched a job.
 create or replace function @schema@._pick_queued_jobs(
   task_identifiers text[],
   forbidden_flags text[],
@@ -124,6 +125,8 @@ declare
   v_seen text[] := '{}';
   v_queues record;
   v_got record;
+  v_need integer;  -- jobs still wanted in this round
+  v_share integer;  -- how many a limited key gives at most in this pass
 begin
   if _pick_queued_jobs.max_jobs < 1
      or not exists (select from @schema@._private_queue_heads) then
@@ -131,30 +134,37 @@ begin
   end if;
   for round in 1..3 loop
     with locked as (
-      select q.queue_name, h.priority, h.run_at, h.job_id, q.has_limit,
-             -- a rate or a RateLimited pause may leave less room (0097_limits.sql)
-             case when q.max_per_period is null and q.paused_until is null then q.max_running - q.running
-                  else @schema@._key_room(q, _pick_queued_jobs.now) end as room
+      select q.queue_name, h.priority, h.run_at, h.job_id, q.has_limit, q.room
       from @schema@._private_queue_heads as h
-      join @schema@._private_job_queues as q on q.queue_name = h.queue_name
-      where not q.paused and q.running < q.max_running and not q.queue_name = any(v_seen)
-        -- A listing says a queue has a job for some worker, not for this one:
-        -- with a task or flag filter, a queue that holds none of this worker's
-        -- jobs is stepped over (one probe) instead of using up the visits,
-        -- or queues of other tasks listed ahead would starve this worker's.
-        -- (A scalar subquery with a limit, not exists: the planner turns an
-        -- exists under OR into one hash of every available queued job of
-        -- these tasks, built on each claim: 100 ms with 10,000 listed queues.)
-        and (v_tasks is null and v_flags is null and v_paused is null
+      -- (a locking subquery is never flattened: the claim walks the listing in
+      -- its order and stops after v_visit queues, whatever the statistics say;
+      -- joined, a plan made after an autovacuum's analyze sorted the whole
+      -- listing on every claim: over 500 ms with 10,000 listed queues)
+      cross join lateral (
+        select q.queue_name, q.has_limit,
+               -- a rate or a RateLimited pause may leave less room (0097_limits.sql)
+               case when q.max_per_period is null and q.paused_until is null then q.max_running - q.running
+                    else @schema@._key_room(q, _pick_queued_jobs.now) end as room
+        from @schema@._private_job_queues as q
+        where q.queue_name = h.queue_name and not q.paused and q.running < q.max_running
+          and not q.queue_name = any(v_seen)
+        for no key update of q skip locked) as q
+      -- A listing says a queue has a job for some worker, not for this one:
+      -- with a task or flag filter, a queue that holds none of this worker's
+      -- jobs is stepped over (one probe) instead of using up the visits,
+      -- or queues of other tasks listed ahead would starve this worker's.
+      -- (A scalar subquery with a limit, not exists: the planner turns an
+      -- exists under OR into one hash of every available queued job of
+      -- these tasks, built on each claim: 100 ms with 10,000 listed queues.)
+      where (v_tasks is null and v_flags is null and v_paused is null
              or (select true from @schema@._private_jobs as j
                  where j.queue_name = h.queue_name and j.state = 'available'
                    and (v_tasks is null or j.task_identifier = any(v_tasks))
-                   and (v_paused is null or not j.task_identifier = any(v_paused))
+                   and case when v_paused is null then true else not j.task_identifier = any(v_paused) end
                    and (v_flags is null or j.flags is null or not j.flags ?| v_flags)
                  limit 1))
       order by h.priority, h.run_at, h.job_id
       limit v_visit
-      for no key update of q skip locked
     ), listed as (  -- a queue listed twice is visited once, at its best listing
       -- (one its rate or pause closes is stepped over here, after the lock:
       -- as a condition above it would change the plan of every claim)
@@ -174,38 +184,55 @@ begin
     continue when v_queues.names is null and v_queues.visited = v_visit;
     exit when v_queues.names is null;
 
-    with heads as (
-      select c.queue_name, c.hint, h.id, h.priority, h.run_at, h.limit_keys, h.ctid,
-             -- fairness: a limited key's jobs take turns with other keys' (its
-             -- first beside their first, ...); other queues keep plain order
-             case when c.fair then row_number() over (partition by c.queue_name
-                                                      order by h.priority, h.run_at, h.id)::integer
-                  else 1 end as turn
-      from unnest(v_queues.names, v_queues.rooms, v_queues.hints, v_queues.fair) as c(queue_name, room, hint, fair)
-      left join lateral (
-        select j.id, j.priority, j.run_at, j.limit_keys, j.ctid from @schema@._private_jobs as j
-        where j.queue_name = c.queue_name and j.state = 'available'
-          and (v_tasks is null or j.task_identifier = any(v_tasks))
-          and (v_paused is null or not j.task_identifier = any(v_paused))
-          and (v_flags is null or j.flags is null or not j.flags ?| v_flags)
-          and (v_closed is null or j.limit_keys is null or not j.limit_keys && v_closed)
-        order by j.priority, j.run_at, j.id
-        limit least(c.room, _pick_queued_jobs.max_jobs)
-        for update of j skip locked) as h on true
-    )
-    select array_agg(h.id order by h.priority, h.run_at, h.id) filter (where h.id is not null) as ids,
-           array_agg(h.priority order by h.priority, h.run_at, h.id) filter (where h.id is not null) as priorities,
-           array_agg(h.run_at order by h.priority, h.run_at, h.id) filter (where h.id is not null) as run_ats,
-           array_agg(h.turn order by h.priority, h.run_at, h.id) filter (where h.id is not null) as turns,
-           array_agg(h.ctid order by h.priority, h.run_at, h.id) filter (where h.id is not null) as ctids,
-           array_agg(distinct h.queue_name) filter (where h.id is not null) as queue_names,
-           bool_or(h.limit_keys is not null) as limited,
-           -- listed, yet its hint is no longer available: the listing is out of date
-           array_agg(h.queue_name) filter (where h.id is null and not exists (
-             select from @schema@._private_jobs as j
-             where j.id = h.hint and j.state = 'available' and j.queue_name = h.queue_name)) as stale
-    into v_got
-    from heads as h;
+    -- A limited key's turns after its first rarely make the claim when many
+    -- keys are listed: each first locks its share of the jobs wanted, and
+    -- all of its room (as other queues do) only when a key it cut short may
+    -- have had a job that would have been taken (one of better priority than
+    -- the last wanted job locked, or too few locked).
+    v_need := _pick_queued_jobs.max_jobs - coalesce(cardinality(ids), 0);
+    v_share := ceil(v_need::numeric / cardinality(v_queues.names))::integer;
+    loop
+      with heads as (
+        select c.queue_name, c.hint, c.room, c.fair, h.id, h.priority, h.run_at, h.limit_keys, h.ctid,
+               -- fairness: a limited key's jobs take turns with other keys' (its
+               -- first beside their first, ...); other queues keep plain order
+               case when c.fair then row_number() over (partition by c.queue_name
+                                                        order by h.priority, h.run_at, h.id)::integer
+                    else 1 end as turn
+        from unnest(v_queues.names, v_queues.rooms, v_queues.hints, v_queues.fair) as c(queue_name, room, hint, fair)
+        left join lateral (
+          select j.id, j.priority, j.run_at, j.limit_keys, j.ctid from @schema@._private_jobs as j
+          where j.queue_name = c.queue_name and j.state = 'available'
+            and (v_tasks is null or j.task_identifier = any(v_tasks))
+            and case when v_paused is null then true else not j.task_identifier = any(v_paused) end
+            and (v_flags is null or j.flags is null or not j.flags ?| v_flags)
+            and (v_closed is null or j.limit_keys is null or not j.limit_keys && v_closed)
+          order by j.priority, j.run_at, j.id
+          limit least(c.room, _pick_queued_jobs.max_jobs,
+                      case when c.fair then v_share else _pick_queued_jobs.max_jobs end)
+          for update of j skip locked) as h on true
+      )
+      select array_agg(h.id order by h.priority, h.run_at, h.id) filter (where h.id is not null) as ids,
+             array_agg(h.priority order by h.priority, h.run_at, h.id) filter (where h.id is not null) as priorities,
+             array_agg(h.run_at order by h.priority, h.run_at, h.id) filter (where h.id is not null) as run_ats,
+             array_agg(h.turn order by h.priority, h.run_at, h.id) filter (where h.id is not null) as turns,
+             array_agg(h.ctid order by h.priority, h.run_at, h.id) filter (where h.id is not null) as ctids,
+             array_agg(h.queue_name order by h.priority, h.run_at, h.id) filter (where h.id is not null) as queue_names,
+             bool_or(h.limit_keys is not null) as limited,
+             -- listed, yet its hint is no longer available: the listing is out of date
+             array_agg(h.queue_name) filter (where h.id is null and not exists (
+               select from @schema@._private_jobs as j
+               where j.id = h.hint and j.state = 'available' and j.queue_name = h.queue_name)) as stale,
+             -- the priority of the last wanted job in the claim's order (null: too few)
+             (array_agg(h.priority order by h.priority, h.turn, h.run_at, h.id)
+                filter (where h.id is not null))[v_need] as last_wanted,
+             -- the best priority a cut-short key's next job may have (null: none cut)
+             min(h.priority) filter (where h.fair and h.turn = v_share and h.room > v_share) as cut
+      into v_got
+      from heads as h;
+      exit when v_got.cut is null or v_got.cut >= v_got.last_wanted or v_share >= _pick_queued_jobs.max_jobs;
+      v_share := _pick_queued_jobs.max_jobs;  -- again, each key up to its room (its locks are kept)
+    end loop;
     ids := coalesce(ids, '{}') || coalesce(v_got.ids, '{}');
     priorities := coalesce(priorities, '{}') || coalesce(v_got.priorities, '{}');
     run_ats := coalesce(run_ats, '{}') || coalesce(v_got.run_ats, '{}');

@@ -334,6 +334,20 @@ begin
 end;
 $$;
 
+-- Opens dblink sessions c1..c4 for four_claims_round, starts from nothing
+-- (reset, committed through c1) with workers 1..4 registered, and makes the
+-- caller's temporary tables claims and stalls that four_claims_round fills.
+create or replace function pgrun_tests.four_sessions() returns void
+language plpgsql as $$
+begin
+  perform pgrun_tests.connect('c' || n) from generate_series(1, 4) as n;
+  perform pgrun_tests.run('c1', 'select pgrun_tests.reset()');
+  perform pgrun_tests.run('c1', format('select pgrun_tests.register(%s)', n)) from generate_series(1, 4) as n;
+  create temporary table claims (round integer, worker integer, id bigint, lease bigint, queue_name text);
+  create temporary table stalls (round integer, worker integer);
+end;
+$$;
+
 -- One round of four claimers, sessions c1..c4 (connected by the caller, workers 1..4
 -- registered): all four begin, send claim_jobs(worker n, max_jobs) at once, then collect
 -- the claims into the caller's temporary tables claims(round, worker, id, lease,

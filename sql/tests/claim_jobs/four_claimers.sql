@@ -6,19 +6,14 @@ create extension if not exists dblink;
 -- round, each inside an open transaction that commits only once all four
 -- have claimed. Queue "one" may run 1 job at a time, queue "three" 3.
 -- This session only watches.
-select pgrun_tests.connect('c' || n) from generate_series(1, 4) as n;
+select pgrun_tests.four_sessions();  -- c1..c4, workers 1..4, claims and stalls
 
 -- SETUP (committed): 6 jobs in "one", 9 in "three", 8 without a queue
-select pgrun_tests.run('c1', 'select pgrun_tests.reset()');
-select pgrun_tests.run('c1', format('select pgrun_tests.register(%s)', n)) from generate_series(1, 4) as n;
 select pgrun_tests.run('c1', $$select pgrun_tests.add_queue('one', 1)$$);
 select pgrun_tests.run('c1', $$select pgrun_tests.add_queue('three', 3)$$);
 select pgrun_tests.run('c1', $$select pgrun.add_job('t', queue_name => 'one') from generate_series(1, 6)$$);
 select pgrun_tests.run('c1', $$select pgrun.add_job('t', queue_name => 'three') from generate_series(1, 9)$$);
 select pgrun_tests.run('c1', $$select pgrun.add_job('t') from generate_series(1, 8)$$);
-
-create temporary table claims (round integer, worker integer, id bigint, lease bigint, queue_name text);
-create temporary table stalls (round integer, worker integer);
 
 -- Six rounds: all four begin, send their claims at once, then collect them;
 -- the transactions stay open until every claim is in, then all commit and

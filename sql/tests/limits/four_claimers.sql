@@ -7,11 +7,9 @@ create extension if not exists dblink;
 -- all four have claimed (as claim_jobs/four_claimers.sql). Limit key "hub" may
 -- run 3 jobs at once; "tenant:x" (a queue) and "hub" both hold the jobs of
 -- tenant x; limit key "api" lets 5 start per hour. This session only watches.
-select pgrun_tests.connect('c' || n) from generate_series(1, 4) as n;
+select pgrun_tests.four_sessions();  -- c1..c4, workers 1..4, claims and stalls
 
 -- SETUP (committed)
-select pgrun_tests.run('c1', 'select pgrun_tests.reset()');
-select pgrun_tests.run('c1', format('select pgrun_tests.register(%s)', n)) from generate_series(1, 4) as n;
 select pgrun_tests.run('c1', $$select pgrun.set_limit('hub', max_running => 3)$$);
 select pgrun_tests.run('c1', $$select pgrun.set_limit('tenant:*', max_running => 2)$$);
 select pgrun_tests.run('c1', $$select pgrun.set_limit('api', max_per_period => 5, period => '1 hour')$$);
@@ -20,12 +18,10 @@ select pgrun_tests.run('c1', $$select pgrun.add_job('t', queue_name => 'tenant:x
                                from generate_series(1, 4)$$);
 select pgrun_tests.run('c1', $$select pgrun.add_job('t', limit_keys => array['api']) from generate_series(1, 12)$$);
 
-create temporary table claims (round integer, worker integer, id bigint, lease bigint, queue_name text);
 -- what each job is subject to: 'hub', 'tenant:x' (and hub) or 'api'
 create temporary table kinds as
   select * from dblink('c1', 'select id, coalesce(queue_name, limit_keys[1]) from pgrun._private_jobs')
     as t(id bigint, kind text);
-create temporary table stalls (round integer, worker integer);
 
 -- Six rounds: all four claim (4 jobs each) at once inside open transactions;
 -- after all commit, each completes what it claimed (pgrun_tests.four_claims_round).
