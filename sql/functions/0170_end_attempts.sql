@@ -77,7 +77,9 @@ begin
     v_dead_letters := exists (select from @schema@._private_dead_letters);
     v_policies := _end_attempts.outcome = 'failed' and exists (select from @schema@._private_retry_policies);
     with next as (
-      select j.id, j.task_identifier, j.queue_name, j.locked_by,
+      -- (ctid: the caller holds these rows locked, so the delete and the update
+      -- below find each at its address rather than in the primary key again)
+      select j.id, j.ctid, j.task_identifier, j.queue_name, j.locked_by,
         case when j.cancel_requested_at is null then _end_attempts.messages ->> j.id::text
              else @schema@._cancel_message(j.cancel_reason)
                   || coalesce('; its attempt ended: ' || (_end_attempts.messages ->> j.id::text), '')
@@ -127,7 +129,7 @@ begin
       where v_dead_letters
     ), removed as (
       delete from @schema@._private_jobs as j using plan as p
-      where j.id = p.id and p.keep_until <= _end_attempts.now
+      where j.ctid = p.ctid and p.keep_until <= _end_attempts.now
       returning j.id, p.state, j.run_at, j.attempts, j.max_attempts
     ), moved as (
       update @schema@._private_jobs as j set
@@ -168,7 +170,7 @@ begin
                                   else j.dead_letter_job_id end,
         updated_at = _end_attempts.now
       from plan as p
-      where j.id = p.id and (p.keep_until is null or p.keep_until > _end_attempts.now)
+      where j.ctid = p.ctid and (p.keep_until is null or p.keep_until > _end_attempts.now)
       returning j.id, j.state, j.run_at, j.attempts, j.max_attempts
     ), ended as (
       select * from moved union all select * from removed
