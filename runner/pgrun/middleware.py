@@ -95,12 +95,13 @@ def log_context(worker: Any) -> Middleware:
     """pgrun's own middleware: the job (and its worker) for every line logged during it (its id, task,
     attempt, worker id and correlation id: its meta's, else its own id; jobs it adds carry it on)."""
     async def pgrun_log_context(job: Job, call_next: CallNext) -> Any:
-        token = _running.set((job, worker))
+        # (Execution sets the same context itself when the worker has no middleware)
+        token = enter_job(job, worker)
         try:
             return await call_next()
         finally:
             # (the task that runs the next job is made from this context: Execution.start)
-            _running.reset(token)
+            leave_job(token)
     return pgrun_log_context
 
 

@@ -8,7 +8,8 @@
 - the listener (listener.py) turns NOTIFY into nudges;
 - maintenance (maintenance.py) and, with a crontab, the cron scheduler.
 
-Shutdown is one path (`_lifecycle`): stop claiming, give the buffer back, let
+Start-up (startup.py) checks the schema, opens the connections and registers before any
+loop runs. Shutdown is one path (`_lifecycle`, shutdown.py): stop claiming, give the buffer back, let
 running jobs finish within the grace period, interrupt the rest, record every
 outcome, and then, whatever happened, stop every loop, unregister and close.
 """
@@ -24,9 +25,9 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from . import db, queries, retry, shutdown
+from . import db, queries, shutdown, startup
 from .cancels import CancelWatch
-from .cron.in_worker import run_scheduler, scheduler_for
+from .cron.in_worker import run_scheduler
 from .errors import ConfigurationError, PgrunError, WorkerRestartRequired
 from .events import Events
 from .execution import Execution
@@ -36,7 +37,6 @@ from .lease import RETRYABLE, Lease
 from .listener import Listener
 from .maintenance import Maintenance
 from .middleware import Middleware
-from .migrate import migrate
 from .outcomes import Outcomes
 from .tasks import TaskDef
 
@@ -222,32 +222,7 @@ class Worker:
         if self._started:
             raise PgrunError("a worker starts once")
         self._started = True
-        # the schema check beside the heartbeat's connection, then the pool beside the
-        # registration: each is a round trip or more. (The pool only once the database
-        # answered: it would retry an unreachable one, loudly, for its whole timeout.) Every
-        # use of the runner's pool retries lost connections: no check query per checkout.
-        connecting = asyncio.create_task(self.lease.connect())
-        try:
-            if self._run_migrations:
-                await asyncio.to_thread(self._migrate)
-            await connecting
-            opened = await asyncio.gather(
-                db.open_pool(self.conninfo, max_size=4, min_size=2, name=f"pgrun-{self.schema}",
-                             kwargs=db.connection_kwargs(self.prepare, conninfo=self.conninfo), check=False),
-                self.lease.register(), return_exceptions=True)
-            if isinstance(opened[0], db.AsyncConnectionPool):
-                self._pool = opened[0]
-            for failure in opened:
-                if isinstance(failure, BaseException):
-                    raise failure
-            await retry.write_task_policies(self._pool, self.queries, self._tasks)
-            scheduler = scheduler_for(self._crontab, self._pool, self.schema)
-        except BaseException:
-            await asyncio.gather(connecting, return_exceptions=True)
-            await self.lease.close()
-            if self._pool is not None:
-                await self._pool.close()
-            raise
+        scheduler = await startup.connect(self)   # migrate, connect, register (startup.py)
         self.events.emit("worker:start", self.worker_id)
         self._spawn(self.lease.run(), "pgrun heartbeat")
         self._spawn(self.listener.run(), "pgrun listener")
@@ -300,10 +275,6 @@ class Worker:
         return await self.wait()
 
     # ------------------------------------------------------------ start-up
-
-    def _migrate(self) -> None:
-        with db.connect(self.conninfo) as conn:
-            migrate(conn, self.schema)
 
     def _spawn(self, coro, name: str) -> None:
         task = asyncio.create_task(coro, name=name)
