@@ -1,10 +1,12 @@
 -- The common completion in one statement: jobs this worker holds under these
--- leases that nothing else concerns (no named queue or limit key, no cancel
--- asked, no result to keep, nobody waiting, no retention rule, no followers:
--- no job depends on it, no workflow) are locked and deleted
--- together, skipping rows another transaction holds. Returns the ids it
--- deleted; the rest go the long way (_lock_attempts, _end_attempts), which
--- has every rule. Half the work of locking first and deleting after.
+-- leases that nothing else concerns (no limit key, no cancel asked, no result
+-- to keep, nobody waiting, no retention rule, no followers: no job depends on
+-- it, no workflow) are locked and deleted together, with their named queues'
+-- rows, skipping rows another transaction holds (as _lock_attempts does: jobs
+-- in id order, then queues in name order). Their queues then get their room
+-- back (_give_queue_room). Returns the ids it deleted; the rest go the long
+-- way (_lock_attempts, _end_attempts), which has every rule. Half the work of
+-- locking first and deleting after.
 create or replace function @schema@._delete_plain_completions(
   worker_id text,
   job_ids bigint[],
@@ -16,6 +18,7 @@ declare
   -- the lease asked for each id, looked up per row (see _end_attempts)
   v_leases jsonb;
   v_deleted bigint[];
+  v_queues text[];  -- the deleted jobs' queues, one entry per job (null: none)
   v_tasks text[];
   v_counts integer[];
 begin
@@ -34,29 +37,42 @@ begin
     -- ran did, reading all of the worker's entries there, dead ones included,
     -- which grow without bound while a long transaction keeps vacuum from
     -- removing finished attempts (docs/reliability.md#bloat).
-    select l.ctid from @schema@._private_jobs as l
+    select l.ctid, l.queue_name from @schema@._private_jobs as l
     where l.id = any(_delete_plain_completions.job_ids)
       and l.state is not distinct from 'running'
       and l.locked_by = _delete_plain_completions.worker_id
       and l.lease = (v_leases ->> l.id::text)::bigint
-      and l.queue_name is null and l.cancel_requested_at is null and l.limit_keys is null
+      and l.cancel_requested_at is null and l.limit_keys is null
       and l.has_followers is not true
     order by l.id
     for update of l skip locked
+  ), queues as materialized (  -- a queue row held elsewhere: its jobs go the long way
+    select q.queue_name from @schema@._private_job_queues as q
+    where q.queue_name in (select l.queue_name from locked as l)
+    order by q.queue_name
+    for no key update of q skip locked
   ), deleted as (
     delete from @schema@._private_jobs as j using locked as l
     where j.ctid = l.ctid
-    returning j.id, j.task_identifier
+      and (l.queue_name is null or l.queue_name in (select q.queue_name from queues as q))
+    returning j.id, j.task_identifier, j.queue_name
   ), tasks as (  -- one line per task for the counts, not one per job
     select d.task_identifier, count(*)::integer as n from deleted as d group by d.task_identifier
   )
-  select (select array_agg(d.id) from deleted as d), (select array_agg(t.task_identifier) from tasks as t),
-         (select array_agg(t.n) from tasks as t)
-  into v_deleted, v_tasks, v_counts;
-  if v_deleted is not null then  -- the per-minute outcome counts, as _end_attempts writes them
-    perform @schema@._count_outcomes(
-      array_fill(_delete_plain_completions.worker_id, array[cardinality(v_tasks)]), v_tasks,
-      array_fill('completed'::text, array[cardinality(v_tasks)]), now(), v_counts);
+  select (select array_agg(d.id) from deleted as d),
+         (select array_agg(d.queue_name) filter (where d.queue_name is not null) from deleted as d),
+         (select array_agg(t.task_identifier) from tasks as t), (select array_agg(t.n) from tasks as t)
+  into v_deleted, v_queues, v_tasks, v_counts;
+  if v_deleted is null then
+    return null;
+  end if;
+  -- the per-minute outcome counts, as _end_attempts writes them
+  perform @schema@._count_outcomes(
+    array_fill(_delete_plain_completions.worker_id, array[cardinality(v_tasks)]), v_tasks,
+    array_fill('completed'::text, array[cardinality(v_tasks)]), now(), v_counts);
+  if v_queues is not null
+     and @schema@._give_queue_room(v_queues, array_fill('completed'::text, array[cardinality(v_queues)])) then
+    perform @schema@._notify_jobs();  -- a full queue has room again and a job ready
   end if;
   return v_deleted;
 end;
