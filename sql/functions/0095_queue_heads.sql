@@ -52,20 +52,17 @@ create or replace function @schema@._refresh_queue_heads(
 ) returns void
 language plpgsql volatile
 as $$
-declare
-  v_rows bigint[];
 begin
   if _refresh_queue_heads.queue_names is null or cardinality(_refresh_queue_heads.queue_names) = 0 then
     return;
   end if;
-  select array_agg(h.id) into v_rows
-  from (select h.id from @schema@._private_queue_heads as h
-        where h.queue_name = any(_refresh_queue_heads.queue_names)
-        order by h.id
-        for update of h skip locked) as h;
-  if v_rows is not null then
-    delete from @schema@._private_queue_heads as h where h.id = any(v_rows);
-  end if;
+  -- locked and deleted in one statement, found again at their row address (a
+  -- locked row cannot move) rather than in the primary key
+  delete from @schema@._private_queue_heads as h
+  where h.ctid = any(array(select l.ctid from @schema@._private_queue_heads as l
+                           where l.queue_name = any(_refresh_queue_heads.queue_names)
+                           order by l.id
+                           for update of l skip locked));
   -- A new statement, hence a snapshot from after the locks above: every adder
   -- that pinned one of those rows has committed, and its job is seen here.
   insert into @schema@._private_queue_heads (queue_name, priority, run_at, job_id)
