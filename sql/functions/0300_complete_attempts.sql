@@ -47,14 +47,17 @@ begin
     order by l.id
     for update of l skip locked
   ), queues as materialized (  -- a queue row held elsewhere: its jobs go the long way
+    -- (= any of an array, not a join: the generic plan made while no queue
+    -- row exists must still look the rows up in the primary key once there
+    -- are 10,000; a semi join planned then scans them all)
     select q.queue_name from @schema@._private_job_queues as q
-    where q.queue_name in (select l.queue_name from locked as l)
+    where q.queue_name = any(array(select l.queue_name from locked as l where l.queue_name is not null))
     order by q.queue_name
     for no key update of q skip locked
   ), deleted as (
     delete from @schema@._private_jobs as j using locked as l
     where j.ctid = l.ctid
-      and (l.queue_name is null or l.queue_name in (select q.queue_name from queues as q))
+      and (l.queue_name is null or l.queue_name = any(array(select q.queue_name from queues as q)))
     returning j.id, j.task_identifier, j.queue_name
   ), tasks as (  -- one line per task for the counts, not one per job
     select d.task_identifier, count(*)::integer as n from deleted as d group by d.task_identifier
