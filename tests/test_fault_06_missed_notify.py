@@ -41,6 +41,11 @@ def _lateness(conn, start) -> float:
     return db_seconds_between(conn, started, run_at)
 
 
+async def _until_idle(conn) -> None:
+    await db_wait(lambda: scalar(conn, "select idle_since is not null from pgrun._private_workers"),
+                  message="the worker to be idle (so add_job would notify it)")
+
+
 def _add_due_in_2s(conn) -> tuple[int, object]:
     return conn.execute("select id, run_at from pgrun.add_job('timed', run_at => now() + interval '2 s')"
                         ).fetchone()
@@ -68,8 +73,7 @@ def test_a_job_added_while_listen_was_down_runs_on_time(dsn, conn):
 
     async def main():
         async with embedded({"timed": _recorder(starts)}, dsn) as worker:
-            await db_wait(lambda: scalar(conn, "select idle_since is not null from pgrun._private_workers"),
-                          message="the worker to be idle (so add_job would notify it)")
+            await _until_idle(conn)
             # Without yielding to the loop: the LISTEN backend is gone, and the job is added
             # before the listener can even notice, let alone reconnect.
             assert terminate(conn, "pgrun listener") == 1
@@ -126,8 +130,7 @@ def test_a_job_committed_late_after_its_nudge_was_skipped_still_runs_soon(dsn, c
 
     async def main():
         async with embedded({"timed": _recorder(starts)}, dsn) as worker:
-            await db_wait(lambda: scalar(conn, "select idle_since is not null from pgrun._private_workers"),
-                          message="the worker to be idle")
+            await _until_idle(conn)
             nudging = scalar(conn, "select id from pgrun.add_job('timed')")   # its NOTIFY wakes the worker
             with psycopg.connect(dsn) as late:
                 # a session's first add_job compiles it, which makes its transaction "long" (it
