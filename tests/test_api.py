@@ -231,6 +231,21 @@ def test_add_jobs_adds_many_in_one_call(dsn):
         {"n": 2}, "q", run_at, 2, "kb", 3, {"x": True})
 
 
+def test_add_jobs_answers_each_job_with_its_own_payload_flags_and_meta(dsn):
+    # the rows' JSON is decoded in one call per kind (enqueue.jobs_of): each value must land
+    # on its own job, whichever jobs have flags or meta and whichever do not
+    policy = pgrun.fixed(7)
+    with WorkerUtils(dsn) as utils:
+        jobs = utils.add_jobs([JobSpec("t", {"n": n}, flags=[f"f{n}"] if n % 2 else None)
+                               for n in range(6)])
+        kept = utils.add_job("t", [1, "two", None], retry=policy, flags=["g"])
+        plain = utils.add_job("t", "text")
+    assert [(job.payload, job.flags, job.meta) for job in jobs] == [
+        ({"n": n}, {f"f{n}": True} if n % 2 else None, None) for n in range(6)]
+    assert (kept.payload, kept.flags, kept.meta["retry"]["base"]) == ([1, "two", None], {"g": True}, 7)
+    assert (plain.payload, plain.flags, plain.meta) == ("text", None, None)
+
+
 def test_admin_functions(dsn, conn):
     with WorkerUtils(dsn) as utils:
         a, b, c, d = (utils.add_job("t", {"n": n}) for n in range(4))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 
+import psycopg
 import pytest
 
 from fault_support import db_seconds_between, db_wait, embedded, terminate
@@ -40,6 +41,11 @@ def _lateness(conn, start) -> float:
     return db_seconds_between(conn, started, run_at)
 
 
+async def _until_idle(conn) -> None:
+    await db_wait(lambda: scalar(conn, "select idle_since is not null from pgrun._private_workers"),
+                  message="the worker to be idle (so add_job would notify it)")
+
+
 def _add_due_in_2s(conn) -> tuple[int, object]:
     return conn.execute("select id, run_at from pgrun.add_job('timed', run_at => now() + interval '2 s')"
                         ).fetchone()
@@ -67,8 +73,7 @@ def test_a_job_added_while_listen_was_down_runs_on_time(dsn, conn):
 
     async def main():
         async with embedded({"timed": _recorder(starts)}, dsn) as worker:
-            await db_wait(lambda: scalar(conn, "select idle_since is not null from pgrun._private_workers"),
-                          message="the worker to be idle (so add_job would notify it)")
+            await _until_idle(conn)
             # Without yielding to the loop: the LISTEN backend is gone, and the job is added
             # before the listener can even notice, let alone reconnect.
             assert terminate(conn, "pgrun listener") == 1
@@ -114,3 +119,39 @@ def test_a_retry_scheduled_by_another_worker_runs_on_time(dsn, conn):
     assert 2.0 < db_seconds_between(conn, retry_due, starts[0][3]) < 4.0  # exp(1) s after attempt 1
     late = _lateness(conn, starts[1])
     assert 0 <= late < LATE, f"the retry started {late:.2f} s after its run_at"
+
+
+def test_a_job_committed_late_after_its_nudge_was_skipped_still_runs_soon(dsn, conn):
+    # add_job skips its NOTIFY within 2 ms of another nudge (_notify_jobs' debounce), trusting
+    # the woken worker's look 10 ms later to see it; a commit that comes later than that (a
+    # slow fsync, a busy machine, more work after add_job) is caught by the looks after the
+    # last nudge, not by the 60 s poll.
+    starts: list = []
+
+    async def main():
+        async with embedded({"timed": _recorder(starts)}, dsn) as worker:
+            await _until_idle(conn)
+            nudging = scalar(conn, "select id from pgrun.add_job('timed')")   # its NOTIFY wakes the worker
+            with psycopg.connect(dsn) as late:
+                # a session's first add_job compiles it, which makes its transaction "long" (it
+                # would nudge): compiled first, in a transaction rolled back
+                late.execute("select pgrun.add_job('timed')")
+                late.rollback()
+                # as if the nudge had just been sent (a minute from now, to stay "just"): the
+                # next add_job of a young transaction skips its own
+                skipped = scalar(conn, "select setval('pgrun._private_last_nudge', (extract(epoch from "
+                                       "clock_timestamp() + interval '1 minute') * 1e6)::bigint)")
+                late_id = scalar(late, "select id from pgrun.add_job('timed')")  # its transaction's first
+                assert scalar(conn, "select last_value from pgrun._private_last_nudge") == skipped, \
+                    "the late add_job sent a NOTIFY after all: the scenario did not happen"
+                await db_wait(lambda: starts, message="the nudged job to start")
+                await asyncio.sleep(0.3)   # the scenario: this transaction commits 300 ms late
+                committed_at = scalar(late, "select clock_timestamp()")
+            await db_wait(lambda: len(starts) == 2, timeout=5, message="the late job to start")
+            assert worker.listening
+        return nudging, late_id, committed_at
+
+    nudging, late_id, committed_at = asyncio.run(main())
+    assert [s[0] for s in starts] == [nudging, late_id]
+    waited = db_seconds_between(conn, starts[1][3], committed_at)
+    assert 0 <= waited < 1.5, f"the late job started {waited:.2f} s after its commit"

@@ -96,10 +96,14 @@ def test_a_job_killed_after_two_durable_steps_does_not_run_them_again(recording_
 
 def test_sleep_until_ends_the_attempt_and_resumes_the_job_then_without_using_an_attempt(
         recording_workers, conn):
+    recording_workers.start(*TASKS, "--concurrency", "1")
+    # the worker up first: a start slower than the sleep (a loaded machine) would find it over
+    wait_until(lambda: scalar(conn, "select count(*) from pgrun._private_workers "
+                                    "where idle_since is not null"),
+               timeout=30, message="the worker to be up and idle")
     until = datetime.now(timezone.utc) + timedelta(seconds=2)
     job_id = scalar(conn, "select id from pgrun.add_job('sleeper', json_build_object('until', %s::text))",
                     (until.isoformat(),))
-    recording_workers.start(*TASKS, "--concurrency", "1")
     wait_until(lambda: scalar(conn, "select state from pgrun.jobs where id = %s", (job_id,)) == "scheduled",
                timeout=30, message="the job to sleep")
     assert scalar(conn, "select attempts from pgrun.jobs where id = %s", (job_id,)) == 0  # none used up

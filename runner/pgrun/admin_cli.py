@@ -21,6 +21,7 @@ from datetime import datetime
 
 import click
 
+from .enqueue import jobs_of
 from .grant_cli import EXIT_USAGE, OneLineCommand, connection_options, run_statement
 from .job import Job
 
@@ -65,7 +66,7 @@ def _states_before(ctx: click.Context, connection: str | None, schema: str | Non
 def _job_action(ctx: click.Context, connection: str | None, schema: str | None, as_json: bool,
                 job_ids: tuple[int, ...], statement: str, params: tuple, describe) -> None:
     before = _states_before(ctx, connection, schema, job_ids)
-    changed = {job.id: job for job in (Job(*row) for row in _run(ctx, connection, schema, statement, params))}
+    changed = {job.id: job for job in jobs_of(_run(ctx, connection, schema, statement, params))}
     document, lines = [], []
     for job_id in dict.fromkeys(job_ids):
         job = changed.get(job_id)

@@ -43,28 +43,36 @@ def check_arguments(label: str, identifier: object, queue_name: object, job_key:
     """Refuses, naming the argument, what could not even reach add_job's own checks: text
     PostgreSQL cannot hold (NUL, lone surrogates: psycopg would fail without saying which
     argument) and integers outside integer's range. `label`: '' or 'specs[3]: '."""
-    texts = [("identifier", identifier), ("queue_name", queue_name), ("job_key", job_key),
-             ("job_key_mode", job_key_mode)]
-    texts += [(f"flags[{i}]", flag) for i, flag in enumerate(flags or ())]
-    texts += [(f"limit_keys[{i}]", key) for i, key in enumerate(_limit_keys(limit_keys or ()))]
-    for name, value in texts:
-        if value is None:
-            continue
-        if not isinstance(value, str):
-            raise TypeError(f"{label}{name} must be a str, got {type(value).__name__}")
-        if "\x00" in value:
-            raise ValueError(f"{label}{name} cannot contain NUL characters: PostgreSQL text cannot "
-                             "store \\x00")
-        if not value.isascii():
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                raise ValueError(f"{label}{name} cannot contain lone surrogates (U+D800 to U+DFFF): "
-                                 "they are not valid Unicode") from None
+    _check_text(label, "identifier", identifier)
+    for name, value in (("queue_name", queue_name), ("job_key", job_key), ("job_key_mode", job_key_mode)):
+        if value is not None:
+            _check_text(label, name, value)
+    for i, flag in enumerate(flags or ()):
+        _check_text(label, f"flags[{i}]", flag)
+    for i, key in enumerate(_limit_keys(limit_keys) if limit_keys else ()):
+        _check_text(label, f"limit_keys[{i}]", key)
+    if priority is None and max_attempts is None:
+        return
     for name, value in (("priority", priority), ("max_attempts", max_attempts)):
         low, high = _INT_RANGES[name]
         if isinstance(value, int) and not (low <= value <= high if smallints else -2**31 <= value < 2**31):
             raise ValueError(f"{label}{name} must be between {low} and {high} (got {value})")
+
+
+def _check_text(label: str, name: str, value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise TypeError(f"{label}{name} must be a str, got {type(value).__name__}")
+    if "\x00" in value:
+        raise ValueError(f"{label}{name} cannot contain NUL characters: PostgreSQL text cannot "
+                         "store \\x00")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"{label}{name} cannot contain lone surrogates (U+D800 to U+DFFF): "
+                             "they are not valid Unicode") from None
 
 
 def add_job_params(identifier: str | TaskRef[Any], payload: Any, queue_name: str | None,
@@ -138,8 +146,31 @@ def add_jobs_params(specs: Iterable[JobSpec], job_key_preserve_run_at: bool) -> 
     return text, bool(job_key_preserve_run_at)
 
 
+# Where ROW_COLUMNS puts the JSON texts that jobs_of decodes
+_PAYLOAD, _FLAGS, _META = 3, 15, 19
+
+
 def jobs_of(rows: list[tuple]) -> list[Job]:
-    return [Job(*row) for row in rows]
+    """Jobs from rows of ROW_COLUMNS: every row's payload decoded in one call, then the few
+    flags and metas there are in another."""
+    if not rows:
+        return []
+    payloads_ = payloads.decode_all([row[_PAYLOAD] for row in rows])
+    others = [row[i] for row in rows for i in (_FLAGS, _META) if row[i] is not None]
+    decoded = iter(payloads.decode_all(others) if others else ())
+    jobs = []
+    for row, payload in zip(rows, payloads_, strict=True):
+        values = list(row)
+        values[_PAYLOAD] = payload
+        for i in (_FLAGS, _META):
+            if values[i] is not None:
+                values[i] = next(decoded)
+        jobs.append(Job(*values))
+    return jobs
+
+
+def job_of(row: tuple) -> Job:
+    return jobs_of([row])[0]
 
 
 # Each takes a job's meta (or None) and returns it, changed or not, as add_job builds its

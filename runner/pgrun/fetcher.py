@@ -6,7 +6,8 @@ When to look again, each from the database or a clock of this process only:
   the next job of this worker's tasks is due: a timer for then;
 - the claim that found this worker idle says `look_again`: jobs added while
   it was busy sent no NOTIFY, so it claims once more before sleeping;
-- a NOTIFY (a nudge), then once more a little later (nudges are debounced);
+- a NOTIFY (a nudge), then once more a little later (nudges are debounced),
+  and twice more after the last nudge of a burst (a late commit);
 - a slot freed, an outcome that freed a named queue;
 - the poll interval, a safety net (60 s while LISTEN works).
 """
@@ -41,6 +42,11 @@ LISTENING_POLL_INTERVAL = 60.0
 # is younger than 2 ms skip their NOTIFY for 2 ms after another one (see the SQL
 # _notify_jobs); this covers their commits.
 TRAILING_LOOK = 0.010
+# ... and, after the last nudge, these much later: an enqueuer that skipped its
+# NOTIFY may commit long after deciding to (a slow fsync, a busy machine, work
+# after add_job in its transaction). Each new nudge moves them, so a stream of
+# nudges adds no claims; an idle worker makes two more claims per burst.
+LATE_LOOKS = (0.100, 1.0)
 # A claim that got nothing but was told to look again (jobs held by others at
 # that moment) looks again after 5 ms, 10 ms, ... up to 1 s.
 LOOK_AGAIN_FIRST, LOOK_AGAIN_LIMIT = 0.005, 1.0
@@ -66,6 +72,7 @@ class Fetcher:
         self._trailing_after = 0         # the nudge count that already has its trailing look
         self._look_again_delay = LOOK_AGAIN_FIRST
         self._timers: list[float] = []   # monotonic due times, sorted
+        self._late_looks: list[float] = []  # monotonic times of the late looks after the last nudge
         self._next_poll = 0.0
         self._recover = False            # a claim's answer was lost: we may hold jobs we never saw
         self.paused = False              # no claims (the lease is being replaced)
@@ -182,6 +189,8 @@ class Fetcher:
         if self._nudges > self._trailing_after:
             self._trailing_after = self._nudges
             self.wake_in(TRAILING_LOOK)
+            now = time.monotonic()
+            self._late_looks = [now + delay for delay in LATE_LOOKS]   # replaced, never added to
         self._next_poll = time.monotonic() + self._current_poll_interval()
 
     def _current_poll_interval(self) -> float:
@@ -190,12 +199,14 @@ class Fetcher:
         return self._poll_interval
 
     def _next_wake(self) -> float:
-        return min(self._next_poll, self._timers[0]) if self._timers else self._next_poll
+        return min([self._next_poll, *self._timers[:1], *self._late_looks[:1]])
 
     def _drop_past_timers(self) -> None:
         now = time.monotonic()
         while self._timers and self._timers[0] <= now:
             self._timers.pop(0)
+        while self._late_looks and self._late_looks[0] <= now:
+            self._late_looks.pop(0)
 
     async def _claim(self, conn, want: int) -> tuple[list[Job], float | None, bool]:
         worker = self._worker

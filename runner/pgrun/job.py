@@ -15,9 +15,11 @@ JOB_COLUMNS = (
     "revision", "flags",
 )
 # What the utilities (add_job, add_jobs, the admin functions) select: JOB_COLUMNS, then
-# the schema-2 columns Job carries at its end.
-ROW_COLUMNS = JOB_COLUMNS + ("state", "lease", "extract(epoch from timeout)::float8 as timeout", "meta",
-                             "limit_keys")
+# the schema-2 columns Job carries at its end. payload, flags and meta come as JSON text,
+# which enqueue.jobs_of decodes for all rows in one call, as the claim does (payloads.decode_all):
+# psycopg's loader would call json.loads once per value.
+ROW_COLUMNS = tuple(f"{c}::text" if c in ("payload", "flags") else c for c in JOB_COLUMNS) + (
+    "state", "lease", "extract(epoch from timeout)::float8 as timeout", "meta::text", "limit_keys")
 
 
 @dataclass(slots=True)

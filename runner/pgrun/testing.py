@@ -174,7 +174,7 @@ class PgrunJobs:
         """The jobs in the database now (completed ones are gone unless retention keeps them)."""
         wanted = None if states is None else list(states)
         rows = self.utils.connection.execute(self._queries.task_jobs, (task, task, wanted, wanted)).fetchall()
-        return [Job(*row) for row in rows]
+        return enqueue.jobs_of(rows)
 
     def enqueued(self, task: str | None = None) -> list[Job]:
         """Jobs added during this test from Python (as they were added, even if they have run since),

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from . import control, db, enqueue, queries, results
 from .aging import AgingMethods, AsyncAgingMethods
 from .control import Explanation
-from .enqueue import add_job_params, add_jobs_params, jobs_of
+from .enqueue import add_job_params, add_jobs_params, job_of, jobs_of
 from .job import Job, JobKeyMode, JobSpec
 from .migrate import MigrationResult, migrate
 from .results import JobResult
@@ -71,7 +71,7 @@ def add_job(conn: psycopg.Connection, identifier: str | TaskRef[Any], payload: A
     params = add_job_params(identifier, payload, queue_name, run_at, max_attempts, job_key,
                              priority, flags, job_key_mode, timeout, validate, retry, meta, depends_on,
                              limit_keys)
-    job = Job(*conn.execute(queries.for_schema(schema).add_job, params).fetchone())
+    job = job_of(conn.execute(queries.for_schema(schema).add_job, params).fetchone())
     if enqueue.listeners:
         enqueue.added(conn, job)
     return job
@@ -105,7 +105,7 @@ async def add_job_async(conn: psycopg.AsyncConnection, identifier: str | TaskRef
                              priority, flags, job_key_mode, timeout, validate, retry, meta, depends_on,
                              limit_keys)
     cursor = await conn.execute(queries.for_schema(schema).add_job, params)
-    job = Job(*await cursor.fetchone())
+    job = job_of(await cursor.fetchone())
     if enqueue.listeners:
         enqueue.added(conn, job)
     return job

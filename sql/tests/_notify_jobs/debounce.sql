@@ -9,8 +9,12 @@ create extension if not exists dblink;
 -- however slowly this machine runs the next statement.
 
 -- TEST: a short transaction within 2 ms of the last nudge sends nothing
+-- (the session's first add_job compiles it, which can take a loaded machine
+-- past 10 ms: a "long" transaction, which nudges. So one add_job first, while
+-- no worker is idle, when it sends nothing.)
 select is_empty(
   $$select from pgrun_tests.notifications_from(array[
+      'select pgrun.add_job(''notify.probe'')',
       'select pgrun_tests.idle_worker(1)',
       'select pgrun_tests.nudged_at(clock_timestamp() + interval ''1 hour'')',
       'select pgrun.add_job(''notify.probe'')'],
@@ -32,6 +36,7 @@ select results_eq(
 -- TEST: once the window has passed, a short transaction nudges again
 select results_eq(
   $$select payload from pgrun_tests.notifications_from(array[
+      'select pgrun.add_job(''notify.probe'')',  -- compiled first, as above
       'select pgrun_tests.idle_worker(1)',
       'select pgrun_tests.nudged_at(clock_timestamp() - interval ''3 milliseconds'')',
       'select pgrun.add_job(''notify.probe'')'],

@@ -1,11 +1,11 @@
 begin;
-select plan(16);
+select plan(24);
 select pgrun_tests.reset();
 select pgrun_tests.register(1);
 
--- Most completions take one statement (_delete_plain_completions): jobs of no
--- named queue, with no cancel asked, no result, nobody waiting and no
--- retention rule. Each of the others must still get its own rule, in the
+-- Most completions take one statement (_end_plain_completions): jobs of no
+-- limit key (queued ones with their queue row), with no cancel asked, nobody waiting and no followers, deleted
+-- or kept by their retention rule. Each of the others must still get its own rule, in the
 -- same batch.
 
 -- SETUP: worker 1 runs p1, p2 (plain), q1 (queue q), c1 (its cancel asked), w1 (watched)
@@ -67,15 +67,67 @@ select results_eq(
   $$values ('t'::text, 6), ('u', 2)$$,
   'the rollups count each task''s completions: t five before and t1, u two');
 
--- TEST: with a retention rule, a plain completion is kept (the rule's path)
+-- TEST: with retention rules, plain completions still take the one statement:
+-- each is kept or deleted by its task's rule, with its result
+set local track_functions = 'all';  -- pg_stat_get_xact_function_calls: this transaction's calls
 select pgrun.set_retention(interval '1 day', null, null);
+select pgrun.set_retention(interval '0', null, null, task_identifier => 'u');
+select pgrun.set_retention(null, null, null, task_identifier => 'v');
 select id as p5 from pgrun.add_job('t') \gset
-select is((select count(*)::integer from pgrun_tests.claim(1, 1)), 1, 'setup: worker 1 claims one more');
-select is(
-  (select outcome from pgrun.complete_attempts(pgrun_tests.worker(1), array[:p5]::bigint[],
-                                               array[pgrun_tests.lease(:p5)])),
-  'completed', 'p5 completes');
-select is((select state from pgrun._private_jobs where id = :p5), 'completed', 'and is kept completed for a day');
+select id as u3 from pgrun.add_job('u') \gset
+select id as v1 from pgrun.add_job('v') \gset
+select is((select count(*)::integer from pgrun_tests.claim(1, 3)), 3, 'setup: worker 1 claims p5, u3 and v1');
+select is(pg_stat_get_xact_function_calls('pgrun._end_attempts'::regproc), null::bigint,
+  'setup: the long way has not been taken in this transaction');
+select set_eq(
+  format($$select job_id, outcome from pgrun.complete_attempts(%L, array[%s, %s, %s]::bigint[],
+             array[%s, %s, %s]::bigint[], array['{"n": 5}', null, '"v"']::jsonb[])$$,
+         pgrun_tests.worker(1), :p5, :u3, :v1,
+         pgrun_tests.lease(:p5), pgrun_tests.lease(:u3), pgrun_tests.lease(:v1)),
+  format($$values (%s::bigint, 'completed'), (%s, 'completed'), (%s, 'completed')$$, :p5, :u3, :v1),
+  'the three complete');
+select is(pg_stat_get_xact_function_calls('pgrun._end_attempts'::regproc), null::bigint,
+  'in one statement: the long way was not taken');
+select results_eq(
+  format($$select id, state, result, finished_at, keep_until, locked_at, locked_by from pgrun._private_jobs
+           where id in (%s, %s, %s) order by id$$, :p5, :u3, :v1),
+  format($$values (%s::bigint, 'completed'::text, '{"n": 5}'::jsonb, now(), now() + interval '1 day',
+                   null::timestamptz, null::text),
+                  (%s, 'completed', '"v"', now(), null, null, null)$$, :p5, :v1),
+  'p5 is kept a day with its result (the default rule), v1 until removed (its task''s rule keeps '
+  'forever), u3 is gone (its task''s rule keeps nothing)');
+select results_eq(
+  format($$select task_identifier, sum(completed)::integer from pgrun._private_outcome_minutes
+           where worker_id = %L and task_identifier in ('u', 'v') group by task_identifier order by 1$$,
+         pgrun_tests.worker(1)),
+  $$values ('u'::text, 3), ('v', 1)$$,
+  'kept and deleted completions are both counted');
+
+-- TEST: under retention a batch mixing plain and queued jobs takes the one
+-- statement too, each kept by its own rule (queue r's rule beats the default)
+select pgrun.set_retention(interval '1 hour', null, null, queue_name => 'r');
+select id as p6 from pgrun.add_job('t') \gset
+select id as q2 from pgrun.add_job('t', queue_name => 'q') \gset
+select id as r1 from pgrun.add_job('t', queue_name => 'r') \gset
+select is((select count(*)::integer from pgrun_tests.claim(1, 3)), 3, 'setup: worker 1 claims p6, q2 and r1');
+select set_eq(
+  format($$select job_id, outcome from pgrun.complete_attempts(%L, array[%s, %s, %s]::bigint[],
+             array[%s, %s, %s]::bigint[], array[null, '7', null]::jsonb[])$$,
+         pgrun_tests.worker(1), :p6, :q2, :r1, pgrun_tests.lease(:p6), pgrun_tests.lease(:q2),
+         pgrun_tests.lease(:r1)),
+  format($$values (%s::bigint, 'completed'), (%s, 'completed'), (%s, 'completed')$$, :p6, :q2, :r1),
+  'the three complete');
+select results_eq(
+  format($$select id, state, result, keep_until from pgrun._private_jobs where id in (%s, %s, %s) order by id$$,
+         :p6, :q2, :r1),
+  format($$values (%s::bigint, 'completed'::text, null::jsonb, now() + interval '1 day'),
+                  (%s, 'completed', '7', now() + interval '1 day'),
+                  (%s, 'completed', null, now() + interval '1 hour')$$, :p6, :q2, :r1),
+  'the plain one and q2 are kept a day (q2 with its result), r1 an hour by its queue''s rule');
+select results_eq($$select queue_name, running from pgrun._private_job_queues where queue_name in ('q', 'r') order by 1$$,
+  $$values ('q'::text, 0), ('r', 0)$$, 'queues q and r run nothing again');
+select is(pg_stat_get_xact_function_calls('pgrun._end_attempts'::regproc), null::bigint,
+  'the queued jobs did not take the long way either');
 
 -- TEST: ids and leases of different lengths are refused, naming both
 select throws_ok(

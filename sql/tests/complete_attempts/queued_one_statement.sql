@@ -3,7 +3,7 @@ select plan(17);
 create extension if not exists dblink;
 
 -- Completions of queued jobs take the one-statement path
--- (_delete_plain_completions) when no other rule concerns them: the queue's
+-- (_end_plain_completions) when no other rule concerns them: the queue's
 -- row is locked with the jobs (skipping one another transaction holds), its
 -- running count goes down, and a queue that was full is listed again
 -- (_give_queue_room). A job with a limit key still goes the long way.

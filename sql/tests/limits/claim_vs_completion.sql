@@ -4,7 +4,7 @@ create extension if not exists dblink;
 
 -- Claim vs completion of one limited queue, in real sessions. A completion
 -- of a queued job locks the queue's row with the job (the one-statement path
--- of complete_attempts, _delete_plain_completions); a claim locks the rows
+-- of complete_attempts, _end_plain_completions); a claim locks the rows
 -- of the queues it visits until it commits. The completion must not wait for
 -- the claim, nor lower a count the claim is raising: it answers busy, and
 -- goes through once sent again. This session only watches.
