@@ -9,7 +9,8 @@ Scenarios (sizes from PGRUN_BENCH_* variables):
                 tenant-1..N, with set_limit('tenant-*', max_running => 2), drained.
   tenants-1m    MILLION (PGRUN_BENCH_1M_JOBS) jobs over the same limited tenants: the claim's
                 latency (one session alone, and the clients' for --seconds).
-Before each measurement, one claim's server time and buffers (EXPLAIN ANALYZE, rolled back).
+Before each measurement, one claim's server time and buffers (EXPLAIN ANALYZE, rolled back); each
+drain also records the buffers and WAL per job it drained (io), which the machine's load leaves alone.
   limit-keys    JOBS jobs without a queue, each with limit_keys {tenant-N} over TENANTS keys
                 limited to 2 running, drained (the limit_keys form of the tenants scenario).
 
@@ -32,11 +33,13 @@ from sql_claim import (
     MILLION,
     TASK,
     count_claimable,
+    counters_delta,
     env_int,
     explain_claim,
     machine,
     measure,
     reset,
+    server_counters,
     solo_claims,
     vacuum,
 )
@@ -75,7 +78,10 @@ def drain(conn, dsn, args, name: str, form: str) -> dict:
     fill(conn, JOBS, form=form)
     vacuum(conn)
     server = server_side(dsn, args.batch)
+    counters = server_counters(dsn)
     m = measure(dsn, name, args.batch, args.clients, args.seconds, drain=True, queued=lambda: JOBS)
+    # (buffers and WAL per job drained: the one figure the machine's load leaves alone)
+    m.io = counters_delta(counters, server_counters(dsn), m.jobs)
     return {**asdict(m), "server": server}
 
 

@@ -52,20 +52,17 @@ create or replace function @schema@._refresh_queue_heads(
 ) returns void
 language plpgsql volatile
 as $$
-declare
-  v_rows bigint[];
 begin
   if _refresh_queue_heads.queue_names is null or cardinality(_refresh_queue_heads.queue_names) = 0 then
     return;
   end if;
-  select array_agg(h.id) into v_rows
-  from (select h.id from @schema@._private_queue_heads as h
-        where h.queue_name = any(_refresh_queue_heads.queue_names)
-        order by h.id
-        for update of h skip locked) as h;
-  if v_rows is not null then
-    delete from @schema@._private_queue_heads as h where h.id = any(v_rows);
-  end if;
+  -- locked and deleted in one statement, found again at their row address (a
+  -- locked row cannot move) rather than in the primary key
+  delete from @schema@._private_queue_heads as h
+  where h.ctid = any(array(select l.ctid from @schema@._private_queue_heads as l
+                           where l.queue_name = any(_refresh_queue_heads.queue_names)
+                           order by l.id
+                           for update of l skip locked));
   -- A new statement, hence a snapshot from after the locks above: every adder
   -- that pinned one of those rows has committed, and its job is seen here.
   insert into @schema@._private_queue_heads (queue_name, priority, run_at, job_id)
@@ -77,5 +74,39 @@ begin
     order by j.priority, j.run_at, j.id limit 1) as best
   where q.queue_name = any(_refresh_queue_heads.queue_names)
     and not q.paused and q.running < q.max_running;
+end;
+$$;
+
+-- After attempts ended: their queues have room again. queue_names holds one
+-- entry per ended job (null: no queue), states its state after the end; the
+-- caller has locked these queue rows. Each queue's running count goes down by
+-- its jobs; a queue that was full is listed again, and so is one that got a
+-- job back. Says whether a queue listed again has a job ready, which is worth
+-- a nudge to idle workers (a freed queue with nothing ready wakes nobody).
+create or replace function @schema@._give_queue_room(
+  queue_names text[],
+  states text[]
+) returns boolean
+language plpgsql volatile
+as $$
+declare
+  v_relist text[];
+begin
+  with counts as (
+    select c.queue_name, count(*)::integer as n, bool_or(c.state = 'available') as got_job
+    from unnest(_give_queue_room.queue_names, _give_queue_room.states) as c(queue_name, state)
+    where c.queue_name is not null group by c.queue_name
+  ), freed as (
+    update @schema@._private_job_queues as q set running = greatest(q.running - c.n, 0)
+    from counts as c where q.queue_name = c.queue_name
+    returning q.queue_name, (q.running + c.n >= q.max_running or c.got_job) as relist
+  )
+  select array_agg(f.queue_name order by f.queue_name) filter (where f.relist) into v_relist from freed as f;
+  if v_relist is null then
+    return false;
+  end if;
+  perform @schema@._offer_queue_heads(v_relist);
+  return exists (select from @schema@._private_jobs as j
+                 where j.queue_name = any(v_relist) and j.state = 'available');
 end;
 $$;

@@ -42,7 +42,7 @@ declare
   v_dead_letters boolean;
   v_policies boolean;
   v_ended record;
-  v_relist text[];
+  v_queue_ready boolean := false;  -- a queue given room again has a job ready
   -- flow control: one entry per job and limit key beyond its queue (null: none)
   v_limit_keys text[];
   v_keys_freed boolean;
@@ -200,23 +200,9 @@ begin
   -- the per-minute outcome counts (0175_count_outcomes.sql): one statement
   perform @schema@._count_outcomes(v_ended.workers, v_ended.tasks, v_ended.plan_states, _end_attempts.now, null);
 
-  -- Their queues have room again: a queue that was full is listed again, and so
-  -- is one that got a job back.
+  -- Their queues have room again (0095_queue_heads.sql)
   if exists (select from unnest(v_ended.queues) as q where q is not null) then
-    with counts as (
-      select c.queue_name, count(*)::integer as n, bool_or(c.state = 'available') as got_job
-      from unnest(v_ended.queues, v_ended.plan_states) as c(queue_name, state)
-      where c.queue_name is not null group by c.queue_name
-    ), freed as (
-      update @schema@._private_job_queues as q set running = greatest(q.running - c.n, 0)
-      from counts as c where q.queue_name = c.queue_name
-      returning q.queue_name, (q.running + c.n >= q.max_running or c.got_job) as relist
-    )
-    select array_agg(f.queue_name order by f.queue_name) filter (where f.relist) into v_relist from freed as f;
-  end if;
-
-  if v_relist is not null then
-    perform @schema@._offer_queue_heads(v_relist);
+    v_queue_ready := @schema@._give_queue_room(v_ended.queues, v_ended.plan_states);
   end if;
   -- Their limit keys have room again (key rows locked in name order, as
   -- everywhere; a claim holds one only for its own short transaction).
@@ -242,9 +228,7 @@ begin
   -- when a retry falls due within a minute: the nudged worker's next claim
   -- tells it when (next_due_in), so it need not wait for its poll.
   if v_ended.got_jobs or v_keys_freed
-     or (v_relist is not null
-         and exists (select from @schema@._private_jobs as j
-                     where j.queue_name = any(v_relist) and j.state = 'available'))
+     or v_queue_ready
      or exists (select from unnest(v_ended.states, v_ended.run_ats) as e(state, run_at)
                 where e.state in ('retryable', 'scheduled')
                   and e.run_at < _end_attempts.now + interval '1 minute') then

@@ -128,8 +128,8 @@ declare
   v_need integer;  -- jobs still wanted in this round
   v_share integer;  -- how many a limited key gives at most in this pass
 begin
-  if _pick_queued_jobs.max_jobs < 1
-     or not exists (select from @schema@._private_queue_heads) then
+  -- (the claim looked whether any queue is listed before calling)
+  if _pick_queued_jobs.max_jobs < 1 then
     return;
   end if;
   for round in 1..3 loop

@@ -2,11 +2,13 @@
 drop function if exists @schema@._delete_plain_completions(text, bigint[], bigint[]);
 
 -- The common completion in one statement: jobs this worker holds under these
--- leases that nothing else concerns (no named queue or limit key, no cancel
--- asked, nobody waiting, no followers: no job depends on it, no workflow) are
--- locked, skipping rows another transaction holds, and then either deleted
--- or, where a retention rule keeps completed jobs of their task, kept
--- completed with their result (results: job id as text -> result).
+-- leases that nothing else concerns (no limit key, no cancel asked, nobody
+-- waiting, no followers: no job depends on it, no workflow) are locked with
+-- their named queues' rows, skipping rows another transaction holds (as
+-- _lock_attempts does: jobs in id order, then queues in name order), and then
+-- either deleted or, where a retention rule keeps completed jobs of their task
+-- and queue, kept completed with their result (results: job id as text ->
+-- result). Their queues then get their room back (_give_queue_room).
 -- Returns the ids it ended; the rest go the long way (_lock_attempts,
 -- _end_attempts), which has every rule. Half the work of locking first and
 -- ending after, and none of the long way's cases for what these jobs are not.
@@ -24,6 +26,7 @@ declare
   -- the lease asked for each id, looked up per row (see _end_attempts)
   v_leases jsonb;
   v_ended bigint[];
+  v_queues text[];  -- the ended jobs' queues, one entry per queued job
   v_tasks text[];
   v_counts integer[];
 begin
@@ -41,28 +44,39 @@ begin
     -- ran did, reading all of the worker's entries there, dead ones included,
     -- which grow without bound while a long transaction keeps vacuum from
     -- removing finished attempts (docs/reliability.md#bloat).
-    select l.ctid, l.task_identifier from @schema@._private_jobs as l
+    select l.ctid, l.task_identifier, l.queue_name from @schema@._private_jobs as l
     where l.id = any(_end_plain_completions.job_ids)
       and l.state is not distinct from 'running'
       and l.locked_by = _end_plain_completions.worker_id
       and l.lease = (v_leases ->> l.id::text)::bigint
-      and l.queue_name is null and l.cancel_requested_at is null and l.limit_keys is null
+      and l.cancel_requested_at is null and l.limit_keys is null
       and l.has_followers is not true
     order by l.id
     for update of l skip locked
-  ), rules as materialized (  -- retention (0030_retention.sql), once per task among these jobs
-    select d.task_identifier, @schema@._keep_until(d.task_identifier, null, 'completed', v_now) as keep_until
-    from (select distinct l.task_identifier from locked as l) as d
+  ), queues as materialized (  -- a queue row held elsewhere: its jobs go the long way
+    -- (= any of an array, not a join: the generic plan made while no queue
+    -- row exists must still look the rows up in the primary key once there
+    -- are 10,000; a semi join planned then scans them all)
+    select q.queue_name from @schema@._private_job_queues as q
+    where q.queue_name = any(array(select l.queue_name from locked as l where l.queue_name is not null))
+    order by q.queue_name
+    for no key update of q skip locked
+  ), rules as materialized (  -- retention (0030_retention.sql), once per task and queue among these jobs
+    select d.task_identifier, d.queue_name,
+           @schema@._keep_until(d.task_identifier, nullif(d.queue_name, ''), 'completed', v_now) as keep_until
+    from (select distinct l.task_identifier, coalesce(l.queue_name, '') as queue_name from locked as l) as d
     where v_retention
   ), plan as (
-    select l.ctid, l.task_identifier, r.keep_until,
+    select l.ctid, l.task_identifier, l.queue_name, r.keep_until,
            -- without a rule completed jobs leave at once; null keeps them until removed
            v_retention and (r.keep_until is null or r.keep_until > v_now) as kept
     from locked as l left join rules as r on r.task_identifier = l.task_identifier
+                                          and r.queue_name = coalesce(l.queue_name, '')
+    where l.queue_name is null or l.queue_name = any(array(select q.queue_name from queues as q))
   ), deleted as (
     delete from @schema@._private_jobs as j using plan as p
     where j.ctid = p.ctid and not p.kept
-    returning j.id, j.task_identifier
+    returning j.id, j.task_identifier, j.queue_name
   ), kept as (
     update @schema@._private_jobs as j set
       state = 'completed',
@@ -74,19 +88,26 @@ begin
       updated_at = v_now
     from plan as p
     where j.ctid = p.ctid and p.kept
-    returning j.id, j.task_identifier
+    returning j.id, j.task_identifier, j.queue_name
   ), ended as (
     select * from deleted union all select * from kept
   ), tasks as (  -- one line per task for the counts, not one per job
     select e.task_identifier, count(*)::integer as n from ended as e group by e.task_identifier
   )
-  select (select array_agg(e.id) from ended as e), (select array_agg(t.task_identifier) from tasks as t),
-         (select array_agg(t.n) from tasks as t)
-  into v_ended, v_tasks, v_counts;
-  if v_ended is not null then  -- the per-minute outcome counts, as _end_attempts writes them
-    perform @schema@._count_outcomes(
-      array_fill(_end_plain_completions.worker_id, array[cardinality(v_tasks)]), v_tasks,
-      array_fill('completed'::text, array[cardinality(v_tasks)]), v_now, v_counts);
+  select (select array_agg(e.id) from ended as e),
+         (select array_agg(e.queue_name) filter (where e.queue_name is not null) from ended as e),
+         (select array_agg(t.task_identifier) from tasks as t), (select array_agg(t.n) from tasks as t)
+  into v_ended, v_queues, v_tasks, v_counts;
+  if v_ended is null then
+    return null;
+  end if;
+  -- the per-minute outcome counts, as _end_attempts writes them
+  perform @schema@._count_outcomes(
+    array_fill(_end_plain_completions.worker_id, array[cardinality(v_tasks)]), v_tasks,
+    array_fill('completed'::text, array[cardinality(v_tasks)]), v_now, v_counts);
+  if v_queues is not null
+     and @schema@._give_queue_room(v_queues, array_fill('completed'::text, array[cardinality(v_queues)])) then
+    perform @schema@._notify_jobs();  -- a full queue has room again and a job ready
   end if;
   return v_ended;
 end;

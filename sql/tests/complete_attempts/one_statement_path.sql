@@ -4,7 +4,7 @@ select pgrun_tests.reset();
 select pgrun_tests.register(1);
 
 -- Most completions take one statement (_end_plain_completions): jobs of no
--- named queue, with no cancel asked, nobody waiting and no followers, deleted
+-- limit key (queued ones with their queue row), with no cancel asked, nobody waiting and no followers, deleted
 -- or kept by their retention rule. Each of the others must still get its own rule, in the
 -- same batch.
 
@@ -103,26 +103,31 @@ select results_eq(
   $$values ('u'::text, 3), ('v', 1)$$,
   'kept and deleted completions are both counted');
 
--- TEST: under retention a batch mixing plain and queued jobs: each way keeps its own
+-- TEST: under retention a batch mixing plain and queued jobs takes the one
+-- statement too, each kept by its own rule (queue r's rule beats the default)
+select pgrun.set_retention(interval '1 hour', null, null, queue_name => 'r');
 select id as p6 from pgrun.add_job('t') \gset
 select id as q2 from pgrun.add_job('t', queue_name => 'q') \gset
-select is((select count(*)::integer from pgrun_tests.claim(1, 2)), 2, 'setup: worker 1 claims p6 and q2');
+select id as r1 from pgrun.add_job('t', queue_name => 'r') \gset
+select is((select count(*)::integer from pgrun_tests.claim(1, 3)), 3, 'setup: worker 1 claims p6, q2 and r1');
 select set_eq(
-  format($$select job_id, outcome from pgrun.complete_attempts(%L, array[%s, %s]::bigint[],
-             array[%s, %s]::bigint[], array[null, '7']::jsonb[])$$,
-         pgrun_tests.worker(1), :p6, :q2, pgrun_tests.lease(:p6), pgrun_tests.lease(:q2)),
-  format($$values (%s::bigint, 'completed'), (%s, 'completed')$$, :p6, :q2),
-  'both complete');
+  format($$select job_id, outcome from pgrun.complete_attempts(%L, array[%s, %s, %s]::bigint[],
+             array[%s, %s, %s]::bigint[], array[null, '7', null]::jsonb[])$$,
+         pgrun_tests.worker(1), :p6, :q2, :r1, pgrun_tests.lease(:p6), pgrun_tests.lease(:q2),
+         pgrun_tests.lease(:r1)),
+  format($$values (%s::bigint, 'completed'), (%s, 'completed'), (%s, 'completed')$$, :p6, :q2, :r1),
+  'the three complete');
 select results_eq(
-  format($$select id, state, result, keep_until from pgrun._private_jobs where id in (%s, %s) order by id$$,
-         :p6, :q2),
+  format($$select id, state, result, keep_until from pgrun._private_jobs where id in (%s, %s, %s) order by id$$,
+         :p6, :q2, :r1),
   format($$values (%s::bigint, 'completed'::text, null::jsonb, now() + interval '1 day'),
-                  (%s, 'completed', '7', now() + interval '1 day')$$, :p6, :q2),
-  'the plain one and the queued one (the long way) are both kept a day, the queued one with its result');
-select is((select running from pgrun._private_job_queues where queue_name = 'q'), 0,
-  'queue q runs nothing again');
-select is(pg_stat_get_xact_function_calls('pgrun._end_attempts'::regproc), 1::bigint,
-  'the queued job took the long way (the count that says the plain ones did not)');
+                  (%s, 'completed', '7', now() + interval '1 day'),
+                  (%s, 'completed', null, now() + interval '1 hour')$$, :p6, :q2, :r1),
+  'the plain one and q2 are kept a day (q2 with its result), r1 an hour by its queue''s rule');
+select results_eq($$select queue_name, running from pgrun._private_job_queues where queue_name in ('q', 'r') order by 1$$,
+  $$values ('q'::text, 0), ('r', 0)$$, 'queues q and r run nothing again');
+select is(pg_stat_get_xact_function_calls('pgrun._end_attempts'::regproc), null::bigint,
+  'the queued jobs did not take the long way either');
 
 -- TEST: ids and leases of different lengths are refused, naming both
 select throws_ok(
