@@ -266,7 +266,7 @@ declare
 begin
   select array_agg(j.id order by j.id), array_agg(j.queue_name order by j.id) into v_locked, v_queues
   from (select j.id, j.queue_name from @schema@._private_jobs as j
-        -- by id, never by jobs_running: see _delete_plain_completions
+        -- by id, never by jobs_running: see _end_plain_completions
         where j.id = any(_lock_attempts.job_ids) and j.state is not distinct from 'running'
           and j.locked_by = _lock_attempts.worker_id and j.lease = (v_leases ->> j.id::text)::bigint
         order by j.id
