@@ -32,23 +32,80 @@ declare
   v_closed text[] := _pick_unqueued_jobs.closed_keys;
   v_window integer := _pick_unqueued_jobs.max_jobs * 2;
   v_got record;
+  -- the single-task scan's start (the hint's key, or before every job) and hint mode
+  v_from_priority smallint := -32768;
+  v_from_run_at timestamptz := '-infinity';
+  v_from_id bigint := -9223372036854775808;
+  v_slow_since text;  -- when this session's last scan from the start began, if it was slow
+  v_hint text[];
+  v_started timestamptz;
+  v_merged boolean := false;
 begin
   if cardinality(v_tasks) = 0 or _pick_unqueued_jobs.max_jobs < 1 then
     return;
   end if;
   if cardinality(v_tasks) = 1 then
-    -- One task: one ordered index scan that steps over rows others hold.
-    select array_agg(c.id order by c.priority, c.run_at, c.id), array_agg(c.priority order by c.priority, c.run_at, c.id),
-           array_agg(c.run_at order by c.priority, c.run_at, c.id), bool_or(c.limit_keys is not null),
-           array_agg(c.ctid order by c.priority, c.run_at, c.id)
-    into ids, priorities, run_ats, limited, ctids
-    from (select j.id, j.priority, j.run_at, j.limit_keys, j.ctid from @schema@._private_jobs as j
-          where j.task_identifier = v_tasks[1] and j.state = 'available' and j.queue_name is null
-            and (v_flags is null or j.flags is null or not j.flags ?| v_flags)
-            and (v_closed is null or j.limit_keys is null or not j.limit_keys && v_closed)
-          order by j.priority, j.run_at, j.id
-          limit _pick_unqueued_jobs.max_jobs
-          for update of j skip locked) as c;
+    -- One task: one ordered index scan that steps over rows others hold,
+    -- from the start of the task's jobs, or in hint mode from the session's
+    -- hint (_remember_claim_hint); a hinted scan that comes back short scans
+    -- from the start for the rest at once.
+    v_slow_since := nullif(current_setting('pgrun.claim_slow_since', true), '');
+    if v_slow_since ~ '^\d+(\.\d+)?$'
+       and extract(epoch from clock_timestamp()) - v_slow_since::numeric
+           < extract(epoch from @schema@._setting('claim_hint_refresh', '1 second')::interval) then
+      v_hint := regexp_match(current_setting('pgrun.claim_hint', true), '^(-?\d+) (-?\d+) (\d+) (.*)$');
+      if v_hint[4] = '@schema_text@.' || v_tasks[1] then
+        v_from_priority := v_hint[1]::smallint;
+        v_from_run_at := to_timestamp(0) + v_hint[2]::bigint * interval '1 microsecond';
+        v_from_id := v_hint[3]::bigint;
+      end if;
+    end if;
+    loop
+      v_started := clock_timestamp();
+      select array_agg(c.id order by c.priority, c.run_at, c.id) as ids,
+             array_agg(c.priority order by c.priority, c.run_at, c.id) as priorities,
+             array_agg(c.run_at order by c.priority, c.run_at, c.id) as run_ats,
+             bool_or(c.limit_keys is not null) as limited,
+             array_agg(c.ctid order by c.priority, c.run_at, c.id) as ctids
+      into v_got
+      from (select j.id, j.priority, j.run_at, j.limit_keys, j.ctid from @schema@._private_jobs as j
+            where j.task_identifier = v_tasks[1] and j.state = 'available' and j.queue_name is null
+              -- (a row comparison: the index scan starts there)
+              and (j.priority, j.run_at, j.id) > (v_from_priority, v_from_run_at, v_from_id)
+              and (v_flags is null or j.flags is null or not j.flags ?| v_flags)
+              and (v_closed is null or j.limit_keys is null or not j.limit_keys && v_closed)
+              and (ids is null or not j.id = any(ids))  -- (locked by the hinted scan)
+            order by j.priority, j.run_at, j.id
+            limit _pick_unqueued_jobs.max_jobs - coalesce(cardinality(ids), 0)
+            for update of j skip locked) as c;
+      if ids is null then
+        ids := v_got.ids; priorities := v_got.priorities; run_ats := v_got.run_ats;
+        ctids := v_got.ctids; limited := v_got.limited;
+      elsif v_got.ids is not null then
+        ids := ids || v_got.ids; priorities := priorities || v_got.priorities;
+        run_ats := run_ats || v_got.run_ats; ctids := ctids || v_got.ctids;
+        limited := limited or v_got.limited;
+      end if;
+      exit when v_from_id = -9223372036854775808
+             or coalesce(cardinality(ids), 0) >= _pick_unqueued_jobs.max_jobs;
+      v_from_priority := -32768;  -- short: the rest from the start
+      v_from_run_at := '-infinity';
+      v_from_id := -9223372036854775808;
+      v_merged := ids is not null;
+    end loop;
+    if v_from_id = -9223372036854775808 then  -- scanned from the start: was it slow?
+      if clock_timestamp() - v_started > @schema@._setting('claim_hint_after', '2 ms')::interval then
+        perform set_config('pgrun.claim_slow_since', extract(epoch from v_started)::text, false);
+      elsif v_slow_since is not null then
+        perform set_config('pgrun.claim_slow_since', '', false);
+      end if;
+    end if;
+    if v_merged then  -- the head's jobs come first
+      select array_agg(c.id order by c.priority, c.run_at, c.id), array_agg(c.priority order by c.priority, c.run_at, c.id),
+             array_agg(c.run_at order by c.priority, c.run_at, c.id), array_agg(c.ctid order by c.priority, c.run_at, c.id)
+      into ids, priorities, run_ats, ctids
+      from unnest(ids, priorities, run_ats, ctids) as c(id, priority, run_at, ctid);
+    end if;
     return;
   end if;
 
@@ -91,6 +148,41 @@ begin
     v_window := v_window * 4;
   end loop;
 end;
+$$;
+
+-- Hint mode (docs/reliability.md, "Bloat under long transactions"): while
+-- something pins the xmin horizon, the entries of every job claimed since
+-- stay at the head of jobs_available (no scan can mark them dead while a
+-- snapshot may see their rows), and each claim would walk them all. So when a
+-- scan from the start takes longer than the setting claim_hint_after, the
+-- session remembers, in custom settings (no table writes: under a pinned
+-- horizon each would leave a dead row too), when that scan began
+-- (pgrun.claim_slow_since) and the key of the last job it claimed of the task
+-- (pgrun.claim_hint): every entry before it was claimed by this session,
+-- locked by another claimer at that moment, or dead. For claim_hint_refresh
+-- after the slow scan, scans start at the hint; then one from the start again
+-- (which leaves hint mode when it is fast). So a job added behind the hint
+-- (a better priority, an earlier run_at, a job given back) waits at most that
+-- long, or none when the hinted scan comes back short. Fast scans never
+-- enter hint mode: the order is strict then. Settings roll back with the
+-- transaction, as the claim does.
+create or replace function @schema@._remember_claim_hint(
+  task_identifier text,
+  ids bigint[],
+  priorities smallint[],
+  run_ats timestamptz[],
+  claimed bigint[]
+) returns void
+language sql volatile
+as $$
+  select set_config('pgrun.claim_hint',
+                    format('%s %s %s %s', f.priority, (extract(epoch from f.run_at) * 1000000)::bigint, f.id,
+                           '@schema_text@.' || _remember_claim_hint.task_identifier), false)
+  from unnest(_remember_claim_hint.ids, _remember_claim_hint.priorities, _remember_claim_hint.run_ats)
+       with ordinality as f(id, priority, run_at, n)
+  where f.id = any(_remember_claim_hint.claimed) and isfinite(f.run_at)
+  order by f.n desc
+  limit 1;
 $$;
 
 -- The next jobs of listed queues that have room, of tasks not paused: queues are visited in the
