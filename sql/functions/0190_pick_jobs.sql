@@ -38,7 +38,7 @@ declare
   v_from_id bigint := -9223372036854775808;
   v_slow_since text;  -- when this session's last scan from the start began, if it was slow
   v_hint text[];
-  v_started timestamptz;
+  v_entries bigint;  -- jobs_available entries this transaction has read (statistics)
   v_merged boolean := false;
 begin
   if cardinality(v_tasks) = 0 or _pick_unqueued_jobs.max_jobs < 1 then
@@ -61,7 +61,7 @@ begin
       end if;
     end if;
     loop
-      v_started := clock_timestamp();
+      v_entries := pg_stat_get_xact_tuples_returned('@schema@.jobs_available'::regclass);
       select array_agg(c.id order by c.priority, c.run_at, c.id) as ids,
              array_agg(c.priority order by c.priority, c.run_at, c.id) as priorities,
              array_agg(c.run_at order by c.priority, c.run_at, c.id) as run_ats,
@@ -94,8 +94,10 @@ begin
       v_merged := ids is not null;
     end loop;
     if v_from_id = -9223372036854775808 then  -- scanned from the start: was it slow?
-      if clock_timestamp() - v_started > @schema@._setting('claim_hint_after', '2 ms')::interval then
-        perform set_config('pgrun.claim_slow_since', extract(epoch from v_started)::text, false);
+      if pg_stat_get_xact_tuples_returned('@schema@.jobs_available'::regclass) - v_entries
+           - coalesce(cardinality(v_got.ids), 0)
+         > @schema@._setting('claim_hint_after_entries', '1000')::bigint then
+        perform set_config('pgrun.claim_slow_since', extract(epoch from clock_timestamp())::text, false);
       elsif v_slow_since is not null then
         perform set_config('pgrun.claim_slow_since', '', false);
       end if;
@@ -154,18 +156,20 @@ $$;
 -- something pins the xmin horizon, the entries of every job claimed since
 -- stay at the head of jobs_available (no scan can mark them dead while a
 -- snapshot may see their rows), and each claim would walk them all. So when a
--- scan from the start takes longer than the setting claim_hint_after, the
--- session remembers, in custom settings (no table writes: under a pinned
--- horizon each would leave a dead row too), when that scan began
+-- scan from the start steps over more entries than the setting
+-- claim_hint_after_entries (entries read but not locked: dead ones, and rows
+-- other claimers hold; counted, not timed, so that a busy machine's slow
+-- scans do not count), the session remembers, in custom settings (no table
+-- writes: under a pinned horizon each would leave a dead row too), when
 -- (pgrun.claim_slow_since) and the key of the last job it claimed of the task
 -- (pgrun.claim_hint): every entry before it was claimed by this session,
 -- locked by another claimer at that moment, or dead. For claim_hint_refresh
--- after the slow scan, scans start at the hint; then one from the start again
--- (which leaves hint mode when it is fast). So a job added behind the hint
+-- after, scans start at the hint; then one from the start again (which
+-- leaves hint mode when it steps over few). So a job added behind the hint
 -- (a better priority, an earlier run_at, a job given back) waits at most that
--- long, or none when the hinted scan comes back short. Fast scans never
--- enter hint mode: the order is strict then. Settings roll back with the
--- transaction, as the claim does.
+-- long, or none when the hinted scan comes back short. Without many dead
+-- entries no session enters hint mode: the order is strict then. Settings
+-- roll back with the transaction, as the claim does.
 create or replace function @schema@._remember_claim_hint(
   task_identifier text,
   ids bigint[],

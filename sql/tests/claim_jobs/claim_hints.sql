@@ -4,9 +4,9 @@ select pgrun_tests.reset();
 select pgrun_tests.register(1);
 
 -- Hint mode (0190_pick_jobs.sql), forced by its settings: every scan from the
--- start counts as slow (claim_hint_after 0), and hints are never refreshed
+-- start counts as slow (claim_hint_after_entries -1), and hints are never refreshed
 -- unless a test says so (claim_hint_refresh 1 hour).
-insert into pgrun._private_settings (name, value) values ('claim_hint_after', '0'), ('claim_hint_refresh', '1 hour');
+insert into pgrun._private_settings (name, value) values ('claim_hint_after_entries', '-1'), ('claim_hint_refresh', '1 hour');
 
 -- SETUP: 500 jobs of task t, in id order (same priority and run_at)
 insert into pgrun._private_jobs (task_identifier, state, run_at)
@@ -101,7 +101,7 @@ select is((select count(*) from pgrun_tests.claim(1, 1, array['t'])), 1::bigint,
   'a claim with a garbled start time works');
 
 -- TEST: normal mode: a fast scan from the start leaves hint mode, and the order is strict
-update pgrun._private_settings set value = '1 hour' where name = 'claim_hint_after';
+update pgrun._private_settings set value = '1000000' where name = 'claim_hint_after_entries';
 update pgrun._private_settings set value = '0' where name = 'claim_hint_refresh';
 select pgrun_tests.claim(1, 1, array['t']);
 select is(current_setting('pgrun.claim_slow_since', true), '', 'a fast scan from the start left hint mode');
