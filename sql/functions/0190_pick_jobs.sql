@@ -158,8 +158,9 @@ $$;
 -- snapshot may see their rows), and each claim would walk them all. So when a
 -- scan from the start steps over more entries than the setting
 -- claim_hint_after_entries (entries read but not locked: dead ones, and rows
--- other claimers hold; counted, not timed, so that a busy machine's slow
--- scans do not count), the session remembers, in custom settings (no table
+-- other claimers hold; counted from the index's statistics before and after,
+-- not timed, so that a busy machine's slow scans do not count; with
+-- track_counts off nothing is counted), the session remembers, in custom settings (no table
 -- writes: under a pinned horizon each would leave a dead row too), when
 -- (pgrun.claim_slow_since) and the key of the last job it claimed of the task
 -- (pgrun.claim_hint): every entry before it was claimed by this session,

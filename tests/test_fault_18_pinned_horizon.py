@@ -1,5 +1,6 @@
 """Fault 18 of issue 12: while a long transaction pinned the xmin horizon, every
-claim read the jobs_available entries of every job claimed since.
+claim read the jobs_available entries of every job claimed since, and the
+workers vacuumed the whole jobs table every few seconds for nothing.
 
 Each of those entries points at a row version the pinned snapshot may still
 see, so no scan can mark it dead and the next one skips nothing: the claim's
@@ -7,15 +8,21 @@ ordered scan walked them all, at the head of the index, and bench/bloat.py's
 throughput fell to about 35 % of its baseline after 10 minutes. Now a session
 whose scan from the start steps over many entries claims from its hint (the
 key of the last job it claimed) instead, and scans from the start again every
-claim_hint_refresh (0190_pick_jobs.sql). Real sessions here: one pins the
-horizon, another claims and completes.
+claim_hint_refresh (0190_pick_jobs.sql). And a worker that vacuumed does not
+vacuum again while the same snapshot is still the oldest (maintenance.py): a
+VACUUM then removes nothing that died since, and the dead rows stay over the
+threshold. Real sessions and a real worker here; one session pins the horizon.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 import psycopg
 
-from fault_support import add_many
+from fault_support import add_many, db_wait, embedded
+from support import scalar
 
 WORKER = "fault-18-pinned-horizon"
 
@@ -76,3 +83,36 @@ def test_claims_skip_the_dead_head_while_the_horizon_is_pinned(conn, dsn):
     ids, leases, entries = _claim_reading(conn, 1)
     assert ids == [better] and entries < 100
     assert not _in_hint_mode(conn)
+
+
+def _vacuums(conn: psycopg.Connection) -> int:
+    return scalar(conn, "select vacuum_count from pg_stat_user_tables "
+                        "where relid = 'pgrun._private_jobs'::regclass")
+
+
+def test_a_worker_does_not_vacuum_again_while_the_horizon_stays_pinned(dsn, conn, caplog):
+    caplog.set_level(logging.DEBUG, logger="pgrun.worker")
+
+    async def main():
+        with psycopg.connect(dsn) as pinning:
+            pinning.execute("set transaction isolation level repeatable read")
+            pinning.execute("select txid_current()")
+            noop = {"t": lambda payload, helpers: None}
+            async with embedded(noop, dsn, maintenance_interval=0.2) as worker:
+                maintenance = worker._maintenance
+                maintenance.vacuum_dead_rows = 500
+                add_many(conn, 2_000, "t")
+                await db_wait(lambda: "vacuumed the jobs table" in caplog.text, timeout=20,
+                              message="a first vacuum")
+                await db_wait(lambda: "vacuum held back" in caplog.text, timeout=20,
+                              message="the next vacuum held back while the horizon is pinned")
+                vacuums, runs = _vacuums(conn), maintenance.runs
+                await db_wait(lambda: maintenance.runs >= runs + 5, timeout=20, message="five more rounds")
+                assert _vacuums(conn) == vacuums, "a worker vacuumed again under the same horizon"
+                pinning.rollback()  # the horizon moves: the dead rows can go
+                await db_wait(lambda: caplog.text.count("vacuumed the jobs table") >= 2, timeout=20,
+                              message="a vacuum once the horizon moved")
+
+    asyncio.run(main())
+    assert scalar(conn, "select n_dead_tup from pg_stat_user_tables "
+                        "where relid = 'pgrun._private_jobs'::regclass") < 500
