@@ -32,34 +32,27 @@ declare
   v_closed text[] := _pick_unqueued_jobs.closed_keys;
   v_window integer := _pick_unqueued_jobs.max_jobs * 2;
   v_got record;
-  -- the single-task scan's start (the hint's key, or before every job) and hint mode
-  v_from_priority smallint := -32768;
-  v_from_run_at timestamptz := '-infinity';
-  v_from_id bigint := -9223372036854775808;
-  v_slow_since text;  -- when this session's last scan from the start began, if it was slow
-  v_hint text[];
-  v_entries bigint;  -- jobs_available entries this transaction has read (statistics)
-  v_merged boolean := false;
+  -- hint mode (0185_claim_hints.sql): where each task's scan starts (null: before every job)
+  v_hinted boolean;
+  v_from_priorities smallint[];
+  v_from_run_ats timestamptz[];
+  v_from_ids bigint[];
+  v_entries bigint;  -- jobs_available entries this session has read (statistics)
+  v_stepped bigint;  -- of them, not locked nor candidates, in scans from the start (null: none)
+  v_merged boolean := false;  -- locked in more than one scan: sort
 begin
   if cardinality(v_tasks) = 0 or _pick_unqueued_jobs.max_jobs < 1 then
     return;
   end if;
+  v_hinted := coalesce(current_setting('pgrun.claim_slow_since', true), '') > '' and @schema@._claim_hints_due();
+  if v_hinted then
+    select h.priorities, h.run_ats, h.ids into v_from_priorities, v_from_run_ats, v_from_ids
+    from @schema@._claim_hints(v_tasks) as h;
+  end if;
   if cardinality(v_tasks) = 1 then
-    -- One task: one ordered index scan that steps over rows others hold,
-    -- from the start of the task's jobs, or in hint mode from the session's
-    -- hint (_remember_claim_hint); a hinted scan that comes back short scans
-    -- from the start for the rest at once.
-    v_slow_since := nullif(current_setting('pgrun.claim_slow_since', true), '');
-    if v_slow_since ~ '^\d+(\.\d+)?$'
-       and extract(epoch from clock_timestamp()) - v_slow_since::numeric
-           < extract(epoch from @schema@._setting('claim_hint_refresh', '1 second')::interval) then
-      v_hint := regexp_match(current_setting('pgrun.claim_hint', true), '^(-?\d+) (-?\d+) (\d+) (.*)$');
-      if v_hint[4] = '@schema_text@.' || v_tasks[1] then
-        v_from_priority := v_hint[1]::smallint;
-        v_from_run_at := to_timestamp(0) + v_hint[2]::bigint * interval '1 microsecond';
-        v_from_id := v_hint[3]::bigint;
-      end if;
-    end if;
+    -- One task: one ordered index scan that steps over rows others hold (from
+    -- the hint in hint mode; a hinted scan that comes back short scans from
+    -- the start for the rest at once).
     loop
       v_entries := pg_stat_get_xact_tuples_returned('@schema@.jobs_available'::regclass);
       select array_agg(c.id order by c.priority, c.run_at, c.id) as ids,
@@ -71,13 +64,16 @@ begin
       from (select j.id, j.priority, j.run_at, j.limit_keys, j.ctid from @schema@._private_jobs as j
             where j.task_identifier = v_tasks[1] and j.state = 'available' and j.queue_name is null
               -- (a row comparison: the index scan starts there)
-              and (j.priority, j.run_at, j.id) > (v_from_priority, v_from_run_at, v_from_id)
+              and (j.priority, j.run_at, j.id) > (coalesce(v_from_priorities[1], -32768),
+                                                  coalesce(v_from_run_ats[1], '-infinity'),
+                                                  coalesce(v_from_ids[1], -9223372036854775808))
               and (v_flags is null or j.flags is null or not j.flags ?| v_flags)
               and (v_closed is null or j.limit_keys is null or not j.limit_keys && v_closed)
               and (ids is null or not j.id = any(ids))  -- (locked by the hinted scan)
             order by j.priority, j.run_at, j.id
             limit _pick_unqueued_jobs.max_jobs - coalesce(cardinality(ids), 0)
             for update of j skip locked) as c;
+      v_merged := ids is not null and v_got.ids is not null;
       if ids is null then
         ids := v_got.ids; priorities := v_got.priorities; run_ats := v_got.run_ats;
         ctids := v_got.ctids; limited := v_got.limited;
@@ -86,47 +82,51 @@ begin
         run_ats := run_ats || v_got.run_ats; ctids := ctids || v_got.ctids;
         limited := limited or v_got.limited;
       end if;
-      exit when v_from_id = -9223372036854775808
-             or coalesce(cardinality(ids), 0) >= _pick_unqueued_jobs.max_jobs;
-      v_from_priority := -32768;  -- short: the rest from the start
-      v_from_run_at := '-infinity';
-      v_from_id := -9223372036854775808;
-      v_merged := ids is not null;
-    end loop;
-    if v_from_id = -9223372036854775808 then  -- scanned from the start: was it slow?
-      if pg_stat_get_xact_tuples_returned('@schema@.jobs_available'::regclass) - v_entries
-           - coalesce(cardinality(v_got.ids), 0)
-         > @schema@._setting('claim_hint_after_entries', '1000')::bigint then
-        perform set_config('pgrun.claim_slow_since', extract(epoch from clock_timestamp())::text, false);
-      elsif v_slow_since is not null then
-        perform set_config('pgrun.claim_slow_since', '', false);
+      if not v_hinted then
+        v_stepped := pg_stat_get_xact_tuples_returned('@schema@.jobs_available'::regclass) - v_entries
+                     - coalesce(cardinality(v_got.ids), 0);
+        exit;
       end if;
-    end if;
-    if v_merged then  -- the head's jobs come first
+      exit when coalesce(cardinality(ids), 0) >= _pick_unqueued_jobs.max_jobs;
+      v_hinted := false;  -- short: the rest from the start
+      v_from_priorities := null; v_from_run_ats := null; v_from_ids := null;
+    end loop;
+    if v_merged then  -- both scans found jobs: the head's first
       select array_agg(c.id order by c.priority, c.run_at, c.id), array_agg(c.priority order by c.priority, c.run_at, c.id),
              array_agg(c.run_at order by c.priority, c.run_at, c.id), array_agg(c.ctid order by c.priority, c.run_at, c.id)
       into ids, priorities, run_ats, ctids
       from unnest(ids, priorities, run_ats, ctids) as c(id, priority, run_at, ctid);
     end if;
+    if v_stepped is not null then
+      perform @schema@._note_claim_scan(v_stepped);
+    end if;
     return;
   end if;
 
-  -- Several tasks: the best few of each task (one probe per task), merged;
-  -- when other claimers hold too many of them, look further.
-  for round in 1..3 loop
+  -- Several tasks: the best few of each task (one probe per task, from its
+  -- hint in hint mode), merged; when other claimers hold too many of them,
+  -- look further; when the hinted probes come back short, from the start.
+  for round in 1..4 loop
+    v_entries := pg_stat_get_xact_tuples_returned('@schema@.jobs_available'::regclass);
     with candidates as (
-      select d.id from unnest(v_tasks) as t(task_identifier)
+      select d.id from unnest(v_tasks, v_from_priorities, v_from_run_ats, v_from_ids)
+                       as t(task_identifier, from_priority, from_run_at, from_id)
       cross join lateral (
         select j.id from @schema@._private_jobs as j
         where j.task_identifier = t.task_identifier and j.state = 'available' and j.queue_name is null
+          and (j.priority, j.run_at, j.id) > (coalesce(t.from_priority, -32768), coalesce(t.from_run_at, '-infinity'),
+                                              coalesce(t.from_id, -9223372036854775808))
           and (v_flags is null or j.flags is null or not j.flags ?| v_flags)
           and (v_closed is null or j.limit_keys is null or not j.limit_keys && v_closed)
           and (ids is null or not j.id = any(ids))
         order by j.priority, j.run_at, j.id limit v_window) as d
     ), locked as (
+      -- (by the primary key: `is not distinct from` implies no partial index's
+      -- predicate, or a plan made without statistics reads all of jobs_available,
+      -- every dead entry of every task included, to find the candidates)
       select j.id, j.priority, j.run_at, j.limit_keys, j.ctid from @schema@._private_jobs as j
-      where j.id in (select c.id from candidates as c)
-        and j.state = 'available' and j.queue_name is null
+      where j.id = any(array(select c.id from candidates as c))
+        and j.state is not distinct from 'available' and j.queue_name is null
         and (v_flags is null or j.flags is null or not j.flags ?| v_flags)
         and (v_closed is null or j.limit_keys is null or not j.limit_keys && v_closed)
       order by j.priority, j.run_at, j.id
@@ -140,57 +140,36 @@ begin
            (select bool_or(l.limit_keys is not null) from locked as l) as limited,
            (select array_agg(l.ctid order by l.priority, l.run_at, l.id) from locked as l) as ctids
     into v_got;
+    if not v_hinted then
+      v_stepped := coalesce(v_stepped, 0) + pg_stat_get_xact_tuples_returned('@schema@.jobs_available'::regclass)
+                   - v_entries - v_got.candidates;
+    end if;
+    v_merged := v_merged or (cardinality(ids) > 0 and v_got.ids is not null);
     limited := coalesce(limited, false) or coalesce(v_got.limited, false);
     ids := coalesce(ids, '{}') || coalesce(v_got.ids, '{}');
     priorities := coalesce(priorities, '{}') || coalesce(v_got.priorities, '{}');
     run_ats := coalesce(run_ats, '{}') || coalesce(v_got.run_ats, '{}');
     ctids := coalesce(ctids, '{}') || coalesce(v_got.ctids, '{}');
-    exit when cardinality(ids) >= _pick_unqueued_jobs.max_jobs
-           or v_got.candidates < v_window;  -- no task had more to offer
+    exit when cardinality(ids) >= _pick_unqueued_jobs.max_jobs;
+    if v_hinted then
+      v_hinted := false;  -- the hinted probes came back short: the rest from the start
+      v_from_priorities := null; v_from_run_ats := null; v_from_ids := null;
+      continue;
+    end if;
+    exit when v_got.candidates < v_window;  -- no task had more to offer
     v_window := v_window * 4;
   end loop;
+  if v_stepped is not null then
+    perform @schema@._note_claim_scan(v_stepped);
+  end if;
+  if v_merged then  -- (each round's in order)
+    select array_agg(c.id order by c.priority, c.run_at, c.id), array_agg(c.priority order by c.priority, c.run_at, c.id),
+           array_agg(c.run_at order by c.priority, c.run_at, c.id), array_agg(c.ctid order by c.priority, c.run_at, c.id)
+    into ids, priorities, run_ats, ctids
+    from unnest(ids, priorities, run_ats, ctids) as c(id, priority, run_at, ctid);
+  end if;
 end;
 $$;
-
--- Hint mode (docs/reliability.md, "Bloat under long transactions"): while
--- something pins the xmin horizon, the entries of every job claimed since
--- stay at the head of jobs_available (no scan can mark them dead while a
--- snapshot may see their rows), and each claim would walk them all. So when a
--- scan from the start steps over more entries than the setting
--- claim_hint_after_entries (entries read but not locked: dead ones, and rows
--- other claimers hold; counted from the index's statistics before and after,
--- not timed, so that a busy machine's slow scans do not count; with
--- track_counts off nothing is counted), the session remembers, in custom settings (no table
--- writes: under a pinned horizon each would leave a dead row too), when
--- (pgrun.claim_slow_since) and the key of the last job it claimed of the task
--- (pgrun.claim_hint): every entry before it was claimed by this session,
--- locked by another claimer at that moment, or dead. For claim_hint_refresh
--- after, scans start at the hint; then one from the start again (which
--- leaves hint mode when it steps over few). So a job added behind the hint
--- (a better priority, an earlier run_at, a job given back) waits at most that
--- long, or none when the hinted scan comes back short. Without many dead
--- entries no session enters hint mode: the order is strict then. Settings
--- roll back with the transaction, as the claim does.
-create or replace function @schema@._remember_claim_hint(
-  task_identifier text,
-  ids bigint[],
-  priorities smallint[],
-  run_ats timestamptz[],
-  claimed bigint[]
-) returns void
-language sql volatile
-as $$
-  select set_config('pgrun.claim_hint',
-                    format('%s %s %s %s', f.priority, (extract(epoch from f.run_at) * 1000000)::bigint, f.id,
-                           '@schema_text@.' || _remember_claim_hint.task_identifier), false)
-  from unnest(_remember_claim_hint.ids, _remember_claim_hint.priorities, _remember_claim_hint.run_ats)
-       with ordinality as f(id, priority, run_at, n)
-  where f.id = any(_remember_claim_hint.claimed) and isfinite(f.run_at)
-  order by f.n desc
-  limit 1;
-$$;
-
--- The next jobs of listed queues that have room, of tasks not paused: queues are visited in the
 -- order of their listing (_private_queue_heads) and locked, skipping those
 -- another claimer holds; each gives at most its free room. Returns the jobs
 -- locked (queue_names: each one's queue) and `stale`, the queues whose

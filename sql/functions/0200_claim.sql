@@ -134,11 +134,9 @@ begin
       where q.queue_name = c.queue_name
     )
     select * from claimed as c order by c.priority, c.run_at, c.id;
-    -- hint mode (0190_pick_jobs.sql): the next scan starts after the last job claimed
-    if v_free.ids is not null and cardinality(v_unqueued_tasks) = 1
-       and current_setting('pgrun.claim_slow_since', true) > '' then
-      perform @schema@._remember_claim_hint(v_unqueued_tasks[1], v_free.ids, v_free.priorities,
-                                            v_free.run_ats, v_chosen);
+    -- hint mode (0185_claim_hints.sql): the next scans start after the last jobs claimed
+    if cardinality(v_free.ids) > 0 and current_setting('pgrun.claim_slow_since', true) > '' then
+      perform @schema@._remember_claim_hints(v_chosen);
     end if;
     -- limit keys' counts and rates' windows, when any applies to these jobs
     -- (a key has a rate only by a limit row: a look at that small table)

@@ -386,3 +386,12 @@ begin
   end loop;
 end;
 $$;
+
+-- Hint mode of the claim (0185_claim_hints.sql), forced: every scan from the
+-- start counts as one over a dead head, and hints are never refreshed unless
+-- a test changes claim_hint_refresh. Gone with the next reset().
+create or replace function pgrun_tests.force_claim_hints() returns void
+language sql as $$
+  insert into pgrun._private_settings (name, value)
+  values ('claim_hint_after_entries', '-1'), ('claim_hint_refresh', '1 hour');
+$$;

@@ -3,10 +3,8 @@ select plan(20);
 select pgrun_tests.reset();
 select pgrun_tests.register(1);
 
--- Hint mode (0190_pick_jobs.sql), forced by its settings: every scan from the
--- start counts as slow (claim_hint_after_entries -1), and hints are never refreshed
--- unless a test says so (claim_hint_refresh 1 hour).
-insert into pgrun._private_settings (name, value) values ('claim_hint_after_entries', '-1'), ('claim_hint_refresh', '1 hour');
+-- Hint mode (0185_claim_hints.sql), forced by its settings
+select pgrun_tests.force_claim_hints();
 
 -- SETUP: 500 jobs of task t, in id order (same priority and run_at)
 insert into pgrun._private_jobs (task_identifier, state, run_at)
@@ -26,7 +24,7 @@ end;
 $$;
 -- The id in this session's hint (null: none).
 create function pg_temp.hint_id() returns bigint language sql as $$
-  select nullif(split_part(current_setting('pgrun.claim_hint', true), ' ', 3), '')::bigint;
+  select (current_setting('pgrun.claim_hint', true)::jsonb -> 'pgrun.t' ->> 2)::bigint;
 $$;
 
 -- TEST: a scan from the start that is slow enters hint mode, the hint being the last job claimed

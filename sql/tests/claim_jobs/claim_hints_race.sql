@@ -8,8 +8,7 @@ create extension if not exists dblink;
 -- as slow and hints are never refreshed (committed settings, removed at the
 -- end). This session only watches.
 select pgrun_tests.four_sessions();  -- c1..c4, workers 1..4, claims and stalls
-select dblink_exec('c1', $$insert into pgrun._private_settings (name, value)
-  values ('claim_hint_after_entries', '-1'), ('claim_hint_refresh', '1 hour')$$);
+select pgrun_tests.run('c1', 'select pgrun_tests.force_claim_hints()');
 
 -- SETUP (committed): 60 jobs without a queue
 select pgrun_tests.run('c1', $$select pgrun.add_job('t') from generate_series(1, 60)$$);
