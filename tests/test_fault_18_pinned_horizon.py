@@ -114,5 +114,3 @@ def test_a_worker_does_not_vacuum_again_while_the_horizon_stays_pinned(dsn, conn
                               message="a vacuum once the horizon moved")
 
     asyncio.run(main())
-    assert scalar(conn, "select n_dead_tup from pg_stat_user_tables "
-                        "where relid = 'pgrun._private_jobs'::regclass") < 500
