@@ -170,6 +170,8 @@ begin
   end if;
 end;
 $$;
+
+-- The next jobs of listed queues that have room, of tasks not paused: queues are visited in the
 -- order of their listing (_private_queue_heads) and locked, skipping those
 -- another claimer holds; each gives at most its free room. Returns the jobs
 -- locked (queue_names: each one's queue) and `stale`, the queues whose
