@@ -8,7 +8,7 @@ ordered scan walked them all, at the head of the index, and bench/bloat.py's
 throughput fell to about 35 % of its baseline after 10 minutes. Now a session
 whose scan from the start steps over many entries claims from its hint (the
 key of the last job it claimed) instead, and scans from the start again every
-claim_hint_refresh (0190_pick_jobs.sql). And a worker that vacuumed does not
+claim_hint_refresh (0185_claim_hints.sql). And a worker that vacuumed does not
 vacuum again while the same snapshot is still the oldest (maintenance.py): a
 VACUUM then removes nothing that died since, and the dead rows stay over the
 threshold. Real sessions and a real worker here; one session pins the horizon.

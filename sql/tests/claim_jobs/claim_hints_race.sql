@@ -2,7 +2,7 @@ begin;
 select plan(7);
 create extension if not exists dblink;
 
--- Claim vs claim in hint mode (0190_pick_jobs.sql): four real sessions claim
+-- Claim vs claim in hint mode (0185_claim_hints.sql): four real sessions claim
 -- at the same moment, round after round, each inside an open transaction that
 -- commits only once all four have claimed; every scan from the start counts
 -- as slow and hints are never refreshed (committed settings, removed at the
