@@ -28,7 +28,8 @@ second (the table's deletes: completed jobs leave at once) and the backlog.
     python bench/bloat.py --scenario overload --minutes 3
 
 Writes bloat-<scenario>.csv and bloat-<scenario>.svg (matplotlib when it is
-installed, else a plain SVG of its own) to --out, and prints a table of each phase.
+installed, else a plain SVG of its own) to --out, and prints a table of each phase (and of the
+pinned phase's last minute, where a cost that grows with the dead rows shows most).
 """
 
 from __future__ import annotations
@@ -228,6 +229,14 @@ class Scenario:
         return threads
 
 
+def phase_row(label: str, rows: list[Sample], baseline: float | None) -> str:
+    rate = statistics.median(s.jobs_per_second for s in rows)
+    ratio = rate / baseline if baseline else 0.0
+    return (f"| {label} | {rows[-1].seconds - rows[0].seconds:.0f} | {rate:.0f} | {ratio:.0%} | "
+            f"{max(s.dead for s in rows)} | {max(s.size_mb for s in rows):.1f} | "
+            f"{max(s.xmin_age for s in rows)} | {max(s.backlog for s in rows)} |")
+
+
 def phase_table(name: str, samples: list[Sample]) -> str:
     lines = [f"scenario {name}:", "| phase | seconds | jobs/s (median) | vs baseline | dead tuples (max) | "
              "table MB (max) | xmin age (max) | backlog (max) |", "|---|---|---|---|---|---|---|---|"]
@@ -237,10 +246,10 @@ def phase_table(name: str, samples: list[Sample]) -> str:
         if not rows:
             continue
         rates[phase] = statistics.median(s.jobs_per_second for s in rows)
-        ratio = rates[phase] / rates["baseline"] if rates.get("baseline") else 0.0
-        lines.append(f"| {phase} | {rows[-1].seconds - rows[0].seconds:.0f} | {rates[phase]:.0f} | "
-                     f"{ratio:.0%} | {max(s.dead for s in rows)} | {max(s.size_mb for s in rows):.1f} | "
-                     f"{max(s.xmin_age for s in rows)} | {max(s.backlog for s in rows)} |")
+        lines.append(phase_row(phase, rows, rates.get("baseline")))
+        if phase == "pinned":   # where a cost that grows with the dead rows shows most
+            last = [s for s in rows if s.seconds > rows[-1].seconds - 60]
+            lines.append(phase_row("pinned, last minute", last, rates.get("baseline")))
     drained = [s for s in samples if s.phase == "recovery" and s.backlog < LOW]
     recovery = [s for s in samples if s.phase == "recovery"]
     if name == "overload" and recovery:

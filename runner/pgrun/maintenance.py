@@ -12,7 +12,14 @@ connection of its own without a statement timeout. One instance at a time:
 VACUUM's own lock on the table excludes a second VACUUM, and SKIP_LOCKED makes
 that one skip the table at once (no session lock, so this works through a
 transaction pooler too). A role that does not own the table is skipped too;
-the server says why in a warning, which the log repeats."""
+the server says why in a warning, which the log repeats.
+
+While a long transaction pins the xmin horizon, VACUUM can remove nothing that
+died since, and the dead rows stay over the threshold: a worker would vacuum
+the whole (growing) table every few seconds for nothing, a cost that grew with
+the table in bench/bloat.py. So a worker does not vacuum again while the oldest
+snapshot or transaction it saw at its last vacuum is still the oldest one; once
+the horizon moves, the next round vacuums."""
 
 from __future__ import annotations
 
@@ -39,6 +46,7 @@ class Maintenance:
         self._interval = interval
         self.vacuum_dead_rows = vacuum_dead_rows
         self.runs = 0
+        self.vacuumed_below: str | None = None  # the oldest xmin when this worker last vacuumed
 
     async def run(self) -> None:
         worker = self._worker
@@ -70,11 +78,21 @@ class Maintenance:
             if dead < self.vacuum_dead_rows:
                 continue
             try:
+                horizon = await self._oldest_xmin()
+                if horizon is not None and horizon == self.vacuumed_below:
+                    log.debug("vacuum held back (%d dead rows): the xmin horizon is still %s", dead, horizon)
+                    continue
                 await self._vacuum(dead)
+                self.vacuumed_below = horizon
             except RETRYABLE as error:
                 log.debug("vacuum skipped (%s)", reason(error))
             except db.DatabaseError as error:
                 log.warning("vacuum of the jobs table failed (%s)", reason(error))
+
+    async def _oldest_xmin(self) -> str | None:
+        async with self._worker.pool.connection(timeout=5.0) as conn:
+            row = await (await conn.execute(self._worker.queries.oldest_xmin)).fetchone()
+        return None if row is None else row[0]
 
     async def _vacuum(self, dead: int) -> None:
         worker = self._worker

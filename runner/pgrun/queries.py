@@ -69,6 +69,7 @@ class Queries:
     unregister: str
     maintain: str
     vacuum_jobs: str
+    oldest_xmin: str
     add_job: str
     add_jobs: str
     complete_jobs: str
@@ -157,6 +158,12 @@ def for_schema(schema: str) -> Queries:
         # analyze too: statistics steer the claim's plans, and a server without
         # autovacuum never refreshes them otherwise
         vacuum_jobs=f"vacuum (skip_locked, analyze) {s}._private_jobs",
+        # the oldest transaction id a session of this database holds in its snapshot or
+        # transaction: what VACUUM may remove of its tables stops there (replication slots
+        # and prepared transactions aside)
+        oldest_xmin=("select x::text from pg_stat_activity as a, "
+                     "lateral (values (a.backend_xmin), (a.backend_xid)) as s(x) "
+                     "where a.datname = current_database() and x is not null order by age(x) desc limit 1"),
         add_job=(
             f"select {_ROW_COLUMNS} from {s}.add_job(identifier => %s, payload => %s::json, "
             "queue_name => %s, run_at => %s::timestamptz, max_attempts => %s::int, job_key => %s, "

@@ -32,42 +32,101 @@ declare
   v_closed text[] := _pick_unqueued_jobs.closed_keys;
   v_window integer := _pick_unqueued_jobs.max_jobs * 2;
   v_got record;
+  -- hint mode (0185_claim_hints.sql): where each task's scan starts (null: before every job)
+  v_hinted boolean;
+  v_from_priorities smallint[];
+  v_from_run_ats timestamptz[];
+  v_from_ids bigint[];
+  v_entries bigint;  -- jobs_available entries this session has read (statistics)
+  v_stepped bigint;  -- of them, not locked nor candidates, in scans from the start (null: none)
+  v_merged boolean := false;  -- locked in more than one scan: sort
 begin
   if cardinality(v_tasks) = 0 or _pick_unqueued_jobs.max_jobs < 1 then
     return;
   end if;
+  v_hinted := coalesce(current_setting('pgrun.claim_slow_since', true), '') > '' and @schema@._claim_hints_due();
+  if v_hinted then
+    select h.priorities, h.run_ats, h.ids into v_from_priorities, v_from_run_ats, v_from_ids
+    from @schema@._claim_hints(v_tasks) as h;
+  end if;
   if cardinality(v_tasks) = 1 then
-    -- One task: one ordered index scan that steps over rows others hold.
-    select array_agg(c.id order by c.priority, c.run_at, c.id), array_agg(c.priority order by c.priority, c.run_at, c.id),
-           array_agg(c.run_at order by c.priority, c.run_at, c.id), bool_or(c.limit_keys is not null),
-           array_agg(c.ctid order by c.priority, c.run_at, c.id)
-    into ids, priorities, run_ats, limited, ctids
-    from (select j.id, j.priority, j.run_at, j.limit_keys, j.ctid from @schema@._private_jobs as j
-          where j.task_identifier = v_tasks[1] and j.state = 'available' and j.queue_name is null
-            and (v_flags is null or j.flags is null or not j.flags ?| v_flags)
-            and (v_closed is null or j.limit_keys is null or not j.limit_keys && v_closed)
-          order by j.priority, j.run_at, j.id
-          limit _pick_unqueued_jobs.max_jobs
-          for update of j skip locked) as c;
+    -- One task: one ordered index scan that steps over rows others hold (from
+    -- the hint in hint mode; a hinted scan that comes back short scans from
+    -- the start for the rest at once).
+    loop
+      v_entries := pg_stat_get_xact_tuples_returned('@schema@.jobs_available'::regclass);
+      select array_agg(c.id order by c.priority, c.run_at, c.id) as ids,
+             array_agg(c.priority order by c.priority, c.run_at, c.id) as priorities,
+             array_agg(c.run_at order by c.priority, c.run_at, c.id) as run_ats,
+             bool_or(c.limit_keys is not null) as limited,
+             array_agg(c.ctid order by c.priority, c.run_at, c.id) as ctids
+      into v_got
+      from (select j.id, j.priority, j.run_at, j.limit_keys, j.ctid from @schema@._private_jobs as j
+            where j.task_identifier = v_tasks[1] and j.state = 'available' and j.queue_name is null
+              -- (a row comparison: the index scan starts there)
+              and (j.priority, j.run_at, j.id) > (coalesce(v_from_priorities[1], -32768),
+                                                  coalesce(v_from_run_ats[1], '-infinity'),
+                                                  coalesce(v_from_ids[1], -9223372036854775808))
+              and (v_flags is null or j.flags is null or not j.flags ?| v_flags)
+              and (v_closed is null or j.limit_keys is null or not j.limit_keys && v_closed)
+              and (ids is null or not j.id = any(ids))  -- (locked by the hinted scan)
+            order by j.priority, j.run_at, j.id
+            limit _pick_unqueued_jobs.max_jobs - coalesce(cardinality(ids), 0)
+            for update of j skip locked) as c;
+      v_merged := ids is not null and v_got.ids is not null;
+      if ids is null then
+        ids := v_got.ids; priorities := v_got.priorities; run_ats := v_got.run_ats;
+        ctids := v_got.ctids; limited := v_got.limited;
+      elsif v_got.ids is not null then
+        ids := ids || v_got.ids; priorities := priorities || v_got.priorities;
+        run_ats := run_ats || v_got.run_ats; ctids := ctids || v_got.ctids;
+        limited := limited or v_got.limited;
+      end if;
+      if not v_hinted then
+        v_stepped := pg_stat_get_xact_tuples_returned('@schema@.jobs_available'::regclass) - v_entries
+                     - coalesce(cardinality(v_got.ids), 0);
+        exit;
+      end if;
+      exit when coalesce(cardinality(ids), 0) >= _pick_unqueued_jobs.max_jobs;
+      v_hinted := false;  -- short: the rest from the start
+      v_from_priorities := null; v_from_run_ats := null; v_from_ids := null;
+    end loop;
+    if v_merged then  -- both scans found jobs: the head's first
+      select array_agg(c.id order by c.priority, c.run_at, c.id), array_agg(c.priority order by c.priority, c.run_at, c.id),
+             array_agg(c.run_at order by c.priority, c.run_at, c.id), array_agg(c.ctid order by c.priority, c.run_at, c.id)
+      into ids, priorities, run_ats, ctids
+      from unnest(ids, priorities, run_ats, ctids) as c(id, priority, run_at, ctid);
+    end if;
+    if v_stepped is not null then
+      perform @schema@._note_claim_scan(v_stepped);
+    end if;
     return;
   end if;
 
-  -- Several tasks: the best few of each task (one probe per task), merged;
-  -- when other claimers hold too many of them, look further.
-  for round in 1..3 loop
+  -- Several tasks: the best few of each task (one probe per task, from its
+  -- hint in hint mode), merged; when other claimers hold too many of them,
+  -- look further; when the hinted probes come back short, from the start.
+  for round in 1..4 loop
+    v_entries := pg_stat_get_xact_tuples_returned('@schema@.jobs_available'::regclass);
     with candidates as (
-      select d.id from unnest(v_tasks) as t(task_identifier)
+      select d.id from unnest(v_tasks, v_from_priorities, v_from_run_ats, v_from_ids)
+                       as t(task_identifier, from_priority, from_run_at, from_id)
       cross join lateral (
         select j.id from @schema@._private_jobs as j
         where j.task_identifier = t.task_identifier and j.state = 'available' and j.queue_name is null
+          and (j.priority, j.run_at, j.id) > (coalesce(t.from_priority, -32768), coalesce(t.from_run_at, '-infinity'),
+                                              coalesce(t.from_id, -9223372036854775808))
           and (v_flags is null or j.flags is null or not j.flags ?| v_flags)
           and (v_closed is null or j.limit_keys is null or not j.limit_keys && v_closed)
           and (ids is null or not j.id = any(ids))
         order by j.priority, j.run_at, j.id limit v_window) as d
     ), locked as (
+      -- (by the primary key: `is not distinct from` implies no partial index's
+      -- predicate, or a plan made without statistics reads all of jobs_available,
+      -- every dead entry of every task included, to find the candidates)
       select j.id, j.priority, j.run_at, j.limit_keys, j.ctid from @schema@._private_jobs as j
-      where j.id in (select c.id from candidates as c)
-        and j.state = 'available' and j.queue_name is null
+      where j.id = any(array(select c.id from candidates as c))
+        and j.state is not distinct from 'available' and j.queue_name is null
         and (v_flags is null or j.flags is null or not j.flags ?| v_flags)
         and (v_closed is null or j.limit_keys is null or not j.limit_keys && v_closed)
       order by j.priority, j.run_at, j.id
@@ -81,15 +140,34 @@ begin
            (select bool_or(l.limit_keys is not null) from locked as l) as limited,
            (select array_agg(l.ctid order by l.priority, l.run_at, l.id) from locked as l) as ctids
     into v_got;
+    if not v_hinted then
+      v_stepped := coalesce(v_stepped, 0) + pg_stat_get_xact_tuples_returned('@schema@.jobs_available'::regclass)
+                   - v_entries - v_got.candidates;
+    end if;
+    v_merged := v_merged or (cardinality(ids) > 0 and v_got.ids is not null);
     limited := coalesce(limited, false) or coalesce(v_got.limited, false);
     ids := coalesce(ids, '{}') || coalesce(v_got.ids, '{}');
     priorities := coalesce(priorities, '{}') || coalesce(v_got.priorities, '{}');
     run_ats := coalesce(run_ats, '{}') || coalesce(v_got.run_ats, '{}');
     ctids := coalesce(ctids, '{}') || coalesce(v_got.ctids, '{}');
-    exit when cardinality(ids) >= _pick_unqueued_jobs.max_jobs
-           or v_got.candidates < v_window;  -- no task had more to offer
+    exit when cardinality(ids) >= _pick_unqueued_jobs.max_jobs;
+    if v_hinted then
+      v_hinted := false;  -- the hinted probes came back short: the rest from the start
+      v_from_priorities := null; v_from_run_ats := null; v_from_ids := null;
+      continue;
+    end if;
+    exit when v_got.candidates < v_window;  -- no task had more to offer
     v_window := v_window * 4;
   end loop;
+  if v_stepped is not null then
+    perform @schema@._note_claim_scan(v_stepped);
+  end if;
+  if v_merged then  -- (each round's in order)
+    select array_agg(c.id order by c.priority, c.run_at, c.id), array_agg(c.priority order by c.priority, c.run_at, c.id),
+           array_agg(c.run_at order by c.priority, c.run_at, c.id), array_agg(c.ctid order by c.priority, c.run_at, c.id)
+    into ids, priorities, run_ats, ctids
+    from unnest(ids, priorities, run_ats, ctids) as c(id, priority, run_at, ctid);
+  end if;
 end;
 $$;
 

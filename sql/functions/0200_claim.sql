@@ -38,6 +38,7 @@ declare
   v_queued_limited boolean;
   v_queued_turns integer[];
   v_queued_ctids tid[];
+  v_unqueued_tasks text[];  -- the tasks whose unqueued jobs this claim may take
   v_free record;
   v_chosen bigint[];
   v_chosen_ctids tid[];  -- their row addresses (see 0190_pick_jobs.sql)
@@ -68,6 +69,8 @@ begin
   -- looked up (a scan of every limit key's row: 2 ms at 10,000 keys) only
   -- when a first pass locked jobs their keys held back; then a second pass
   -- steps over those keys' jobs.
+  v_unqueued_tasks := coalesce(v_tasks, array(select t from @schema@._available_tasks() as t
+                                              where v_paused is null or not t = any(v_paused)));
   for v_pass in 1..2 loop
     v_queued_ids := null;  -- (a second pass takes its own)
     -- Is any queue listed? One step into queue_heads_queue, not `exists`: its
@@ -80,10 +83,7 @@ begin
       from @schema@._pick_queued_jobs(v_tasks, v_flags, _claim_jobs.max_jobs, v_paused, v_closed,
                                       _claim_jobs.now) as q;
     end if;
-    v_free := @schema@._pick_unqueued_jobs(
-      coalesce(v_tasks, array(select t from @schema@._available_tasks() as t
-                              where v_paused is null or not t = any(v_paused))),
-      v_flags, _claim_jobs.max_jobs, v_closed);
+    v_free := @schema@._pick_unqueued_jobs(v_unqueued_tasks, v_flags, _claim_jobs.max_jobs, v_closed);
 
     -- Both sides are locked; take the best max_jobs of the two (unqueued jobs
     -- alone are in order and at most max_jobs already). What is left over is
@@ -137,6 +137,10 @@ begin
       where q.queue_name = c.queue_name
     )
     select * from claimed as c order by c.priority, c.run_at, c.id;
+    -- hint mode (0185_claim_hints.sql): the next scans start after the last jobs claimed
+    if cardinality(v_free.ids) > 0 and current_setting('pgrun.claim_slow_since', true) > '' then
+      perform @schema@._remember_claim_hints(v_chosen);
+    end if;
     -- limit keys' counts and rates' windows, when any applies to these jobs
     -- (a key has a rate only by a limit row: a look at that small table)
     if v_free.limited or v_queued_limited

@@ -7,8 +7,8 @@ language sql immutable as $$ select 'test-worker-' || n $$;
 
 -- Remove every job, queue, queue listing, worker, retention rule, waiter,
 -- grant record, paused task, audit row, dead-letter rule, retry policy, outcome rollup,
--- job count, dependency, workflow and durable step, turn priority aging off and forget the last
--- nudge, so a test starts from nothing.
+-- job count, dependency, workflow and durable step, turn priority aging off, put the claim
+-- hints' settings back to their defaults and forget the last nudge, so a test starts from nothing.
 create or replace function pgrun_tests.reset() returns void
 language sql as $$
   delete from pgrun._private_jobs;
@@ -28,7 +28,8 @@ language sql as $$
   delete from pgrun._private_job_dependencies;
   delete from pgrun._private_workflows;  -- and their steps
   delete from pgrun._private_job_steps;
-  delete from pgrun._private_settings where name like 'priority\_aging\_%';  -- aging off
+  -- aging off, claim hints by their default thresholds
+  delete from pgrun._private_settings where name like 'priority\_aging\_%' or name like 'claim\_hint\_%';
   select setval('pgrun._private_last_nudge', 0);
 $$;
 
@@ -384,4 +385,13 @@ begin
       (select coalesce(array_agg(c.lease order by c.id), '{}') from claims as c where c.round = r and c.worker = n)));
   end loop;
 end;
+$$;
+
+-- Hint mode of the claim (0185_claim_hints.sql), forced: every scan from the
+-- start counts as one over a dead head, and hints are never refreshed unless
+-- a test changes claim_hint_refresh. Gone with the next reset().
+create or replace function pgrun_tests.force_claim_hints() returns void
+language sql as $$
+  insert into pgrun._private_settings (name, value)
+  values ('claim_hint_after_entries', '-1'), ('claim_hint_refresh', '1 hour');
 $$;
