@@ -21,7 +21,7 @@ Each scenario runs a warm-up of 20 s (not reported), a baseline (a fifth of --mi
 at least 30 s), the pinned phase (--minutes) and a recovery phase (as long as the
 baseline). Every --sample seconds:
 dead and live tuples of the jobs table (pg_stat_user_tables), its size, jobs done per
-second (the table's deletes: completed jobs leave at once) and the backlog.
+second (the completions counted in the per-minute outcome rollups) and the backlog.
 
     python bench/bloat.py --minutes 10                 # make bloat
     python bench/bloat.py --minutes 3 --out /tmp/bloat # a shorter run
@@ -54,9 +54,13 @@ from support import WorkerProcess  # noqa: E402
 
 WARM_UP = 20.0               # seconds before the baseline (workers start, plans settle); not reported
 LOW, HIGH = 5_000, 10_000    # the backlog is topped up to HIGH when it falls under LOW
-# the overload's baseline measures the drain rate, so its queue must never run short: the
-# delete counter the top-up goes by lags by up to a second, at up to 10,000 jobs/s
+# the overload's baseline measures the drain rate, so its queue must never run short at up
+# to 10,000 jobs/s between two looks of the top-up
 OVERLOAD_LOW, OVERLOAD_HIGH = 50_000, 100_000
+# What the top-up goes by: the jobs completed so far, from the per-minute outcome rollups
+# every completion writes (exact and a few rows; the table statistics lagged by seconds, and
+# the queue ran dry between samples when the workers drained faster than that)
+COMPLETED = "select coalesce(sum(completed), 0)::bigint from pgrun._private_outcome_minutes"
 STATS = ("select n_dead_tup, n_live_tup, n_tup_del, pg_total_relation_size(relid) "
          "from pg_stat_user_tables where schemaname = 'pgrun' and relname = '_private_jobs'")
 
@@ -98,7 +102,7 @@ class Scenario:
                      (count,))
         self.added += count
 
-    def _producer(self, deleted) -> None:
+    def _producer(self) -> None:
         with psycopg.connect(self.dsn(), autocommit=True) as conn:
             owed, last = 0.0, time.monotonic()
             while not self.stop.wait(0.2):
@@ -116,7 +120,7 @@ class Scenario:
                 if self.name == "overload" and self.phase == "recovery":
                     continue   # nothing arrives: the backlog drains
                 low, high = (OVERLOAD_LOW, OVERLOAD_HIGH) if self.name == "overload" else (LOW, HIGH)
-                backlog = self.added - deleted()
+                backlog = self.added - conn.execute(COMPLETED).fetchone()[0]
                 if backlog < low:
                     self._add(conn, high - backlog)
 
@@ -148,20 +152,15 @@ class Scenario:
             self._add(conn, OVERLOAD_HIGH if self.name == "overload" else HIGH)
             conn.execute("analyze pgrun._private_jobs")
             conn.execute("select pg_stat_force_next_flush()")
-            deleted_at_start = conn.execute(STATS).fetchone()[2]
-        last_deleted = [0]
-
-        def deleted() -> int:
-            return last_deleted[0]
 
         workers = [WorkerProcess(["--tasks", "tasks.chaos", "--concurrency", "10"], self.dsn())
                    for _ in range(2)]
-        threads = [threading.Thread(target=self._producer, args=(deleted,), daemon=True)]
+        threads = [threading.Thread(target=self._producer, daemon=True)]
         try:
             for worker in workers:
                 worker.wait_ready(60)
             threads[0].start()
-            self._sample(deleted_at_start, last_deleted, workers)
+            self._sample(workers)
         finally:
             self.stop.set()
             self.pin_stop.set()
@@ -171,7 +170,7 @@ class Scenario:
                 worker.stop()
         return self.samples
 
-    def _sample(self, deleted_at_start: int, last_deleted: list[int], workers) -> None:
+    def _sample(self, workers) -> None:
         pinners: list[threading.Thread] = []
         started = time.monotonic()
         # an overload's backlog needs longer than the baseline to drain
@@ -206,15 +205,15 @@ class Scenario:
                 for worker in workers:
                     if worker.proc.poll() is not None:
                         raise RuntimeError(f"a worker exited:\n{worker.output[-3000:]}")
-                dead, live, deleted, size = conn.execute(STATS).fetchone()
-                last_deleted[0] = deleted - deleted_at_start
+                dead, live, _, size = conn.execute(STATS).fetchone()
+                completed = conn.execute(COMPLETED).fetchone()[0]
                 xmin_age = conn.execute("select coalesce(max(age(backend_xmin)), 0) from pg_stat_activity "
                                         "where datname = current_database()").fetchone()[0]
                 clock = time.monotonic()
-                rate = (last_deleted[0] - previous[1]) / (clock - previous[0]) if self.samples else 0.0
-                previous = (clock, last_deleted[0])
+                rate = (completed - previous[1]) / (clock - previous[0]) if self.samples else 0.0
+                previous = (clock, completed)
                 self.samples.append(Sample(round(now, 1), ends[phase_index][0], dead, live, size / 2**20,
-                                           rate, self.added - last_deleted[0], xmin_age))
+                                           rate, self.added - completed, xmin_age))
                 # sampling is by the clock: nothing to wait for
                 time.sleep(self.every)
 
