@@ -91,78 +91,70 @@ begin
       v_hinted := false;  -- short: the rest from the start
       v_from_priorities := null; v_from_run_ats := null; v_from_ids := null;
     end loop;
-    if v_merged then  -- both scans found jobs: the head's first
-      select array_agg(c.id order by c.priority, c.run_at, c.id), array_agg(c.priority order by c.priority, c.run_at, c.id),
-             array_agg(c.run_at order by c.priority, c.run_at, c.id), array_agg(c.ctid order by c.priority, c.run_at, c.id)
-      into ids, priorities, run_ats, ctids
-      from unnest(ids, priorities, run_ats, ctids) as c(id, priority, run_at, ctid);
-    end if;
-    if v_stepped is not null then
-      perform @schema@._note_claim_scan(v_stepped);
-    end if;
-    return;
-  end if;
-
-  -- Several tasks: the best few of each task (one probe per task, from its
-  -- hint in hint mode), merged; when other claimers hold too many of them,
-  -- look further; when the hinted probes come back short, from the start.
-  for round in 1..4 loop
-    v_entries := pg_stat_get_xact_tuples_returned('@schema@.jobs_available'::regclass);
-    with candidates as (
-      select d.id from unnest(v_tasks, v_from_priorities, v_from_run_ats, v_from_ids)
-                       as t(task_identifier, from_priority, from_run_at, from_id)
-      cross join lateral (
-        select j.id from @schema@._private_jobs as j
-        where j.task_identifier = t.task_identifier and j.state = 'available' and j.queue_name is null
-          and (j.priority, j.run_at, j.id) > (coalesce(t.from_priority, -32768), coalesce(t.from_run_at, '-infinity'),
-                                              coalesce(t.from_id, -9223372036854775808))
+  else
+    -- Several tasks: the best few of each task (one probe per task, from its
+    -- hint in hint mode), merged; when other claimers hold too many of them,
+    -- look further; when the hinted probes come back short, from the start.
+    for round in 1..4 loop
+      v_entries := pg_stat_get_xact_tuples_returned('@schema@.jobs_available'::regclass);
+      with candidates as (
+        select d.id from unnest(v_tasks, v_from_priorities, v_from_run_ats, v_from_ids)
+                         as t(task_identifier, from_priority, from_run_at, from_id)
+        cross join lateral (
+          select j.id from @schema@._private_jobs as j
+          where j.task_identifier = t.task_identifier and j.state = 'available' and j.queue_name is null
+            and (j.priority, j.run_at, j.id) > (coalesce(t.from_priority, -32768), coalesce(t.from_run_at, '-infinity'),
+                                                coalesce(t.from_id, -9223372036854775808))
+            and (v_flags is null or j.flags is null or not j.flags ?| v_flags)
+            and (v_closed is null or j.limit_keys is null or not j.limit_keys && v_closed)
+            and (ids is null or not j.id = any(ids))
+          order by j.priority, j.run_at, j.id limit v_window) as d
+      ), locked as (
+        -- (by the primary key: `is not distinct from` implies no partial index's
+        -- predicate, or a plan made without statistics reads all of jobs_available,
+        -- every dead entry of every task included, to find the candidates)
+        select j.id, j.priority, j.run_at, j.limit_keys, j.ctid from @schema@._private_jobs as j
+        where j.id = any(array(select c.id from candidates as c))
+          and j.state is not distinct from 'available' and j.queue_name is null
           and (v_flags is null or j.flags is null or not j.flags ?| v_flags)
           and (v_closed is null or j.limit_keys is null or not j.limit_keys && v_closed)
-          and (ids is null or not j.id = any(ids))
-        order by j.priority, j.run_at, j.id limit v_window) as d
-    ), locked as (
-      -- (by the primary key: `is not distinct from` implies no partial index's
-      -- predicate, or a plan made without statistics reads all of jobs_available,
-      -- every dead entry of every task included, to find the candidates)
-      select j.id, j.priority, j.run_at, j.limit_keys, j.ctid from @schema@._private_jobs as j
-      where j.id = any(array(select c.id from candidates as c))
-        and j.state is not distinct from 'available' and j.queue_name is null
-        and (v_flags is null or j.flags is null or not j.flags ?| v_flags)
-        and (v_closed is null or j.limit_keys is null or not j.limit_keys && v_closed)
-      order by j.priority, j.run_at, j.id
-      limit _pick_unqueued_jobs.max_jobs - coalesce(cardinality(ids), 0)
-      for update of j skip locked
-    )
-    select (select count(*) from candidates) as candidates,
-           (select array_agg(l.id order by l.priority, l.run_at, l.id) from locked as l) as ids,
-           (select array_agg(l.priority order by l.priority, l.run_at, l.id) from locked as l) as priorities,
-           (select array_agg(l.run_at order by l.priority, l.run_at, l.id) from locked as l) as run_ats,
-           (select bool_or(l.limit_keys is not null) from locked as l) as limited,
-           (select array_agg(l.ctid order by l.priority, l.run_at, l.id) from locked as l) as ctids
-    into v_got;
-    if not v_hinted then
-      v_stepped := coalesce(v_stepped, 0) + pg_stat_get_xact_tuples_returned('@schema@.jobs_available'::regclass)
-                   - v_entries - v_got.candidates;
-    end if;
-    v_merged := v_merged or (cardinality(ids) > 0 and v_got.ids is not null);
-    limited := coalesce(limited, false) or coalesce(v_got.limited, false);
-    ids := coalesce(ids, '{}') || coalesce(v_got.ids, '{}');
-    priorities := coalesce(priorities, '{}') || coalesce(v_got.priorities, '{}');
-    run_ats := coalesce(run_ats, '{}') || coalesce(v_got.run_ats, '{}');
-    ctids := coalesce(ctids, '{}') || coalesce(v_got.ctids, '{}');
-    exit when cardinality(ids) >= _pick_unqueued_jobs.max_jobs;
-    if v_hinted then
-      v_hinted := false;  -- the hinted probes came back short: the rest from the start
-      v_from_priorities := null; v_from_run_ats := null; v_from_ids := null;
-      continue;
-    end if;
-    exit when v_got.candidates < v_window;  -- no task had more to offer
-    v_window := v_window * 4;
-  end loop;
+        order by j.priority, j.run_at, j.id
+        limit _pick_unqueued_jobs.max_jobs - coalesce(cardinality(ids), 0)
+        for update of j skip locked
+      )
+      select (select count(*) from candidates) as candidates,
+             (select array_agg(l.id order by l.priority, l.run_at, l.id) from locked as l) as ids,
+             (select array_agg(l.priority order by l.priority, l.run_at, l.id) from locked as l) as priorities,
+             (select array_agg(l.run_at order by l.priority, l.run_at, l.id) from locked as l) as run_ats,
+             (select bool_or(l.limit_keys is not null) from locked as l) as limited,
+             (select array_agg(l.ctid order by l.priority, l.run_at, l.id) from locked as l) as ctids
+      into v_got;
+      if not v_hinted then
+        v_stepped := coalesce(v_stepped, 0) + pg_stat_get_xact_tuples_returned('@schema@.jobs_available'::regclass)
+                     - v_entries - v_got.candidates;
+      end if;
+      v_merged := v_merged or (cardinality(ids) > 0 and v_got.ids is not null);
+      limited := coalesce(limited, false) or coalesce(v_got.limited, false);
+      ids := coalesce(ids, '{}') || coalesce(v_got.ids, '{}');
+      priorities := coalesce(priorities, '{}') || coalesce(v_got.priorities, '{}');
+      run_ats := coalesce(run_ats, '{}') || coalesce(v_got.run_ats, '{}');
+      ctids := coalesce(ctids, '{}') || coalesce(v_got.ctids, '{}');
+      exit when cardinality(ids) >= _pick_unqueued_jobs.max_jobs;
+      if v_hinted then
+        v_hinted := false;  -- the hinted probes came back short: the rest from the start
+        v_from_priorities := null; v_from_run_ats := null; v_from_ids := null;
+        continue;
+      end if;
+      exit when v_got.candidates < v_window;  -- no task had more to offer
+      v_window := v_window * 4;
+    end loop;
+  end if;
   if v_stepped is not null then
     perform @schema@._note_claim_scan(v_stepped);
   end if;
-  if v_merged then  -- (each round's in order)
+  -- Two scans (a hinted one and one from the start) or several rounds found
+  -- jobs: each in order, not all together.
+  if v_merged then
     select array_agg(c.id order by c.priority, c.run_at, c.id), array_agg(c.priority order by c.priority, c.run_at, c.id),
            array_agg(c.run_at order by c.priority, c.run_at, c.id), array_agg(c.ctid order by c.priority, c.run_at, c.id)
     into ids, priorities, run_ats, ctids
